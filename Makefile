@@ -1,0 +1,30 @@
+# Two commands from a fresh clone: `make demo` (the main job) and `make test` (the suite).
+# Both create .venv on first use and reuse it afterwards.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Use the project's shared MNIST files when they sit beside the clone (as in CI).
+ifneq ($(wildcard ../shared/datasets),)
+export RECIPES_DATA_DIR ?= $(abspath ../shared/datasets)
+endif
+export TF_CPP_MIN_LOG_LEVEL ?= 1
+
+.PHONY: demo test bench clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) -m recipes train cnn_mnist --epochs 3 --export out/cnn_mnist
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) out runs *.egg-info
