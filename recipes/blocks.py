@@ -1,0 +1,65 @@
+"""Model pieces the recipes share: a convolutional body and a dense body, tunable by `hp`."""
+
+import keras
+
+import layers as recipe_layers
+
+ACTIVATIONS = ("relu", "sigmoid", "leaky_relu", "maxout")
+
+
+def conv_body(x, hp, filters=32, depth=1, stages=3, batch_norm=True, dropout=0.3):
+    """`stages` stages of convolutions with 2x2 max pooling between them.
+
+    Each stage holds `depth` 3x3 convolutions (each with batch norm and ReLU); the
+    last of a stage uses 'valid' padding, the others 'same', so a 28x28 input goes
+    26 -> 13 -> 11 -> 5 -> 3 with three stages. The width doubles at every stage,
+    and the head flattens the final feature map. Tunables: `depth` (convolutions
+    per stage), `filters` (log scale), `batch_norm`, `dropout`; their defaults are
+    the arguments.
+    """
+    depth = hp.Int("depth", 1, 3, default=depth)
+    filters = hp.Int("filters", 16, 128, sampling="log", default=filters)
+    batch_norm = hp.Boolean("batch_norm", default=batch_norm)
+    dropout = hp.Float("dropout", 0.0, 0.5, step=0.05, default=dropout)
+    for stage in range(stages):
+        if stage:
+            x = keras.layers.MaxPooling2D()(x)
+        for conv in range(depth):
+            padding = "valid" if conv == depth - 1 else "same"
+            x = keras.layers.Conv2D(
+                filters * 2**stage, 3, padding=padding, use_bias=not batch_norm
+            )(x)
+            if batch_norm:
+                x = keras.layers.BatchNormalization()(x)
+            x = keras.layers.ReLU()(x)
+    x = keras.layers.Flatten()(x)
+    return keras.layers.Dropout(dropout)(x)
+
+
+def dense_body(x, hp, units=512, depth=2, activation="relu", dropout=0.2, l2=0.0):
+    """`depth` dense layers of `units` with a chosen activation, dropout and L2.
+
+    `activation="maxout"` uses `layers.Maxout(units, pieces=2)`: a learned activation
+    with ReLU as a special case. Tunables: `depth`, `units` (log scale), `activation`,
+    `dropout`, `l2` (log scale, 0 disables it).
+    """
+    depth = hp.Int("depth", 1, 4, default=depth)
+    units = hp.Int("units", 32, 1024, sampling="log", default=units)
+    activation = hp.Choice("activation", list(ACTIVATIONS), default=activation)
+    dropout = hp.Float("dropout", 0.0, 0.5, step=0.05, default=dropout)
+    l2 = hp.Choice("l2", [0.0, 1e-5, 1e-4, 1e-3], default=l2)
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    for _ in range(depth):
+        if activation == "maxout":
+            x = recipe_layers.Maxout(units, pieces=2, kernel_regularizer=regularizer)(x)
+        else:
+            x = keras.layers.Dense(
+                units, activation=activation, kernel_regularizer=regularizer
+            )(x)
+        x = keras.layers.Dropout(dropout)(x)
+    return x
+
+
+def classifier_head(x, num_classes):
+    """Softmax output kept in float32 so mixed precision stays stable."""
+    return keras.layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
