@@ -66,6 +66,8 @@ def _add_common(p):
         action="store_true",
         help="compute in float16 with float32 weights (GPUs)",
     )
+    p.add_argument("--csv", help="regression only: train on this CSV file")
+    p.add_argument("--target", help="regression only: the CSV column to predict")
     p.add_argument(
         "--hp",
         type=_hp_value,
@@ -76,12 +78,19 @@ def _add_common(p):
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (and `--help` stays full)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m recipes",
         description="Train, tune and diagnose Keras recipes.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sub.add_parser("list", help="list the recipes")
 
@@ -143,6 +152,12 @@ def _run(args):
         return 0
 
     recipe = registry.get(args.recipe)  # unknown names fail before TF starts work
+    if args.csv or args.target:
+        if args.recipe != "regression":
+            raise ValueError(f"--csv and --target are for the regression recipe, not {args.recipe!r}.")
+        if not (args.csv and args.target):
+            raise ValueError("--csv needs --target (the column to predict), and vice versa.")
+        recipe = type(recipe)(csv=args.csv, target=args.target)
     if args.mixed_precision:
         import keras
 

@@ -228,6 +228,10 @@ class Recipe:
 
         return augment.get_preset(self.augment)
 
+    def get_loss(self, hp):
+        """The loss to compile with. Defaults to `loss`; a recipe may tune it."""
+        return self.loss
+
     # -- shared mechanics ------------------------------------------------------------
     def compile(self, model, hp=None, steps_per_epoch=None, epochs=None, replicas=1):
         """Compiles `model` with the recipe's optimizer, warm-up + cosine schedule,
@@ -252,7 +256,7 @@ class Recipe:
             )
         model.compile(
             optimizer=make_optimizer(name, lr),
-            loss=self.loss,
+            loss=self.get_loss(hp),
             metrics=list(self.metrics),
         )
         return model

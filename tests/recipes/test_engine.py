@@ -1,0 +1,145 @@
+"""The engine on real MNIST (small subsets): train, evaluate, export, save, resume, errors."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import load_in_fresh_process
+from recipes import cnn_mnist, mlp_mnist
+from recipes.engine import get_strategy
+
+
+@pytest.fixture(scope="module")
+def mnist_small():
+    return cnn_mnist.recipe.load_data(limit=768)
+
+
+@pytest.fixture(scope="module")
+def trained(mnist_small, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    return cnn_mnist.train(
+        epochs=2, batch_size=64, data=mnist_small, run_dir=run_dir, verbose=0, filters=8
+    )
+
+
+def test_train_returns_a_complete_result(trained, mnist_small):
+    assert trained.recipe == "cnn_mnist"
+    assert len(trained.history["loss"]) == 2
+    assert set(trained.test_metrics) == {"loss", "accuracy"}
+    # The test split is evaluated once, on the real 10,000 test images.
+    assert trained.settings["train_size"] == mnist_small.train_size
+    assert trained.hyperparameters["filters"] == 8
+    assert trained.settings["steps_per_epoch"] == int(np.ceil(mnist_small.train_size / 64))
+    assert len(trained.timings["epoch_seconds"]) == 2
+    # The run directory holds what `recipes.diagnose.diagnose_run` reads.
+    history = json.loads((trained.run_dir and open(f"{trained.run_dir}/history.json").read()))
+    assert history["val_loss"] == trained.history["val_loss"]
+    result = json.loads(open(f"{trained.run_dir}/result.json").read())
+    assert result["test_metrics"] == trained.test_metrics
+    assert trained.diagnosis is not None and trained.diagnosis.verdict
+
+
+def test_evaluate_matches_the_reported_test_metrics(trained, mnist_small):
+    images, labels = zip(*mnist_small.test.batch(10_000).take(1))
+    acc = np.mean(np.argmax(trained.model.predict(images[0], verbose=0), -1) == labels[0])
+    assert acc == pytest.approx(trained.test_metrics["accuracy"], abs=1e-6)
+
+
+def test_savedmodel_loads_without_this_project(trained, tmp_path):
+    path = trained.export(tmp_path / "saved")
+    x = np.random.default_rng(0).integers(0, 256, (5, 28, 28, 1)).astype("float32")
+    expected = trained.model.predict(x, verbose=0)
+    np.save(tmp_path / "x.npy", x)
+    code = textwrap.dedent(
+        f"""
+        import sys, numpy as np, tensorflow as tf
+        served = tf.saved_model.load({str(path)!r})
+        y = served.serve(tf.constant(np.load({str(tmp_path / 'x.npy')!r}))).numpy()
+        np.save({str(tmp_path / 'y.npy')!r}, y)
+        assert not any(m.split('.')[0] in ('recipes', 'layers', 'callbacks') for m in sys.modules)
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_keras_file_with_a_custom_layer_loads_after_import_layers(mnist_small, tmp_path):
+    result = mlp_mnist.train(
+        epochs=1, data=mnist_small, run_dir=tmp_path / "run", verbose=0,
+        diagnose=False, activation="maxout", units=32, depth=1,
+    )
+    path = result.save(tmp_path / "mlp.keras")
+    x = np.random.default_rng(1).integers(0, 256, (3, 28, 28, 1)).astype("float32")
+    got = load_in_fresh_process(path, x, imports=("layers",))
+    np.testing.assert_allclose(got, result.model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="must end in '.keras'"):
+        result.save(tmp_path / "mlp.h5")
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Simulates a crash at the start of epoch `at` (0-based)."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at:
+            raise KeyboardInterrupt(f"killed at epoch {epoch}")
+
+
+def test_an_interrupted_run_resumes_from_its_last_epoch(mnist_small, tmp_path):
+    kwargs = dict(data=mnist_small, run_dir=tmp_path, verbose=0, diagnose=False, filters=8)
+    with pytest.raises(KeyboardInterrupt):
+        cnn_mnist.train(epochs=4, callbacks=[Interrupt(2)], **kwargs)
+    assert (tmp_path / "backup").exists()
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(epoch)
+
+    result = cnn_mnist.train(epochs=4, callbacks=[Record()], **kwargs)
+    assert seen == [2, 3]  # epochs 0 and 1 were not trained again
+    assert len(result.history["loss"]) == 2
+    assert not (tmp_path / "backup").exists()  # a finished run leaves no backup
+
+
+def test_unknown_hyperparameter_is_named(mnist_small, tmp_path):
+    with pytest.raises(ValueError, match=r"no hyperparameter\(s\) \['filtres'\]. Known: .*'filters'"):
+        cnn_mnist.train(epochs=1, data=mnist_small, run_dir=tmp_path, verbose=0, filtres=8)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(epochs=0), "epochs must be a positive integer. Received: epochs=0"),
+        (dict(batch_size=-3), "Received: batch_size=-3"),
+        (dict(learning_rate=0.0), "Received: learning_rate=0.0"),
+        (dict(strategy="tpu"), "Unknown strategy"),
+    ],
+)
+def test_bad_settings_fail_before_any_data_is_read(kwargs, message):
+    # data_dir points nowhere: the settings error must come first.
+    with pytest.raises(ValueError, match=message):
+        cnn_mnist.train(data_dir="/nonexistent", verbose=0, **kwargs)
+
+
+def test_two_replicas_share_the_global_batch(mnist_small, tmp_path):
+    strategy = get_strategy("mirrored")  # the two logical CPUs of conftest.py
+    assert strategy.num_replicas_in_sync == 2
+    result = cnn_mnist.train(
+        epochs=1, batch_size=32, data=mnist_small, strategy=strategy,
+        run_dir=tmp_path, verbose=0, diagnose=False, filters=8,
+    )
+    assert result.settings["global_batch_size"] == 64
+    assert result.settings["replicas"] == 2
+    # The weights are mirrored over both devices.
+    assert isinstance(result.model.trainable_variables[0].value, tf.distribute.DistributedValues)
+    assert np.isfinite(result.test_metrics["loss"])
