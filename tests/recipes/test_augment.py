@@ -1,0 +1,120 @@
+"""recipes.augment: presets keep data natural, act in training only; pipeline shapes."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from recipes import augment
+
+
+def images(n=8, size=28, channels=1, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, size, size, channels)).astype("float32")
+
+
+def layer_types(model):
+    return [type(layer) for layer in model.layers]
+
+
+def test_digits_turns_shifts_zooms_and_never_flips():
+    preset = augment.get_preset("digits")
+    assert isinstance(preset, keras.Sequential) and preset.name == "digits"
+    assert layer_types(preset) == [
+        keras.layers.RandomRotation,
+        keras.layers.RandomTranslation,
+        keras.layers.RandomZoom,
+    ]
+    rotation = preset.layers[0].get_config()["factor"]
+    assert np.allclose(np.abs(rotation), 10 / 360)  # +-10 degrees, as a turn fraction.
+
+
+def test_photos_flip_left_right_only():
+    preset = augment.get_preset("photos")
+    assert preset.name == "photos"
+    flips = [l for l in preset.layers if isinstance(l, keras.layers.RandomFlip)]
+    assert [l.get_config()["mode"] for l in flips] == ["horizontal"]
+    # Behaviour: a flip-only copy of the preset mirrors columns, never rows.
+    flip = keras.layers.RandomFlip(**flips[0].get_config())
+    x = images(64, channels=3)
+    y = keras.ops.convert_to_numpy(flip(x, training=True))
+    flipped = [np.array_equal(b, a[:, ::-1]) for a, b in zip(x, y)]
+    assert all(f or np.array_equal(a, b) for f, a, b in zip(flipped, x, y)) and any(flipped)
+    assert not any(np.array_equal(b, a[::-1]) for a, b in zip(x, y))
+
+
+@pytest.mark.parametrize("name, channels", [("digits", 1), ("photos", 3)])
+def test_presets_change_images_in_training_only(name, channels):
+    preset = augment.get_preset(name, seed=1)
+    x = np.repeat(images(1, channels=channels), 8, axis=0)  # One image, eight times.
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(preset(x, training=False)), x)
+    y = keras.ops.convert_to_numpy(preset(x, training=True))
+    assert y.shape == x.shape
+    assert len({b.tobytes() for b in y}) > 1  # Each image gets its own transform.
+
+
+def test_digits_fill_black():
+    empty = np.zeros((4, 28, 28, 1), "float32")
+    out = augment.digits(rotation=30, translation=0.3, zoom=0.3, seed=0)(empty, training=True)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(out), empty)
+
+
+def test_get_preset_lists_known_presets():
+    with pytest.raises(ValueError, match=r"Known presets: \['audio', 'digits', 'photos'\]"):
+        augment.get_preset("rotate_everything")
+
+
+def pairs(n=10):
+    x = images(n).astype("uint8")
+    return tf.data.Dataset.from_tensor_slices((x, np.arange(n, dtype="int64")))
+
+
+def test_pipeline_without_augmentation_keeps_pixels():
+    ds = augment.make_pipeline(pairs(), 4, shuffle=False)
+    batches = list(ds.as_numpy_iterator())
+    assert [len(y) for _, y in batches] == [4, 4, 2]
+    x, y = batches[0]
+    assert x.dtype == np.float32 and y.dtype == np.int64 and x.shape == (4, 28, 28, 1)
+    np.testing.assert_array_equal(x, images(10)[:4].astype("uint8"))
+    assert ds.element_spec[0].shape.as_list() == [None, 28, 28, 1]
+
+
+def test_pipeline_shuffles_each_epoch_with_a_seed():
+    def order(ds):
+        return [int(v) for _, y in ds.as_numpy_iterator() for v in y]
+
+    ds = augment.make_pipeline(pairs(), 4, seed=3)
+    first, second = order(ds), order(ds)
+    assert sorted(first) == list(range(10)) and first != second
+    assert order(augment.make_pipeline(pairs(), 4, seed=3)) == first
+
+
+def test_pipeline_augments_on_the_fly():
+    ds = augment.make_pipeline(pairs(), 10, augment="digits", shuffle=False, seed=0)
+    (x1, y1), (x2, y2) = [list(ds.as_numpy_iterator())[0] for _ in range(2)]  # 2 epochs.
+    np.testing.assert_array_equal(y1, np.arange(10))
+    original = images(10).astype("uint8").astype("float32")
+    assert x1.shape == original.shape and x1.dtype == np.float32
+    assert not np.allclose(x1, original) and not np.allclose(x1, x2)
+
+
+def test_pipeline_rejects_bad_batch_size():
+    with pytest.raises(ValueError, match="Received: batch_size=0"):
+        augment.make_pipeline(pairs(), 0)
+
+
+def test_audio_preset_mixes_background_noise():
+    # Last: `layers.MixBackgroundNoise` is written in parallel.
+    layers = pytest.importorskip("layers")
+    if not hasattr(layers, "MixBackgroundNoise"):
+        pytest.skip("layers.MixBackgroundNoise is not there yet")
+    noise = np.random.default_rng(0).normal(size=(3, 1600)).astype("float32")
+    preset = augment.get_preset("audio", noise=noise, snr_min=0.0, snr_max=10.0)
+    assert preset.name == "audio"
+    assert layer_types(preset) == [layers.MixBackgroundNoise]
+    speech = np.sin(np.linspace(0, 400, 1600, dtype="float32"))[None].repeat(4, 0)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(preset(speech, training=False)), speech
+    )
+    noisy = keras.ops.convert_to_numpy(preset(speech, training=True))
+    assert noisy.shape == speech.shape and not np.allclose(noisy, speech)
