@@ -84,31 +84,33 @@ def photos(translation=0.1, zoom=0.1, seed=None):
     )
 
 
-def audio(noise, snr_min=5.0, snr_max=20.0, **kwargs):
+def audio(noise, snr_min=0.0, snr_max=20.0, pad_mode=None, seed=None):
     """Augmentation for speech: mixes in background noise at a random SNR.
 
-    Wraps `layers.MixBackgroundNoise`, which picks a noise clip and a signal-to-noise
-    ratio in `[snr_min, snr_max]` dB for each waveform.
+    Wraps `layers.MixBackgroundNoise`, which adds to each waveform a random window of
+    a random noise clip, scaled to a signal-to-noise ratio drawn in
+    `[snr_min, snr_max]` dB.
 
     Args:
         noise: background noise clips, shape `(clips, samples)`.
-        snr_min: lowest signal-to-noise ratio, in dB. Defaults to `5.0`.
+        snr_min: lowest signal-to-noise ratio, in dB. Defaults to `0.0`.
         snr_max: highest signal-to-noise ratio, in dB. Defaults to `20.0`.
-        **kwargs: passed on to `layers.MixBackgroundNoise`.
+        pad_mode: for waveforms longer than the clips: `"tile"`, `"zeros"`, or `None`
+            to raise. Defaults to `None`.
+        seed: seed of the random draws. Defaults to `None`.
 
     Returns:
-        A `keras.Sequential` named `"audio"`.
+        A `keras.Sequential` named `"audio"`, for batches of shape `(batch, samples)`.
 
     Example:
 
-    >>> augment = recipes.augment.audio(noise_clips, snr_min=0, snr_max=10)
+    >>> augment = recipes.augment.audio(noise_clips, snr_min=5, snr_max=15)
     >>> noisy = augment(waveforms, training=True)
     """
     import layers  # Imported here: only this preset needs the project's layers.
 
-    return keras.Sequential(
-        [layers.MixBackgroundNoise(noise, snr_min, snr_max, **kwargs)], name="audio"
-    )
+    mix = layers.MixBackgroundNoise(noise, snr_min, snr_max, pad_mode=pad_mode, seed=seed)
+    return keras.Sequential([mix], name="audio")
 
 
 PRESETS = {"digits": digits, "photos": photos, "audio": audio}
@@ -175,7 +177,9 @@ def make_pipeline(
     (TensorShape([32, 28, 28, 1]), tf.float32)
     """
     if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
+        raise ValueError(
+            f"batch_size must be a positive integer. Received: batch_size={batch_size}"
+        )
     if isinstance(augment, str):
         augment = get_preset(augment)
     if cache:

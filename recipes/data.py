@@ -317,7 +317,9 @@ def check_dataset(ds, num_classes, input_shape, dtype=None, max_examples=10_000)
     """
     spec = ds.element_spec
     if not (isinstance(spec, tuple) and len(spec) == 2):
-        raise ValueError(f"Expected a dataset of (image, label) pairs. Received element_spec={spec}")
+        raise ValueError(
+            f"Expected a dataset of (image, label) pairs. Received: element_spec={spec}"
+        )
     image, label = spec
     if not label.dtype.is_integer or label.shape.rank not in (0, 1):
         raise ValueError(
@@ -401,14 +403,18 @@ def from_csv(path, target, features=None):
                 f"Received: target={target!r}, features={features}"
             )
     if target in features:
-        raise ValueError(f"The target {target!r} cannot also be a feature. Received: features={features}")
+        raise ValueError(
+            f"The target {target!r} cannot also be a feature. Received: features={features}"
+        )
 
     columns = [header.index(c) for c in [*features, target]]
     values = np.empty((len(rows), len(columns)), np.float64)
     problems = []
     for r, (line, row) in enumerate(rows):
         if len(row) != len(header):
-            raise ValueError(f"{path}, line {line}: {len(row)} values, but the header has {len(header)}.")
+            raise ValueError(
+                f"{path}, line {line}: {len(row)} values, but the header has {len(header)}."
+            )
         for c, j in enumerate(columns):
             text = row[j].strip()
             try:
@@ -543,7 +549,9 @@ def _time_split(n, fractions):
     sizes = [max(1, round(n * f)) if f > 0 else 0 for f in fractions]
     start = n - sum(sizes)
     if start < 1:
-        raise ValueError(f"{n} examples are too few to split by {fractions} and keep one to train on.")
+        raise ValueError(
+            f"{n} examples are too few to split by {fractions} and keep one to train on."
+        )
     slices = [slice(0, start)]
     for size in sizes:
         slices.append(slice(start, start + size))
