@@ -142,7 +142,13 @@ def load(
     if not builder.is_prepared():
         _prepare(builder, data_dir, download)
 
-    read = dict(as_supervised=True, shuffle_files=False)
+    # No TFDS auto-cache: `make_pipeline` caches after `limit` and the split, and a
+    # cache read only partly (by `take`) is discarded with a warning.
+    read = dict(
+        as_supervised=True,
+        shuffle_files=False,
+        read_config=tfds.ReadConfig(try_autocache=False),
+    )
     train = builder.as_dataset(split="train", **read)
     size = _cardinality(train)
     if limit is not None and limit < size:

@@ -353,6 +353,7 @@ class Recipe:
             model = self.build_model(hp, data=data)
             self.compile(model, hp, steps, settings["epochs"], replicas)
         _check_known(hp, hyperparameter_values, self.name)
+        self.check_data(data, model)
 
         run_dir = Path(run_dir or Path("runs") / self.name)
         early = recipe_callbacks.EarlyStopping(
@@ -378,6 +379,7 @@ class Recipe:
             epochs=settings["epochs"],
             callbacks=cbs,
             verbose=verbose,
+            shuffle=False,  # the pipeline shuffles
         )
         fit_seconds = time.perf_counter() - fit_start
         test_metrics = model.evaluate(test_ds, return_dict=True, verbose=0)
@@ -414,6 +416,22 @@ class Recipe:
             if verbose != 0:
                 print(result.diagnosis)
         return result
+
+    def check_data(self, data, model):
+        """Raises a `ValueError` before training for labels out of range, images of
+        the wrong shape or dtype, or an empty split (see `recipes.data.check_dataset`)."""
+        if not data.num_classes:
+            return
+        from recipes.data import check_dataset
+
+        for split in ("train", "validation", "test"):
+            ds = getattr(data, split)
+            if ds is None:
+                raise ValueError(f"The {split!r} split is missing from {data.name!r}.")
+            try:
+                check_dataset(ds, model.output_shape[-1], model.input_shape[1:])
+            except ValueError as e:
+                raise ValueError(f"{data.name} {split} split: {e}") from None
 
     def pipelines(self, data, global_batch, seed=42):
         """Batched, prefetched train (augmented, shuffled), validation and test sets."""
@@ -466,9 +484,10 @@ class Recipe:
 
 
 def _check_known(hp, given, recipe):
-    unknown = [name for name in given if name not in hp]
+    registered = {p.name for p in hp.space}
+    unknown = [name for name in given if name not in registered]
     if unknown:
-        known = sorted(hp.values)
+        known = sorted(registered)
         raise ValueError(
             f"Recipe {recipe!r} has no hyperparameter(s) {unknown}. Known: {known}."
         )
