@@ -66,7 +66,6 @@ def get_strategy(strategy="auto"):
             f"Unknown strategy. Expected one of {STRATEGIES} or a "
             f"tf.distribute.Strategy. Received: strategy={strategy!r}"
         )
-    gpus = tf.config.list_logical_devices("GPU")
     if strategy == "multiworker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError(
@@ -74,7 +73,10 @@ def get_strategy(strategy="auto"):
                 "environment variable, which is not set. Set TF_CONFIG (see README, "
                 "'Training across machines')."
             )
+        # Before anything initializes TensorFlow's runtime (listing logical devices
+        # does): collective ops must be configured at program startup.
         return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
     if strategy == "mirrored":
         devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
@@ -182,7 +184,7 @@ class Recipe:
     """A training recipe: defaults, data and a model; the engine does the rest.
 
     Subclasses set `name`, `description`, `dataset` (a TFDS name), `augment` (a preset
-    name or None), `loss`, `metrics`, `monitor` and `defaults`, and implement
+    name or None) and `augment_options` (its arguments), `loss`, `metrics`, `monitor` and `defaults`, and implement
     `build_model(hp=None, data=None)`.
     """
 
@@ -190,6 +192,7 @@ class Recipe:
     description = ""
     dataset = None
     augment = None
+    augment_options = {}
     loss = "sparse_categorical_crossentropy"
     metrics = ("accuracy",)
     monitor = "val_loss"
@@ -226,7 +229,7 @@ class Recipe:
             return None
         from recipes import augment
 
-        return augment.get_preset(self.augment)
+        return augment.get_preset(self.augment, **self.augment_options)
 
     def get_loss(self, hp):
         """The loss to compile with. Defaults to `loss`; a recipe may tune it."""
@@ -250,7 +253,7 @@ class Recipe:
         if steps_per_epoch:
             epochs = epochs or d["epochs"]
             total = max(1, steps_per_epoch * epochs)
-            warmup = min(total - 1, steps_per_epoch * d["warmup_epochs"])
+            warmup = min(total - 1, round(steps_per_epoch * d["warmup_epochs"]))
             lr = recipe_callbacks.WarmUpCosine(
                 peak=lr, total_steps=total, warmup_steps=warmup
             )
@@ -360,7 +363,7 @@ class Recipe:
             monitor=self.monitor,
             patience=settings["patience"],
             restore_best_weights=True,
-            warmup_epochs=settings["warmup_epochs"],
+            warmup_epochs=math.ceil(settings["warmup_epochs"]),
         )
         timer = EpochTimer()
         cbs = [

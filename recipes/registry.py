@@ -7,7 +7,7 @@ import importlib
 RECIPES = {
     "regression": ("recipes.regression", "Next-step forecasting: linear, lags, piecewise linear, deep ReLU"),
     "mlp_mnist": ("recipes.mlp_mnist", "MLP on MNIST: softmax + cross-entropy, relu/sigmoid/maxout, dropout, L2"),
-    "cnn_mnist": ("recipes.cnn_mnist", "CNN on MNIST: batch norm, digit augmentation, warm-up + cosine"),
+    "cnn_mnist": ("recipes.cnn_mnist", "CNN on MNIST: digit augmentation, warm-up + cosine, optional batch norm"),
     "cnn_cifar10": ("recipes.cnn_cifar10", "CNN on CIFAR-10 through TFDS: photo augmentation"),
 }
 

@@ -1,0 +1,77 @@
+"""The regression recipe: the lecture's four models on the CO2 series and on a CSV."""
+
+import keras
+import numpy as np
+import pytest
+
+import layers
+from recipes import regression
+from recipes.engine import hyperparameters
+
+
+@pytest.fixture(scope="module")
+def co2():
+    return regression.recipe.load_data()
+
+
+def test_splits_are_in_time_order(co2):
+    x_train, _ = co2.arrays("train")
+    x_val, _ = co2.arrays("validation")
+    x_test, _ = co2.arrays("test")
+    # CO2 rises: the lag-1 inputs of later splits start above the earlier splits' mean.
+    assert x_train[:, 0].mean() < x_val[:, 0].mean() < x_test[:, 0].mean()
+    assert x_train.shape[1] == len(regression.LAGS)
+
+
+def test_each_model_is_the_lectures(co2):
+    def build(kind):
+        return regression.build_model(hyperparameters({"model": kind}), data=co2)
+
+    linear = build("linear")  # y = b + w x: one weight and one bias
+    dense = [l for l in linear.layers if isinstance(l, keras.layers.Dense)]
+    assert [d.kernel.shape for d in dense] == [(1, 1)]
+    assert build("lags").count_params() - 2 * len(regression.LAGS) - 1 == 4  # + normalisation stats
+    assert any(isinstance(l, layers.PiecewiseLinear) for l in build("piecewise").layers)
+    deep = [l for l in build("deep").layers if isinstance(l, keras.layers.Dense)]
+    assert [d.activation.__name__ for d in deep] == ["relu", "relu", "linear"]
+
+
+def test_linear_model_reads_only_the_previous_value(co2):
+    model = regression.build_model(hyperparameters({"model": "linear"}), data=co2)
+    x, _ = co2.arrays("test")
+    changed = x.copy()
+    changed[:, 1:] += 100.0  # the older lags must not matter
+    np.testing.assert_allclose(model.predict(x, verbose=0), model.predict(changed, verbose=0))
+
+
+def test_compare_prints_the_lectures_table(co2, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rows = regression.compare(epochs=3, data=co2)
+    assert [r["model"] for r in rows] == list(regression.MODELS)
+    table = capsys.readouterr().out
+    assert "train mae" in table and "val mae" in table
+    assert all(np.isfinite([r["train"], r["validation"], r["test"]]).all() for r in rows)
+
+
+def test_a_lag_model_beats_predicting_the_mean(co2, tmp_path):
+    result = regression.train(
+        epochs=30, data=co2, model="lags", run_dir=tmp_path, verbose=0, diagnose=False
+    )
+    _, y_test = co2.arrays("test")
+    mean_baseline = np.abs(y_test - y_test.mean()).mean()
+    assert result.test_metrics["mae"] < 0.2 * mean_baseline
+
+
+def test_training_on_a_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 2))
+    y = 3 * x[:, 0] - 2 * x[:, 1] + 1
+    rows = "\n".join(f"{a:.5f},{b:.5f},{t:.5f}" for (a, b), t in zip(x, y))
+    (tmp_path / "d.csv").write_text("a,b,target\n" + rows + "\n")
+    recipe = regression.Regression(csv=tmp_path / "d.csv", target="target")
+    result = recipe.train(
+        epochs=40, model="lags", run_dir=tmp_path / "run", verbose=0, diagnose=False
+    )
+    assert result.test_metrics["mae"] < 0.1
+    with pytest.raises(ValueError, match="target"):
+        regression.Regression(csv=tmp_path / "d.csv", target="price").load_data()
