@@ -1,0 +1,19 @@
+"""Custom Keras layers: hard sigmoid, piecewise-linear, maxout, noise mixing."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+from layers.hard_sigmoid import HardSigmoid  # noqa: E402
+from layers.hard_sigmoid import hard_sigmoid  # noqa: E402
+from layers.maxout import Maxout  # noqa: E402
+from layers.mix_background_noise import MixBackgroundNoise  # noqa: E402
+from layers.piecewise_linear import PiecewiseLinear  # noqa: E402
+
+__all__ = [
+    "HardSigmoid",
+    "Maxout",
+    "MixBackgroundNoise",
+    "PiecewiseLinear",
+    "hard_sigmoid",
+]
