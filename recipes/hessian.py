@@ -1,0 +1,453 @@
+"""Critical points of a model's loss: gradient norm and Hessian spectrum, matrix-free.
+
+Where the gradient is (close to) zero, training stalls; the Hessian's eigenvalues then
+tell a local minimum (all positive), a local maximum (all negative) or a saddle point
+(both signs), and the eigenvector of a negative eigenvalue is a direction that lowers
+the loss (Hung-yi Lee, ML 2021, "local minimum and saddle point").
+
+The Hessian of a real model is never formed (a million parameters would make a
+4-terabyte matrix). Everything is built on Hessian-vector products, computed by double
+backpropagation with `tf.GradientTape` at the cost of about two gradients each:
+
+- `Hessian`: the Hessian of the loss on one batch as a linear operator, with a
+  `hvp_count` counter of the products it has computed.
+- `lanczos`: Lanczos iteration with full reorthogonalisation. Its Ritz values
+  approximate the extreme eigenvalues (both ends at once) and, weighted by the squared
+  first components of their eigenvectors, form a one-probe stochastic Lanczos
+  quadrature of the spectral density (Ghorbani et al., 2019); `spectral_density`
+  broadens it into a curve.
+- `Hessian.trace`: Hutchinson's estimate E[v^T H v] with Rademacher probes.
+- `critical_point`: all of the above and a verdict, in one call.
+
+No maintained library does this for Keras 3 models (PyHessian is PyTorch only), so it is
+written here. It uses TensorFlow ops directly: the diagnostics are TensorFlow-specific.
+The loss is evaluated in inference mode (`training=False`: dropout off, batch
+normalisation on its moving statistics), plus the model's regularisation losses, so that
+it is a deterministic function of the weights.
+"""
+
+import dataclasses
+import functools
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+MINIMUM = "local minimum"
+MAXIMUM = "local maximum"
+SADDLE = "saddle point"
+FLAT = "flat"
+NOT_CRITICAL = "not a critical point"
+
+
+class Hessian:
+    """The Hessian of a model's loss on one batch, as a matrix-free linear operator.
+
+    Vectors are flat float64 NumPy arrays of length `size`, laid out as the model's
+    trainable weights concatenated in order (`to_weights` splits one back).
+
+    Args:
+        model: a built `keras.Model`.
+        x: the batch's inputs (arrays or tensors).
+        y: the batch's targets.
+        loss_fn: a Keras loss (name, function or `keras.losses.Loss`) called as
+            `loss_fn(y, model(x))`. Defaults to the loss the model was compiled with.
+
+    Example:
+
+    >>> h = Hessian(model, x, y)
+    >>> hv = h.matvec(np.ones(h.size))
+    >>> h.hvp_count
+    1
+    """
+
+    def __init__(self, model, x, y, loss_fn=None):
+        if loss_fn is None:
+            loss_fn = getattr(model, "loss", None)
+            if loss_fn is None:
+                raise ValueError(
+                    "The model is not compiled, so it has no loss: pass `loss_fn`, "
+                    "e.g. loss_fn='mse'. Received: loss_fn=None"
+                )
+        self._loss_fn = keras.losses.get(loss_fn)
+        self._model = model
+        self._weights = list(model.trainable_weights)
+        if not self._weights:
+            raise ValueError(f"The model {model.name!r} has no trainable weights.")
+        self._shapes = [tuple(w.shape) for w in self._weights]
+        self._sizes = [int(np.prod(s)) for s in self._shapes]
+        self.size = sum(self._sizes)
+        self.hvp_count = 0
+        self._x = tf.convert_to_tensor(x)
+        self._y = tf.convert_to_tensor(y)
+        # Partials, not bound methods: TensorFlow keys its "excessive retracing"
+        # warning on the code object, and every new `Hessian` traces once.
+        self._hvp = tf.function(functools.partial(Hessian._hvp_graph, self))
+        self._loss_and_gradient = tf.function(
+            functools.partial(Hessian._loss_and_gradient_graph, self)
+        )
+
+    def _loss(self):
+        y_pred = self._model(self._x, training=False)
+        loss = tf.reduce_mean(self._loss_fn(tf.cast(self._y, y_pred.dtype), y_pred))
+        for penalty in self._model.losses:
+            loss += tf.cast(penalty, loss.dtype)
+        return loss
+
+    def _loss_and_gradient_graph(self):
+        with tf.GradientTape() as tape:
+            loss = self._loss()
+        grads = tape.gradient(
+            loss, self._weights, unconnected_gradients=tf.UnconnectedGradients.ZERO
+        )
+        return loss, grads
+
+    def _hvp_graph(self, vectors):
+        with tf.GradientTape() as outer:
+            _, grads = self._loss_and_gradient_graph()
+        return outer.gradient(
+            grads,
+            self._weights,
+            output_gradients=vectors,
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
+
+    def loss_and_gradient(self):
+        """Returns the loss (a float) and its gradient (a flat float64 array)."""
+        loss, grads = self._loss_and_gradient()
+        return float(loss), self._flatten(grads)
+
+    def matvec(self, v):
+        """Returns the Hessian-vector product `H @ v` for a flat vector `v`."""
+        v = np.asarray(v, dtype="float64")
+        if v.shape != (self.size,):
+            raise ValueError(
+                f"Expected a flat vector of {self.size} values. "
+                f"Received: shape={v.shape}"
+            )
+        parts = [
+            tf.constant(p, dtype=w.dtype)
+            for p, w in zip(self.to_weights(v), self._weights)
+        ]
+        self.hvp_count += 1
+        return self._flatten(self._hvp(parts))
+
+    def trace(self, num_probes=100, seed=0):
+        """Estimates the trace with Hutchinson's method (Rademacher probes).
+
+        Args:
+            num_probes: number of probe vectors, one Hessian-vector product each.
+                Defaults to 100.
+            seed: seed of the probes. Defaults to 0.
+
+        Returns:
+            `(estimate, standard_error)`.
+        """
+        if num_probes < 2:
+            raise ValueError(
+                f"num_probes must be at least 2. Received: num_probes={num_probes}"
+            )
+        rng = np.random.default_rng(seed)
+        samples = []
+        for _ in range(num_probes):
+            v = rng.choice([-1.0, 1.0], size=self.size)
+            samples.append(v @ self.matvec(v))
+        error = np.std(samples, ddof=1) / math.sqrt(num_probes)
+        return float(np.mean(samples)), float(error)
+
+    def to_weights(self, v):
+        """Splits a flat vector into arrays shaped like the trainable weights."""
+        parts = np.split(np.asarray(v), np.cumsum(self._sizes)[:-1])
+        return [p.reshape(s) for p, s in zip(parts, self._shapes)]
+
+    def _flatten(self, tensors):
+        return np.concatenate([np.ravel(t.numpy()).astype("float64") for t in tensors])
+
+
+@dataclasses.dataclass(frozen=True)
+class Lanczos:
+    """The outcome of `lanczos`: Ritz pairs of a symmetric operator.
+
+    Attributes:
+        values: Ritz values, ascending.
+        weights: squared first components of the tridiagonal matrix's eigenvectors:
+            the quadrature weights of the spectral density (they sum to 1).
+        residuals: `||A y - theta y||` of each Ritz pair (0 means converged).
+        basis: the orthonormal Lanczos vectors, one per row.
+        coefficients: eigenvectors of the tridiagonal matrix, one per column.
+    """
+
+    values: np.ndarray
+    weights: np.ndarray
+    residuals: np.ndarray
+    basis: np.ndarray
+    coefficients: np.ndarray
+
+    def vector(self, i):
+        """Returns the Ritz vector of `values[i]` (unit length)."""
+        return self.coefficients[:, i] @ self.basis
+
+
+def lanczos(matvec, size, num_steps, seed=0):
+    """Runs `num_steps` Lanczos steps, fully reorthogonalised, on a symmetric operator.
+
+    Each step calls `matvec` once. When the Krylov space is exhausted (a zero residual),
+    the iteration restarts from a fresh random vector orthogonal to the basis, so with
+    `num_steps == size` the Ritz values are the exact spectrum, multiplicities included.
+    Memory is `num_steps * size` float64 values for the basis.
+
+    Args:
+        matvec: a function mapping a flat float64 vector to `A @ v`.
+        size: the dimension of `A`.
+        num_steps: number of Lanczos steps (at most `size`).
+        seed: seed of the random start vector. Defaults to 0.
+
+    Returns:
+        A `Lanczos`.
+
+    Example:
+
+    >>> a = np.diag([3.0, 1.0, -2.0])
+    >>> np.round(lanczos(lambda v: a @ v, 3, 3).values, 6)
+    array([-2.,  1.,  3.])
+    """
+    if not 1 <= num_steps <= size:
+        raise ValueError(
+            f"num_steps must be between 1 and size={size}. "
+            f"Received: num_steps={num_steps}"
+        )
+    rng = np.random.default_rng(seed)
+    basis = np.zeros((num_steps, size))
+    alphas, betas = np.zeros(num_steps), np.zeros(num_steps)
+    q = rng.choice([-1.0, 1.0], size=size) / math.sqrt(size)
+    for j in range(num_steps):
+        basis[j] = q
+        w = matvec(q)
+        alphas[j] = q @ w
+        betas[j] = _orthogonalize(w, basis[: j + 1])
+        if j + 1 == num_steps:
+            break
+        if betas[j] <= 1e-10 * max(1.0, np.max(np.abs(alphas[: j + 1]))):
+            betas[j] = 0.0  # Invariant subspace found: restart orthogonally.
+            w = rng.normal(size=size)
+            _orthogonalize(w, basis[: j + 1])
+        q = w / np.linalg.norm(w)
+    tridiagonal = np.diag(alphas) + np.diag(betas[:-1], 1) + np.diag(betas[:-1], -1)
+    values, coefficients = np.linalg.eigh(tridiagonal)
+    return Lanczos(
+        values=values,
+        weights=coefficients[0] ** 2,
+        residuals=np.abs(betas[-1] * coefficients[-1]),
+        basis=basis,
+        coefficients=coefficients,
+    )
+
+
+def _orthogonalize(w, basis):
+    """Removes from `w`, in place, its components along the rows of `basis`.
+
+    Classical Gram-Schmidt, repeated once when it cancelled most of `w` (the criterion
+    of Daniel, Gragg, Kaufman and Stewart: "twice is enough"). Returns `||w||`.
+    """
+    norm = np.linalg.norm(w)
+    for _ in range(2):
+        w -= basis.T @ (basis @ w)
+        norm, before = np.linalg.norm(w), norm
+        if norm > before / math.sqrt(2):
+            break
+    return norm
+
+
+def spectral_density(values, weights, num_points=400, sigma=None):
+    """Smooths Ritz values and quadrature weights into a spectral density curve.
+
+    Each Ritz value becomes a Gaussian of width `sigma` and mass equal to its weight, so
+    the curve integrates to 1 (stochastic Lanczos quadrature).
+
+    Args:
+        values: Ritz values.
+        weights: their quadrature weights.
+        num_points: number of grid points. Defaults to 400.
+        sigma: width of each Gaussian. Defaults to 1% of the spectrum's range.
+
+    Returns:
+        `(grid, density)`, two arrays of length `num_points`.
+    """
+    values, weights = np.asarray(values), np.asarray(weights)
+    span = float(values.max() - values.min()) or max(1.0, abs(float(values.max())))
+    sigma = sigma or 0.01 * span
+    grid = np.linspace(values.min() - 0.1 * span, values.max() + 0.1 * span, num_points)
+    bumps = np.exp(-0.5 * ((grid[:, None] - values[None, :]) / sigma) ** 2)
+    return grid, bumps @ weights / (sigma * math.sqrt(2 * math.pi))
+
+
+@dataclasses.dataclass(frozen=True)
+class CriticalPoint:
+    """What `critical_point` found.
+
+    Attributes:
+        verdict: `"local minimum"`, `"local maximum"`, `"saddle point"`, `"flat"` (every
+            eigenvalue within the tolerance of 0) or `"not a critical point"`.
+        loss: the loss at the current weights.
+        gradient_norm: the Euclidean norm of the gradient.
+        top_eigenvalues: the `k` largest eigenvalues, largest first.
+        bottom_eigenvalues: the `k` smallest eigenvalues, smallest first.
+        max_residual: the largest Lanczos residual `||H y - theta y||` among those
+            eigenvalues; small compared with them means converged.
+        trace: Hutchinson's estimate of the trace of the Hessian (NaN if skipped).
+        trace_error: its standard error.
+        escape_direction: unit eigenvector of the most negative eigenvalue, as a list
+            of arrays shaped like `model.trainable_weights`, or `None` when no
+            eigenvalue is below `-tolerance`. Near a critical point a step along it
+            (either sign) lowers the loss by about `0.5 * step**2 * |eigenvalue|`.
+        ritz_values: all Ritz values of the Lanczos run, ascending.
+        ritz_weights: their quadrature weights (see `spectral_density`).
+        tolerance: the eigenvalue tolerance used for the verdict.
+        hvp_count: Hessian-vector products computed (Lanczos steps + trace probes).
+        num_parameters: number of trainable parameters.
+    """
+
+    verdict: str
+    loss: float
+    gradient_norm: float
+    top_eigenvalues: np.ndarray
+    bottom_eigenvalues: np.ndarray
+    max_residual: float
+    trace: float
+    trace_error: float
+    escape_direction: list | None
+    ritz_values: np.ndarray
+    ritz_weights: np.ndarray
+    tolerance: float
+    hvp_count: int
+    num_parameters: int
+
+    def density(self, num_points=400, sigma=None):
+        """Returns `(grid, density)` of the Hessian spectrum; see `spectral_density`."""
+        return spectral_density(self.ritz_values, self.ritz_weights, num_points, sigma)
+
+    def __str__(self):
+        def fmt(values):
+            return ", ".join(f"{v:.4g}" for v in values)
+
+        return "\n".join(
+            [
+                f"Critical point analysis: {self.verdict}",
+                f"  loss                 {self.loss:.6g}",
+                f"  gradient norm        {self.gradient_norm:.3g}",
+                f"  top eigenvalues      {fmt(self.top_eigenvalues)}",
+                f"  bottom eigenvalues   {fmt(self.bottom_eigenvalues)}",
+                f"  trace (Hutchinson)   {self.trace:.4g} +- {self.trace_error:.2g}",
+                f"  parameters           {self.num_parameters}",
+                f"  Hessian-vector products {self.hvp_count}",
+            ]
+        )
+
+
+def default_num_steps(k, size):
+    """Lanczos steps used for `k` eigenvalues at each end: `min(size, 4 * k + 20)`.
+
+    The large eigenvalues of a network's Hessian are outliers and converge in a few
+    steps; the negative end is crowded near 0 and needs the extra ones.
+    """
+    return min(size, 4 * k + 20)
+
+
+def critical_point(
+    model,
+    x,
+    y,
+    loss_fn=None,
+    k=5,
+    *,
+    num_steps=None,
+    num_probes=20,
+    gradient_tolerance=1e-3,
+    tolerance=1e-4,
+    seed=0,
+):
+    """Tells a local minimum, a local maximum and a saddle point apart, on one batch.
+
+    Computes the gradient norm, the `k` largest and `k` smallest Hessian eigenvalues
+    (Lanczos on Hessian-vector products, never forming the Hessian), a Hutchinson
+    estimate of the trace, the escape direction and the spectral density.
+
+    The verdict: "not a critical point" when the gradient norm exceeds
+    `gradient_tolerance`. Otherwise eigenvalues within `tolerance * max|eigenvalue|` of
+    0 count as flat (over-parameterised networks have many) and the others decide: all
+    positive -> "local minimum", all negative -> "local maximum", both signs ->
+    "saddle point", none -> "flat".
+
+    The cost is `num_steps + num_probes` Hessian-vector products (each about two
+    gradients), linear in `k` with the default `num_steps`.
+
+    Args:
+        model: a built `keras.Model`.
+        x: a batch of inputs (use a large batch: the Hessian is of this batch's loss).
+        y: its targets.
+        loss_fn: a Keras loss. Defaults to the model's compiled loss.
+        k: number of eigenvalues reported at each end. Defaults to 5.
+        num_steps: Lanczos steps. Defaults to `default_num_steps(k, size)`
+            (`4 * k + 20`, at most the number of parameters).
+        num_probes: Hutchinson probes for the trace; 0 skips it (the trace is then
+            NaN). Defaults to 20.
+        gradient_tolerance: largest gradient norm still called critical.
+            Defaults to `1e-3`.
+        tolerance: eigenvalues with `|eigenvalue| <= tolerance * max|eigenvalue|` are
+            flat. Defaults to `1e-4`.
+        seed: seed of the Lanczos start vector and the probes. Defaults to 0.
+
+    Returns:
+        A `CriticalPoint`.
+
+    Example:
+
+    >>> result = critical_point(model, x_batch, y_batch, k=5)
+    >>> print(result)
+    >>> if result.verdict == "saddle point":
+    ...     for w, d in zip(model.trainable_weights, result.escape_direction):
+    ...         w.assign(w + 0.1 * d)
+    """
+    if k < 1:
+        raise ValueError(f"k must be a positive integer. Received: k={k}")
+    hessian = Hessian(model, x, y, loss_fn)
+    num_steps = num_steps or default_num_steps(k, hessian.size)
+    loss, gradient = hessian.loss_and_gradient()
+    run = lanczos(hessian.matvec, hessian.size, num_steps, seed=seed)
+    trace, trace_error = (
+        hessian.trace(num_probes, seed=seed + 1) if num_probes else (math.nan, math.nan)
+    )
+
+    k = min(k, len(run.values))
+    top, bottom = run.values[::-1][:k], run.values[:k]
+    reported = np.r_[np.arange(k), np.arange(len(run.values) - k, len(run.values))]
+    gradient_norm = float(np.linalg.norm(gradient))
+    tol = tolerance * float(np.max(np.abs(run.values)))
+    if gradient_norm > gradient_tolerance:
+        verdict = NOT_CRITICAL
+    else:
+        negative, positive = bottom[0] < -tol, top[0] > tol
+        verdict = {
+            (True, True): SADDLE,
+            (True, False): MAXIMUM,
+            (False, True): MINIMUM,
+            (False, False): FLAT,
+        }[(bool(negative), bool(positive))]
+    escape = hessian.to_weights(run.vector(0)) if bottom[0] < -tol else None
+    return CriticalPoint(
+        verdict=verdict,
+        loss=loss,
+        gradient_norm=gradient_norm,
+        top_eigenvalues=top,
+        bottom_eigenvalues=bottom,
+        max_residual=float(np.max(run.residuals[reported])),
+        trace=trace,
+        trace_error=trace_error,
+        escape_direction=escape,
+        ritz_values=run.values,
+        ritz_weights=run.weights,
+        tolerance=tol,
+        hvp_count=hessian.hvp_count,
+        num_parameters=hessian.size,
+    )

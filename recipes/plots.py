@@ -1,0 +1,141 @@
+"""PNG figures for training runs, Hessian spectra and batch-size studies.
+
+Matplotlib is imported only when a figure is drawn, and each figure is drawn on its own
+Agg canvas (no `pyplot`), so these functions work without a display, from threads, and
+without changing the backend of a notebook that imports them.
+"""
+
+from pathlib import Path
+
+
+def _figure(ncols=1):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.5 * ncols, 4), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
+
+
+def _save(fig, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=100)
+    return str(path)
+
+
+def _accuracy_name(history):
+    names = [k for k in history if "acc" in k and not k.startswith("val_")]
+    return names[0] if names else None
+
+
+def learning_curves(history, path, title=None):
+    """Plots training and validation loss per epoch, and accuracy if recorded.
+
+    Args:
+        history: a dict of per-epoch lists (`"loss"`, `"val_loss"`, `"accuracy"` ...)
+            or a `keras.callbacks.History`.
+        path: where to write the PNG.
+        title: a title over the figure. Defaults to none.
+
+    Returns:
+        The path written, as a string.
+
+    Example:
+
+    >>> history = model.fit(x, y, validation_split=0.2, epochs=10)
+    >>> learning_curves(history, "runs/mlp/learning_curves.png", title="mlp")
+    """
+    history = getattr(history, "history", history)
+    if "loss" not in history:
+        raise ValueError(
+            f"The history has no 'loss'. Received: keys={sorted(history)}"
+        )
+    panels = ["loss"] + [name for name in [_accuracy_name(history)] if name]
+    fig, axes = _figure(len(panels))
+    for ax, name in zip(axes, panels):
+        for key, label in ((name, "training"), ("val_" + name, "validation")):
+            if key in history:
+                values = history[key]
+                ax.plot(range(1, len(values) + 1), values, marker=".", label=label)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def hessian_spectrum(analysis, path, title=None):
+    """Plots the Hessian's spectral density, marking the extreme eigenvalues.
+
+    Args:
+        analysis: a `recipes.hessian.CriticalPoint` (anything with `density()`,
+            `top_eigenvalues`, `bottom_eigenvalues` and `verdict`).
+        path: where to write the PNG.
+        title: a title over the figure. Defaults to "Hessian spectrum: <verdict>".
+
+    Returns:
+        The path written, as a string.
+
+    Example:
+
+    >>> result = recipes.hessian.critical_point(model, x, y)
+    >>> hessian_spectrum(result, "spectrum.png")
+    """
+    grid, density = analysis.density()
+    fig, (ax,) = _figure()
+    floor = density.max() * 1e-6
+    ax.semilogy(grid, density + floor, label="density (Lanczos quadrature)")
+    for values, color, label in (
+        (analysis.top_eigenvalues, "tab:red", "top eigenvalues"),
+        (analysis.bottom_eigenvalues, "tab:green", "bottom eigenvalues"),
+    ):
+        for i, value in enumerate(values):
+            ax.axvline(value, color=color, alpha=0.5, lw=1, label=None if i else label)
+    ax.axvline(0.0, color="black", lw=0.8)
+    ax.set_xlabel("eigenvalue")
+    ax.set_ylabel("density")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title or f"Hessian spectrum: {analysis.verdict}")
+    return _save(fig, path)
+
+
+def batch_size_study(sizes, test_accuracy, seconds_per_epoch, path, title=None):
+    """Plots test accuracy and time per epoch against batch size, on twin axes.
+
+    Args:
+        sizes: the batch sizes (plotted on a log-2 axis).
+        test_accuracy: test accuracy of each.
+        seconds_per_epoch: seconds per training epoch of each.
+        path: where to write the PNG.
+        title: a title over the figure. Defaults to "Small vs large batches".
+
+    Returns:
+        The path written, as a string.
+
+    Example:
+
+    >>> batch_size_study([32, 256, 2048], [0.99, 0.985, 0.97], [9.0, 2.1, 1.2],
+    ...                  "batch_size.png")
+    """
+    if not len(sizes) == len(test_accuracy) == len(seconds_per_epoch) > 0:
+        raise ValueError(
+            "sizes, test_accuracy and seconds_per_epoch must be non-empty and of equal "
+            f"length. Received: lengths {len(sizes)}, {len(test_accuracy)}, "
+            f"{len(seconds_per_epoch)}"
+        )
+    fig, (ax,) = _figure()
+    ax.plot(sizes, test_accuracy, "o-", color="tab:blue")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("test accuracy", color="tab:blue")
+    ax.grid(alpha=0.3)
+    right = ax.twinx()
+    right.plot(sizes, seconds_per_epoch, "s--", color="tab:orange")
+    right.set_ylabel("seconds per epoch", color="tab:orange")
+    right.set_ylim(bottom=0)
+    ax.set_title(title or "Small vs large batches")
+    return _save(fig, path)
