@@ -35,6 +35,8 @@ class Maxout(keras.layers.Layer):
         kernel_initializer: Initializer for `kernel`. Defaults to
             `"glorot_uniform"`.
         bias_initializer: Initializer for `bias`. Defaults to `"zeros"`.
+        kernel_regularizer: Regularizer for `kernel`, e.g. `keras.regularizers.L2`.
+            Defaults to `None`.
         **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
 
     Example:
@@ -56,6 +58,7 @@ class Maxout(keras.layers.Layer):
         pieces=2,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -68,11 +71,13 @@ class Maxout(keras.layers.Layer):
         self.pieces = int(pieces)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
 
     def build(self, input_shape):
         self.kernel = self.add_weight(
             shape=(input_shape[-1], self.pieces * self.units),
             initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
             name="kernel",
         )
         self.bias = self.add_weight(
@@ -102,6 +107,9 @@ class Maxout(keras.layers.Layer):
                 ),
                 "bias_initializer": keras.initializers.serialize(
                     self.bias_initializer
+                ),
+                "kernel_regularizer": keras.regularizers.serialize(
+                    self.kernel_regularizer
                 ),
             }
         )

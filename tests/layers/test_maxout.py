@@ -106,3 +106,14 @@ def test_loads_in_fresh_process(tmp_path):
     np.testing.assert_array_equal(
         load_in_fresh_process(path, x), keras.ops.convert_to_numpy(model(x))
     )
+
+
+def test_kernel_regularizer_adds_the_l2_penalty():
+    layer = layers.Maxout(3, pieces=2, kernel_regularizer=keras.regularizers.L2(0.01))
+    layer(np.ones((1, 4), "float32"))
+    kernel = keras.ops.convert_to_numpy(layer.kernel)
+    np.testing.assert_allclose(
+        float(layer.losses[0]), 0.01 * np.sum(kernel**2), rtol=1e-5
+    )
+    clone = layers.Maxout.from_config(layer.get_config())
+    assert clone.get_config()["kernel_regularizer"] == layer.get_config()["kernel_regularizer"]
