@@ -10,6 +10,10 @@ from layers.maxout import Maxout  # noqa: E402
 from layers.mix_background_noise import MixBackgroundNoise  # noqa: E402
 from layers.piecewise_linear import PiecewiseLinear  # noqa: E402
 
+# Registration only: the recipes compile with these learning-rate schedules, so a
+# `.keras` file of a recipe's model (optimizer included) loads after `import layers`.
+import callbacks.schedules  # noqa: E402, F401
+
 __all__ = [
     "HardSigmoid",
     "Maxout",

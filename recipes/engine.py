@@ -74,8 +74,11 @@ def get_strategy(strategy="auto"):
                 "'Training across machines')."
             )
         # Before anything initializes TensorFlow's runtime (listing logical devices
-        # does): collective ops must be configured at program startup.
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        # does): collective ops must be configured at program startup. The strategy
+        # is TensorFlow's, fixed for Keras 3's fit (see recipes.distribute).
+        from recipes.distribute import MultiWorkerMirroredStrategy
+
+        return MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if strategy == "mirrored":
         devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
@@ -231,6 +234,11 @@ class Recipe:
 
         return augment.get_preset(self.augment, **self.augment_options)
 
+    def baseline(self, data, hp):
+        """The loss of a trivial predictor, the scale `recipes.diagnose` judges a loss
+        against; `None` for classifiers, which are judged by their error rate."""
+        return None
+
     def get_loss(self, hp):
         """The loss to compile with. Defaults to `loss`; a recipe may tune it."""
         return self.loss
@@ -356,6 +364,11 @@ class Recipe:
             model = self.build_model(hp, data=data)
             self.compile(model, hp, steps, settings["epochs"], replicas)
         _check_known(hp, hyperparameter_values, self.name)
+        if compare_depth and "depth" not in {p.name for p in hp.space}:
+            raise ValueError(
+                f"compare_depth needs a `depth` hyperparameter, which this {self.name} "
+                f"model does not have. Known: {sorted(p.name for p in hp.space)}."
+            )
         self.check_data(data, model)
 
         run_dir = Path(run_dir or Path("runs") / self.name)
@@ -405,12 +418,13 @@ class Recipe:
                 strategy=type(strategy).__name__,
                 train_size=data.train_size,
                 seed=seed,
+                baseline=self.baseline(data, hp),
             ),
             hyperparameters=dict(hp.values),
             stop_reason=early.stop_reason,
         )
         if compare_depth:
-            result.comparisons = self.compare_depth(hp, data, settings, strategy, seed)
+            result.comparisons = self.compare_depth(result, hp, data, strategy, run_dir)
         result.write(run_dir)
         if diagnose:
             from recipes.diagnose import diagnose as run_diagnosis
@@ -455,25 +469,32 @@ class Recipe:
         depth = hp.get("depth")
         return max(1, depth - 1), depth + 1
 
-    def compare_depth(self, hp, data, settings, strategy, seed):
-        """Trains a shallower and a deeper variant; returns their histories."""
+    def compare_depth(self, result, hp, data, strategy, run_dir):
+        """Trains a shallower and a deeper variant with the same settings.
+
+        Returns `{"shallower": ..., "deeper": ...}`, each with `depth`, `history` and
+        `test` metrics; at the smallest depth the shallower one is `result` itself.
+        """
         out = {}
+        s = result.settings
         for label, depth in zip(("shallower", "deeper"), self.depth_variants(hp)):
-            variant = hyperparameters(dict(hp.values, depth=depth))
+            if depth == hp.get("depth"):
+                out[label] = dict(depth=depth, history=result.history, test=result.test_metrics)
+                continue
             print(f"Training the {label} variant (depth={depth}) ...")
-            res = self.train(
-                settings["epochs"],
-                settings["batch_size"],
-                settings["learning_rate"],
-                hp=variant,
+            variant = self.train(
+                s["epochs"],
+                s["batch_size"],
+                s["learning_rate"],
+                hp=hyperparameters(dict(hp.values, depth=depth)),
                 data=data,
-                run_dir=Path("runs") / f"{self.name}-depth{depth}",
+                run_dir=Path(run_dir) / f"depth-{depth}",
                 strategy=strategy,
                 verbose=0,
                 diagnose=False,
-                seed=seed,
+                seed=s["seed"],
             )
-            out[label] = dict(depth=depth, history=res.history, test=res.test_metrics)
+            out[label] = dict(depth=depth, history=variant.history, test=variant.test_metrics)
         return out
 
     def search(self, tuner="hyperband", **kwargs):

@@ -60,6 +60,13 @@ class Regression(Recipe):
     def get_loss(self, hp):
         return hp.Choice("loss", ["mae", "mse"], default=self.loss)
 
+    def baseline(self, data, hp):
+        """The loss of always predicting the training mean."""
+        _, y = data.arrays("train")
+        if self.get_loss(hp) == "mse":
+            return float(y.var())
+        return float(np.abs(y - y.mean()).mean())
+
     def build_model(self, hp=None, data=None):
         hp = hyperparameters(hp)
         data = data if data is not None else self.load_data()

@@ -143,3 +143,22 @@ def test_two_replicas_share_the_global_batch(mnist_small, tmp_path):
     # The weights are mirrored over both devices.
     assert isinstance(result.model.trainable_variables[0].value, tf.distribute.DistributedValues)
     assert np.isfinite(result.test_metrics["loss"])
+
+
+def test_compare_depth_trains_a_shallower_and_a_deeper_variant(mnist_small, tmp_path):
+    result = mlp_mnist.train(
+        epochs=1, data=mnist_small, run_dir=tmp_path, verbose=0, units=16, depth=2,
+        compare_depth=True,
+    )
+    assert result.comparisons["shallower"]["depth"] == 1
+    assert result.comparisons["deeper"]["depth"] == 3
+    assert len(result.comparisons["deeper"]["history"]["loss"]) == 1
+    assert (tmp_path / "depth-3" / "result.json").exists()
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert saved["comparisons"]["shallower"]["depth"] == 1
+    # One epoch on 691 images leaves the training error high; with the variants to
+    # compare with, the diagnosis can tell model bias from an optimization failure.
+    from recipes.diagnose import MODEL_BIAS, OPTIMIZATION
+
+    assert result.diagnosis.verdict in (MODEL_BIAS, OPTIMIZATION)
+    assert "deeper_train_error" in result.diagnosis.evidence
