@@ -1,0 +1,541 @@
+"""KerasTuner searches over a recipe's space: depth, width, learning rate and batch size.
+
+    from recipes import cnn_mnist
+    result = cnn_mnist.search(tuner="hyperband", max_trials=20, epochs=8)
+    print(result)  # one row per trial: hyperparameters, score, seconds
+
+Every recipe declares its space in `build_model(hp)` (depth, width on a log scale, its
+own tunables) and the engine adds the optimizer and the learning rate (log scale) when it
+compiles. `RecipeHyperModel` adds the batch size: Keras ignores `fit(batch_size=...)` for
+a `tf.data.Dataset`, so each trial re-batches the recipe's pipelines for its own batch,
+and its warm-up and schedule are counted in steps of that batch.
+
+Under `tf.distribute` the tunable `batch_size` is the batch *per replica*: the global
+batch is `batch_size * replicas` and the learning rate is scaled by the replicas (the
+engine's linear scaling rule). Across processes, `search(workers=N)` runs KerasTuner's
+distributed mode on this machine: a chief process holding the oracle and `N` worker
+processes (see `recipes.distribute`); a worker that dies is started again under the same
+tuner id, and the oracle hands it back its unfinished trial.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import keras
+import keras_tuner
+import tensorflow as tf
+
+import callbacks as recipe_callbacks
+from recipes import distribute
+from recipes.engine import _check_positive_int, get_strategy
+from recipes.experiments import format_table
+
+TUNERS = ("hyperband", "bayesian", "random")
+BATCH_SIZES = (32, 64, 128, 256)
+COMPLETED = keras_tuner.engine.trial.TrialStatus.COMPLETED
+
+
+class RecipeHyperModel(keras_tuner.HyperModel):
+    """A recipe's search space as a `keras_tuner.HyperModel`, with a tunable batch size.
+
+    `build(hp)` builds the recipe's model in the strategy's scope and compiles it with
+    the recipe's warm-up + cosine schedule, counted in steps of the trial's global
+    batch. `fit(hp, model, ...)` re-batches the recipe's `tf.data` pipelines for that
+    batch, trains with early stopping, and returns the metrics of the best epoch plus
+    `seconds` (wall time of `fit`) and `epochs` (epochs trained).
+
+    Args:
+        recipe: a `recipes.engine.Recipe`.
+        data: the `recipes.data.Splits` to train and validate on.
+        strategy: a strategy name or a `tf.distribute.Strategy` (see
+            `recipes.engine.get_strategy`). Pass `hypermodel.strategy` to the tuner
+            as its `distribution_strategy`. Defaults to `"auto"`.
+        epochs: epochs per trial, which is also the length of the learning-rate
+            schedule. Defaults to the recipe's.
+        batch_sizes: the choices of the `batch_size` tunable (per replica); the
+            recipe's default batch size is always one of them.
+            Defaults to `(32, 64, 128, 256)`.
+        seed: seed of the training-set shuffle. Defaults to 42.
+
+    Example:
+
+    ```python
+    recipe = recipes.get("mlp_mnist")
+    hypermodel = RecipeHyperModel(recipe, recipe.load_data(limit=2048), epochs=2)
+    tuner = keras_tuner.RandomSearch(
+        hypermodel, objective="val_loss", max_trials=3,
+        distribution_strategy=hypermodel.strategy,
+    )
+    tuner.search(epochs=2)
+    ```
+    """
+
+    def __init__(
+        self, recipe, data, strategy="auto", epochs=None, batch_sizes=BATCH_SIZES, seed=42
+    ):
+        super().__init__(name=recipe.name)
+        self.recipe = recipe
+        self.data = data
+        self.strategy = get_strategy(strategy)
+        self.settings = recipe.settings(**({} if epochs is None else {"epochs": epochs}))
+        for size in batch_sizes:
+            _check_positive_int("batch_sizes", size)
+        self.batch_sizes = sorted({*batch_sizes, self.settings["batch_size"]})
+        self.seed = seed
+
+    @property
+    def replicas(self):
+        return self.strategy.num_replicas_in_sync
+
+    def global_batch_size(self, hp):
+        """The trial's `batch_size` (per replica) times the number of replicas."""
+        default = self.settings["batch_size"]
+        return hp.Choice("batch_size", self.batch_sizes, default=default) * self.replicas
+
+    def build(self, hp):
+        steps_per_epoch = math.ceil(self.data.train_size / self.global_batch_size(hp))
+        with self.strategy.scope():
+            model = self.recipe.build_model(hp, data=self.data)
+            self.recipe.compile(
+                model, hp, steps_per_epoch, self.settings["epochs"], self.replicas
+            )
+            # Built now, the optimizer's state loads with the weights: a Hyperband
+            # trial continues its parent's schedule where the parent stopped.
+            model.optimizer.build(model.trainable_variables)
+        return model
+
+    def fit(self, hp, model, *args, epochs=None, callbacks=(), **kwargs):
+        if args:
+            raise ValueError(
+                "RecipeHyperModel trains on its recipe's data: call `tuner.search()` "
+                f"without x or y. Received {len(args)} positional argument(s)."
+            )
+        train, validation, _ = self.pipelines(hp)
+        stopper = recipe_callbacks.EarlyStopping(
+            monitor=self.recipe.monitor,
+            patience=self.settings["patience"],
+            warmup_epochs=math.ceil(self.settings["warmup_epochs"]),
+        )
+        start = time.perf_counter()
+        history = model.fit(
+            train,
+            validation_data=validation,
+            epochs=epochs or self.settings["epochs"],
+            callbacks=[*callbacks, stopper],
+            shuffle=False,  # the pipeline shuffles; Keras would only warn
+            **kwargs,
+        )
+        seconds = time.perf_counter() - start
+        best = stopper.best_epoch - kwargs.get("initial_epoch", 0)
+        metrics = {name: float(values[best]) for name, values in history.history.items()}
+        return {**metrics, "seconds": seconds, "epochs": len(history.epoch)}
+
+    def pipelines(self, hp):
+        """The recipe's train, validation and test pipelines, batched for the trial."""
+        return self.recipe.pipelines(self.data, self.global_batch_size(hp), seed=self.seed)
+
+    def evaluate(self, hp, model):
+        """Metrics of `model` on the test split (evaluated once), or `{}` without one."""
+        if self.data.test is None:
+            return {}
+        metrics = model.evaluate(self.pipelines(hp)[2], return_dict=True, verbose=0)
+        return {name: float(value) for name, value in metrics.items()}
+
+
+@dataclasses.dataclass
+class SearchResult:
+    """What `search` returns; `print(result)` shows one row per trial.
+
+    Attributes:
+        recipe: the recipe's name.
+        objective: the metric the search minimized or maximized, e.g. `"val_loss"`.
+        trials: one dict per trial, in trial order: `trial_id`, `status`, `score`
+            (the objective at the trial's best epoch), `seconds` (wall time of the
+            trial's training), `epochs` (epochs trained) and `hyperparameters`.
+        best_hyperparameters: the best trial's values (KerasTuner's own `tuner/*`
+            bookkeeping left out); also written to `best_hyperparameters.json`.
+        best_trial_id: the best trial's id.
+        best_model: the best trial's model at its best epoch, or `None` on a worker.
+        test_metrics: `best_model` evaluated once on the test split.
+        project_dir: where KerasTuner keeps the search; running the same search
+            again resumes it from there.
+        export_path: where the best model was exported as a SavedModel, if asked.
+        processes: for `workers=N`, the exit codes of each process, one per start
+            (`{"chief": [0], "tuner0": [-9, 0], ...}`).
+    """
+
+    recipe: str
+    objective: str
+    trials: list
+    best_hyperparameters: dict | None = None
+    best_trial_id: str | None = None
+    best_model: keras.Model | None = None
+    test_metrics: dict = dataclasses.field(default_factory=dict)
+    project_dir: str | None = None
+    export_path: str | None = None
+    processes: dict = dataclasses.field(default_factory=dict)
+
+    def __str__(self):
+        if not self.trials:
+            return (
+                f"This process was a search worker; the chief keeps the results in "
+                f"{self.project_dir}."
+            )
+        names = list(dict.fromkeys(n for row in self.trials for n in row["hyperparameters"]))
+        columns = ["trial", "status", self.objective, "seconds", "epochs", *names]
+        rows = [
+            [
+                row["trial_id"] + (" *" if row["trial_id"] == self.best_trial_id else ""),
+                row["status"],
+                row["score"],
+                row["seconds"],
+                row["epochs"],
+                *(row["hyperparameters"].get(n) for n in names),
+            ]
+            for row in self.trials
+        ]
+        lines = [
+            f"Search over {self.recipe} ({len(self.trials)} trials; * best, by "
+            f"{self.objective}):",
+            format_table(columns, rows),
+        ]
+        if self.test_metrics:
+            scores = ", ".join(f"{k} {v:.4f}" for k, v in self.test_metrics.items())
+            lines.append(f"Best model on the test split: {scores}")
+        lines.append(f"Best hyperparameters: {self.project_dir}/best_hyperparameters.json")
+        if self.export_path:
+            lines.append(f"Best model exported to {self.export_path}")
+        return "\n".join(lines)
+
+
+def search(
+    recipe,
+    tuner="hyperband",
+    max_trials=10,
+    epochs=None,
+    batch_size=None,
+    learning_rate=None,
+    *,
+    batch_sizes=BATCH_SIZES,
+    directory="tuning",
+    project_name=None,
+    overwrite=False,
+    strategy="auto",
+    workers=None,
+    export=None,
+    data=None,
+    data_dir=None,
+    limit=None,
+    executions_per_trial=1,
+    callbacks=(),
+    seed=42,
+    verbose=1,
+    **hyperparameter_values,
+):
+    """Searches a recipe's hyperparameters with KerasTuner; resumes an earlier search.
+
+    Every trial trains with early stopping and is scored on the recipe's `monitor`
+    (e.g. `val_loss`); the test split is used once, on the best model. Running the
+    same search again (same `directory` and `project_name`, `overwrite=False`)
+    resumes it: finished trials are kept, an interrupted one is run again.
+
+    Args:
+        recipe: a `recipes.engine.Recipe`.
+        tuner: `"hyperband"` (successive halving over `epochs` per trial, its
+            brackets repeated until `max_trials` trials have run), `"bayesian"` or
+            `"random"`. Defaults to `"hyperband"`.
+        max_trials: the number of trials to run. Defaults to 10.
+        epochs: most epochs per trial. Defaults to the recipe's.
+        batch_size: fix the batch size (per replica) instead of tuning it.
+            Defaults to `None` (tuned among `batch_sizes`).
+        learning_rate: fix the peak learning rate instead of tuning it.
+            Defaults to `None` (tuned on a log scale).
+        batch_sizes: the batch sizes (per replica) to choose from.
+            Defaults to `(32, 64, 128, 256)`, plus the recipe's default.
+        directory: where searches are kept. Defaults to `"tuning"`.
+        project_name: the search's folder in `directory`. Defaults to the recipe's
+            name.
+        overwrite: start afresh instead of resuming. Defaults to `False`.
+        strategy: see `recipes.engine.get_strategy`; given to the tuner as its
+            `distribution_strategy`. Defaults to `"auto"`.
+        workers: run KerasTuner's distributed mode on this machine: a chief (the
+            oracle) and `workers` worker processes, logging to
+            `<project dir>/logs/`. With several GPUs they are shared out among the
+            workers. Defaults to `None` (one process, this one).
+        export: export the best model as a SavedModel to this directory, with
+            `best_hyperparameters.json` inside it. Defaults to `None`.
+        data: a `recipes.data.Splits` to search on (not with `workers`).
+            Defaults to the recipe's data.
+        data_dir: where the dataset lives. Defaults to `RECIPES_DATA_DIR`, then
+            TFDS's own directory.
+        limit: use the first `limit` training examples only. Defaults to all.
+        executions_per_trial: trainings per trial, averaged. Defaults to 1.
+        callbacks: extra Keras callbacks for every trial (deep-copied per trial,
+            pickled for `workers`). Defaults to none.
+        seed: seed for the oracle, the initial weights, the validation split and
+            shuffling. Defaults to 42.
+        verbose: 0 (silent), 1 or 2, for KerasTuner and Keras. Defaults to 1.
+        **hyperparameter_values: fix tunables of the recipe, e.g. `depth=2`.
+
+    Returns:
+        A `SearchResult`.
+
+    Example:
+
+    ```python
+    from recipes import cnn_mnist
+    result = cnn_mnist.search(tuner="random", max_trials=3, epochs=1, limit=2048,
+                              export="out/best")
+    print(result)
+    ```
+    """
+    if tuner not in TUNERS:
+        raise ValueError(f"Unknown tuner. Expected one of {TUNERS}. Received: tuner={tuner!r}")
+    _check_positive_int("max_trials", max_trials)
+    _check_positive_int("executions_per_trial", executions_per_trial)
+    if limit is not None:
+        _check_positive_int("limit", limit)
+    given = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+    settings = recipe.settings(**{k: v for k, v in given.items() if v is not None})
+    fixed = dict(hyperparameter_values)
+    if batch_size is not None:
+        fixed["batch_size"] = batch_size
+    if learning_rate is not None:
+        fixed["learning_rate"] = learning_rate
+    plan = dict(
+        tuner=tuner,
+        max_trials=max_trials,
+        epochs=settings["epochs"],
+        batch_sizes=tuple(batch_sizes),
+        directory=str(Path(directory).absolute()),
+        project_name=project_name or recipe.name,
+        strategy=strategy,
+        data_dir=data_dir,
+        limit=limit,
+        executions_per_trial=executions_per_trial,
+        callbacks=list(callbacks),
+        seed=seed,
+        verbose=verbose,
+        fixed=fixed,
+    )
+    role = _role()
+    processes = {}
+    if workers is not None:
+        _check_positive_int("workers", workers)
+        if role is not None:
+            raise ValueError(
+                "workers= starts a chief and workers on this machine, but this process "
+                f"already is KerasTuner's {os.environ['KERASTUNER_TUNER_ID']!r}. "
+                "Across machines, run the same search on each with the "
+                "KERASTUNER_* variables set and no workers=."
+            )
+        if data is not None or not isinstance(strategy, str):
+            raise ValueError(
+                "workers= runs the search in new processes, which load the recipe's "
+                "data and strategy themselves: pass data_dir/limit and a strategy name, "
+                "not data= or a tf.distribute.Strategy."
+            )
+        processes = _search_on_local_workers(recipe, plan, workers, overwrite)
+    # With workers=N the search has run; this process only reads it back.
+    overwrite = overwrite and workers is None and role != "worker"
+    kt_tuner, hypermodel = _make_tuner(recipe, plan, data, overwrite)
+    if workers is None:
+        _run(kt_tuner, plan)
+    if role == "worker":
+        return SearchResult(recipe.name, recipe.monitor, [], project_dir=kt_tuner.project_dir)
+    return _summarize(kt_tuner, hypermodel, export, processes)
+
+
+def _role():
+    """`"chief"`, `"worker"` in KerasTuner's distributed mode, `None` otherwise."""
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return None
+    return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
+
+
+def _make_tuner(recipe, plan, data=None, overwrite=False):
+    """Builds the KerasTuner tuner of `plan`; returns `(tuner, hypermodel)`."""
+    keras.utils.set_random_seed(plan["seed"])
+    if data is None:
+        data = recipe.load_data(plan["data_dir"], plan["limit"], plan["seed"])
+    hypermodel = RecipeHyperModel(
+        recipe, data, plan["strategy"], plan["epochs"], plan["batch_sizes"], plan["seed"]
+    )
+    _check(hypermodel, plan["fixed"])
+    fixed = keras_tuner.HyperParameters()
+    for name, value in plan["fixed"].items():
+        fixed.Fixed(name, value)
+    common = dict(
+        hypermodel=hypermodel,
+        objective=recipe.monitor,
+        hyperparameters=fixed,
+        seed=plan["seed"],
+        executions_per_trial=plan["executions_per_trial"],
+        distribution_strategy=hypermodel.strategy,
+        directory=plan["directory"],
+        project_name=plan["project_name"],
+        overwrite=overwrite,
+    )
+    if plan["tuner"] == "hyperband":
+        # Brackets repeat until max_trials, as the other tuners stop at max_trials.
+        tuner = keras_tuner.Hyperband(
+            max_epochs=plan["epochs"], hyperband_iterations=None, **common
+        )
+        if isinstance(tuner.oracle, keras_tuner.Oracle):  # not on a worker's client
+            tuner.oracle.max_trials = plan["max_trials"]
+    elif plan["tuner"] == "bayesian":
+        tuner = keras_tuner.BayesianOptimization(max_trials=plan["max_trials"], **common)
+    else:
+        tuner = keras_tuner.RandomSearch(max_trials=plan["max_trials"], **common)
+    return tuner, hypermodel
+
+
+def _run(tuner, plan):
+    tuner.search(
+        epochs=plan["epochs"], callbacks=list(plan["callbacks"]), verbose=plan["verbose"]
+    )
+
+
+def _check(hypermodel, fixed):
+    """Raises before any trial for fixed values of hyperparameters the recipe does
+    not have, and for data the model cannot take (`Recipe.check_data`)."""
+    probe = keras_tuner.HyperParameters()
+    model = hypermodel.build(probe)
+    known = sorted(p.name for p in probe.space)
+    unknown = sorted(set(fixed) - set(known))
+    if unknown:
+        raise ValueError(
+            f"Recipe {hypermodel.recipe.name!r} has no hyperparameter(s) {unknown}. "
+            f"Known: {known}."
+        )
+    hypermodel.recipe.check_data(hypermodel.data, model)
+    keras.backend.clear_session()
+
+
+def _summarize(tuner, hypermodel, export, processes):
+    """The `SearchResult` of a finished search; writes and exports the best."""
+    project_dir = Path(tuner.project_dir)
+    trials = sorted(tuner.oracle.trials.values(), key=lambda t: int(t.trial_id))
+    rows = [_row(trial) for trial in trials]
+    best = [t for t in tuner.oracle.get_best_trials(1) if t.status == COMPLETED]
+    if not best:
+        raise RuntimeError(
+            f"No trial of the search in {project_dir} completed. Each trial's error is "
+            "in its trial.json; fix it and search again with overwrite=True."
+        )
+    best = best[0]
+    values = _public(best.hyperparameters.values)
+    text = json.dumps(values, indent=1)
+    (project_dir / "best_hyperparameters.json").write_text(text)
+    model = tuner.load_model(best)
+    result = SearchResult(
+        recipe=hypermodel.recipe.name,
+        objective=tuner.oracle.objective.name,
+        trials=rows,
+        best_hyperparameters=values,
+        best_trial_id=best.trial_id,
+        best_model=model,
+        test_metrics=hypermodel.evaluate(best.hyperparameters, model),
+        project_dir=str(project_dir),
+        processes=processes,
+    )
+    if export is not None:
+        model.export(str(export), format="tf_saved_model", verbose=False)
+        (Path(export) / "best_hyperparameters.json").write_text(text)
+        result.export_path = str(export)
+    return result
+
+
+def _row(trial):
+    def last(name):
+        if trial.metrics.exists(name):
+            return trial.metrics.get_last_value(name)
+        return None
+
+    return dict(
+        trial_id=trial.trial_id,
+        status=trial.status,
+        score=trial.score,
+        seconds=last("seconds"),
+        epochs=None if last("epochs") is None else int(last("epochs")),
+        hyperparameters=_public(trial.hyperparameters.values),
+    )
+
+
+def _public(values):
+    return {k: v for k, v in values.items() if not k.startswith("tuner/")}
+
+
+def _search_on_local_workers(recipe, plan, workers, overwrite, max_restarts=2):
+    """Runs KerasTuner's chief and `workers` workers as processes on this machine.
+
+    A worker that dies (killed, out of memory) is started again with the same tuner id,
+    at most `max_restarts` times: KerasTuner's oracle still holds its trial as running
+    and gives that same trial back to it, so the trial is trained again from its start
+    and completes once. Returns `{process name: [exit codes]}`.
+    """
+    project_dir = Path(plan["directory"]) / plan["project_name"]
+    if overwrite and project_dir.exists():
+        shutil.rmtree(project_dir)
+    port = distribute.free_port()
+    oracle = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port)}
+    gpus = _visible_gpus()
+    names = ["chief", *(f"tuner{i}" for i in range(workers))]
+
+    def on_exit(name, code):
+        if code == 0:
+            return False
+        if name == "chief" or len(procs.exit_codes[name]) > max_restarts:
+            raise RuntimeError(
+                f"The search's {name} process exited with status {code}. The end of its "
+                f"log ({procs.log_dir / name}.log):\n{procs.log_tail(name)}"
+            )
+        if plan["verbose"]:
+            print(f"{name} exited with status {code}; restarting it to finish its trial.")
+        return True
+
+    with distribute.LocalProcesses(project_dir / "logs") as procs:
+        for name in names:
+            env = {**oracle, "KERASTUNER_TUNER_ID": name, **_devices(name, workers, gpus)}
+            procs.call(name, _search_process, recipe, plan, env=env)
+        if plan["verbose"]:
+            print(f"Searching with a chief and {workers} workers; logs in {procs.log_dir}")
+        return procs.wait(on_exit)
+
+
+def _search_process(recipe, plan):
+    """What a chief or worker process runs (KerasTuner's env variables set)."""
+    _run(_make_tuner(recipe, plan)[0], plan)
+
+
+def _visible_gpus():
+    """The ids to give `CUDA_VISIBLE_DEVICES` for this machine's GPUs (no TF runtime)."""
+    count = len(tf.config.list_physical_devices("GPU"))
+    given = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = given.split(",") if given else [str(i) for i in range(count)]
+    return ids[:count]
+
+
+def _devices(name, workers, gpus):
+    """Environment that shares `gpus` out among the workers; the chief gets none.
+
+    With at least as many GPUs as workers each worker gets its own; otherwise workers
+    share GPUs and allocate their memory as they need it.
+    """
+    if not gpus:
+        return {}
+    if name == "chief":
+        return {"CUDA_VISIBLE_DEVICES": "-1"}
+    index = int(name.removeprefix("tuner"))
+    if len(gpus) >= workers:
+        own = [g for i, g in enumerate(gpus) if i % workers == index]
+        return {"CUDA_VISIBLE_DEVICES": ",".join(own)}
+    return {
+        "CUDA_VISIBLE_DEVICES": gpus[index % len(gpus)],
+        "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+    }

@@ -1,0 +1,363 @@
+"""recipes.tuning: per-trial batching and schedules, resuming, results, export, fixed
+values, the CLI, and distributed search with a chief, two workers and a killed worker.
+
+Most tests search `TinyRecipe` (three Gaussian blobs, a one- or two-layer MLP) so that
+a trial trains in a fraction of a second. Child processes of the distributed search
+import it from this module.
+"""
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from recipes import tuning
+from recipes.data import Splits
+from recipes.engine import Recipe, hyperparameters
+
+
+def fingerprint(values):
+    """A short hash of a trial's hyperparameter values."""
+    return hashlib.sha1(json.dumps(sorted(values.items())).encode()).hexdigest()[:10]
+
+
+def tiny_data(train_size=96, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 3, (3, 8))
+
+    def split(n):
+        y = rng.integers(0, 3, n)
+        x = (centers[y] + rng.normal(0, 1, (n, 8))).astype("float32")
+        return tf.data.Dataset.from_tensor_slices((x, y)), n
+
+    (train, n_train), (val, n_val), (test, n_test) = split(train_size), split(32), split(32)
+    return Splits(
+        "tiny", train, val, test, input_shape=(8,), num_classes=3,
+        train_size=n_train, validation_size=n_val, test_size=n_test,
+    )
+
+
+class TinyRecipe(Recipe):
+    """Three blobs in 8 dimensions, an MLP with seeded initializers; no dropout, no BN."""
+
+    name = "tiny"
+    description = "test recipe"
+    defaults = dict(
+        Recipe.defaults, epochs=2, batch_size=16, learning_rate=1e-2, warmup_epochs=0
+    )
+
+    def load_data(self, data_dir=None, limit=None, seed=42):
+        return tiny_data(limit or 96)
+
+    def build_model(self, hp=None, data=None):
+        hp = hyperparameters(hp)
+        units = hp.Int("units", 4, 32, sampling="log", default=8)
+        depth = hp.Int("depth", 1, 2, default=1)
+        x = inputs = keras.Input((8,))
+        for i in range(depth):
+            init = keras.initializers.GlorotUniform(seed=i)
+            x = keras.layers.Dense(units, activation="relu", kernel_initializer=init)(x)
+        init = keras.initializers.GlorotUniform(seed=10)
+        outputs = keras.layers.Dense(3, activation="softmax", kernel_initializer=init)(x)
+        # The name tells test callbacks which trial's values the model was built from.
+        return keras.Model(inputs, outputs, name=f"tiny_{fingerprint(hp.values)}")
+
+
+class Record(keras.callbacks.Callback):
+    """Records each training's steps per epoch and schedule (class-level: KerasTuner
+    deep-copies callbacks)."""
+
+    trainings = []
+
+    def on_train_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        schedule = optimizer.get_config()["learning_rate"]["config"]
+        iterations = int(optimizer.iterations.numpy())
+        Record.trainings.append(dict(steps=self.params["steps"], iterations=iterations, **schedule))
+
+
+class TrainLog(keras.callbacks.Callback):
+    """Appends one JSON line per training start and end to a file (any process)."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def _write(self, event):
+        line = dict(
+            event=event,
+            tuner=os.environ.get("KERASTUNER_TUNER_ID"),
+            pid=os.getpid(),
+            model=self.model.name,
+        )
+        with open(self.path, "a") as f:
+            f.write(json.dumps(line) + "\n")
+
+    def on_train_begin(self, logs=None):
+        self._write("begin")
+
+    def on_train_end(self, logs=None):
+        self._write("end")
+
+
+class KillOnce(keras.callbacks.Callback):
+    """SIGKILLs its process after the first batch of the search's first training."""
+
+    def __init__(self, marker):
+        super().__init__()
+        self.marker = marker
+
+    def on_train_batch_end(self, batch, logs=None):
+        try:
+            fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return
+        os.write(fd, os.environ["KERASTUNER_TUNER_ID"].encode())
+        os.close(fd)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class InterruptTraining(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt (as Ctrl-C does) in the `at`-th training (0-based)."""
+
+    started = 0
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_train_begin(self, logs=None):
+        InterruptTraining.started += 1
+        if InterruptTraining.started == self.at + 1:
+            raise KeyboardInterrupt("interrupted")
+
+
+@pytest.fixture
+def record():
+    Record.trainings = []
+    return Record.trainings
+
+
+def tiny_search(tmp_path, **kwargs):
+    kwargs = dict(
+        dict(tuner="random", max_trials=2, epochs=1, directory=tmp_path, verbose=0),
+        **kwargs,
+    )
+    return tuning.search(TinyRecipe(), **kwargs)
+
+
+def test_each_trial_is_batched_and_scheduled_for_its_batch_size(tmp_path, record):
+    result = tiny_search(
+        tmp_path, max_trials=4, epochs=2, batch_sizes=(8, 32), callbacks=[Record()]
+    )
+    assert len(record) == 4
+    hps = [row["hyperparameters"] for row in result.trials]
+    assert {hp["batch_size"] for hp in hps} <= {8, 16, 32}  # the recipe's 16 added
+    assert len({hp["batch_size"] for hp in hps}) > 1
+    for hp, seen in zip(hps, record):
+        steps = math.ceil(96 / hp["batch_size"])
+        assert seen["steps"] == steps  # re-batched: fit(batch_size=) would not be
+        assert seen["total_steps"] == 2 * steps  # the schedule follows the batch
+        assert seen["peak"] == pytest.approx(hp["learning_rate"])
+
+
+def test_result_table_json_and_exported_savedmodel(tmp_path):
+    export = tmp_path / "best"
+    result = tiny_search(tmp_path, max_trials=3, export=export)
+    assert [row["trial_id"] for row in result.trials] == ["0", "1", "2"]
+    for row in result.trials:
+        assert row["status"] == "COMPLETED"
+        assert row["seconds"] > 0 and row["epochs"] == 1
+        assert {"units", "depth", "batch_size", "learning_rate", "optimizer"} <= set(
+            row["hyperparameters"]
+        )
+    best = min(result.trials, key=lambda row: row["score"])
+    assert result.best_trial_id == best["trial_id"]
+    assert result.best_hyperparameters == best["hyperparameters"]
+    assert result.best_model.name == f"tiny_{fingerprint(best['hyperparameters'])}"
+    assert set(result.test_metrics) == {"loss", "accuracy"}
+
+    table = str(result)
+    assert "val_loss" in table and "seconds" in table and "batch_size" in table
+    assert f"{best['trial_id']} *" in table
+    for name in ("best_hyperparameters.json",):
+        for folder in (Path(result.project_dir), export):
+            assert json.loads((folder / name).read_text()) == result.best_hyperparameters
+
+    x = tiny_data().arrays("test")[0]
+    served = tf.saved_model.load(str(export))
+    np.testing.assert_allclose(
+        served.serve(tf.constant(x)).numpy(),
+        result.best_model.predict(x, verbose=0),
+        rtol=1e-5, atol=1e-6,
+    )
+
+
+def test_an_interrupted_search_resumes(tmp_path, record):
+    InterruptTraining.started = 0
+    with pytest.raises(KeyboardInterrupt):
+        tiny_search(tmp_path, max_trials=3, callbacks=[Record(), InterruptTraining(at=1)])
+    assert len(record) == 2  # trial 0 finished, trial 1 was interrupted
+    first = json.loads((tmp_path / "tiny" / "trial_0" / "trial.json").read_text())
+
+    result = tiny_search(tmp_path, max_trials=3, callbacks=[Record()])
+    assert len(record) == 4  # trial 1 again and trial 2; trial 0 was kept
+    assert [row["status"] for row in result.trials] == ["COMPLETED"] * 3
+    assert result.trials[0]["score"] == first["score"]
+
+    # A finished search, run again, trains nothing; overwrite=True starts afresh.
+    assert len(tiny_search(tmp_path, max_trials=3, callbacks=[Record()]).trials) == 3
+    assert len(record) == 4
+    assert len(tiny_search(tmp_path, max_trials=1, overwrite=True).trials) == 1
+
+
+def test_hyperband_continues_trials_from_their_checkpoints(tmp_path, record):
+    # max_epochs=3, factor=3: three 1-epoch trials, then the best goes on to epoch 3.
+    result = tiny_search(
+        tmp_path, tuner="hyperband", max_trials=4, epochs=3, callbacks=[Record()]
+    )
+    assert [row["status"] for row in result.trials] == ["COMPLETED"] * 4
+    assert [row["epochs"] for row in result.trials] == [1, 1, 1, 2]
+    # Trial 3 starts from its parent's checkpoint: weights and optimizer state, so
+    # its schedule goes on from the parent's last step.
+    assert [seen["iterations"] for seen in record] == [0, 0, 0, record[3]["steps"]]
+    trial = json.loads((tmp_path / "tiny" / "trial_3" / "trial.json").read_text())
+    values = trial["hyperparameters"]["values"]
+    assert values["tuner/initial_epoch"] == 1 and values["tuner/trial_id"] in "012"
+
+
+def test_fixed_values_and_bad_arguments(tmp_path):
+    result = tiny_search(tmp_path, max_trials=2, batch_size=8, learning_rate=3e-3, depth=2)
+    for row in result.trials:
+        hp = row["hyperparameters"]
+        assert (hp["batch_size"], hp["learning_rate"], hp["depth"]) == (8, 3e-3, 2)
+    with pytest.raises(ValueError, match=r"no hyperparameter\(s\) \['widht'\]. Known: .*'units'"):
+        tiny_search(tmp_path, project_name="bad", widht=3)
+    with pytest.raises(ValueError, match="Unknown tuner"):
+        tiny_search(tmp_path, tuner="grid")
+    with pytest.raises(ValueError, match="max_trials must be a positive integer"):
+        tiny_search(tmp_path, max_trials=0)
+    with pytest.raises(ValueError, match="not data="):
+        tiny_search(tmp_path, workers=2, data=tiny_data())
+
+
+def test_bad_data_fails_before_any_trial(tmp_path):
+    data = tiny_data()
+    x, y = data.arrays("train")
+    y[5] = 7  # three classes
+    bad = dataclasses.replace(data, train=tf.data.Dataset.from_tensor_slices((x, y)))
+    with pytest.raises(ValueError, match=r"tiny train split: Label 7 \(example 5\)"):
+        tiny_search(tmp_path, data=bad)
+    assert not (tmp_path / "tiny").exists()
+
+
+def test_gpus_are_shared_out_among_workers():
+    assert tuning._devices("tuner0", 2, []) == {}
+    assert tuning._devices("chief", 2, ["0", "1"]) == {"CUDA_VISIBLE_DEVICES": "-1"}
+    assert tuning._devices("tuner1", 2, ["0", "1", "2", "3"]) == {"CUDA_VISIBLE_DEVICES": "1,3"}
+    shared = tuning._devices("tuner1", 2, ["5"])
+    assert shared == {"CUDA_VISIBLE_DEVICES": "5", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+
+
+def test_tune_from_the_command_line(tmp_path):
+    out = subprocess.run(
+        [
+            sys.executable, "-m", "recipes", "tune", "cnn_mnist", "--tuner", "random",
+            "--max-trials", "2", "--epochs", "1", "--limit", "512", "--hp", "filters=8",
+            "--directory", str(tmp_path), "--export", str(tmp_path / "best"),
+        ],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "Best model on the test split:" in out.stdout and "accuracy" in out.stdout
+    assert "Skipping variable loading" not in out.stderr
+    assert (tmp_path / "best" / "saved_model.pb").exists()
+    best = json.loads((tmp_path / "cnn_mnist" / "best_hyperparameters.json").read_text())
+    assert best["filters"] == 8
+
+
+# -- distributed search: a chief and two workers, one of them killed mid-trial -------
+
+
+@pytest.fixture(scope="module")
+def distributed(tmp_path_factory):
+    """Runs a 4-trial random search with `workers=2` in a driver process (its own
+    session, so that a hang kills every process it started)."""
+    folder = tmp_path_factory.mktemp("distributed")
+    log, marker = folder / "trainings.jsonl", folder / "killed"
+    code = textwrap.dedent(
+        f"""
+        import json
+        from test_tuning import KillOnce, TinyRecipe, TrainLog
+        from recipes import tuning
+        result = tuning.search(
+            TinyRecipe(), tuner="random", max_trials=4, epochs=1, workers=2,
+            directory={str(folder)!r}, verbose=0,
+            callbacks=[KillOnce({str(marker)!r}), TrainLog({str(log)!r})],
+        )
+        print(json.dumps(dict(processes=result.processes, trials=result.trials)))
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    driver = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env, start_new_session=True,
+    )
+    try:
+        stdout, stderr = driver.communicate(timeout=170)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+    assert driver.returncode == 0, stderr[-3000:]
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    return dict(
+        json.loads(stdout.splitlines()[-1]),
+        events=events,
+        killed=marker.read_text(),
+        oracle=json.loads((folder / "tiny" / "oracle.json").read_text()),
+    )
+
+
+def test_distributed_search_runs_every_trial_once(distributed):
+    trials = distributed["trials"]
+    assert [row["trial_id"] for row in trials] == ["0", "1", "2", "3"]
+    assert all(row["status"] == "COMPLETED" for row in trials)
+    assert sorted(distributed["oracle"]["end_order"]) == ["0", "1", "2", "3"]
+    ends = [e for e in distributed["events"] if e["event"] == "end"]
+    assert sorted(e["model"] for e in ends) == sorted(
+        f"tiny_{fingerprint(row['hyperparameters'])}" for row in trials
+    )
+    # The chief and both workers exited (cleanly, at last) before search returned.
+    processes = distributed["processes"]
+    assert set(processes) == {"chief", "tuner0", "tuner1"}
+    assert all(codes[-1] == 0 for codes in processes.values())
+    for pid in {e["pid"] for e in distributed["events"]}:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_a_killed_worker_is_restarted_and_finishes_its_trial(distributed):
+    killed = distributed["killed"]
+    other = ({"tuner0", "tuner1"} - {killed}).pop()
+    assert distributed["processes"][killed] == [-signal.SIGKILL, 0]
+    assert distributed["processes"][other] == [0]
+    assert distributed["processes"]["chief"] == [0]
+    mine = [e for e in distributed["events"] if e["tuner"] == killed]
+    # Killed during its first trial (a begin with no end), the restarted process
+    # (a new pid, same tuner id) got the same trial back first, and finished it.
+    died, again, done = mine[:3]
+    assert [died["event"], again["event"], done["event"]] == ["begin", "begin", "end"]
+    assert died["pid"] != again["pid"] == done["pid"]
+    assert died["model"] == again["model"] == done["model"]
