@@ -210,6 +210,9 @@ class SearchResult:
         lines.append(f"Best hyperparameters: {self.project_dir}/best_hyperparameters.json")
         if self.export_path:
             lines.append(f"Best model exported to {self.export_path}")
+        if self.processes:
+            codes = ", ".join(f"{name} {codes}" for name, codes in self.processes.items())
+            lines.append(f"Processes (exit code of each start): {codes}")
         return "\n".join(lines)
 
 
@@ -330,7 +333,7 @@ def search(
         if role is not None:
             raise ValueError(
                 "workers= starts a chief and workers on this machine, but this process "
-                f"already is KerasTuner's {os.environ['KERASTUNER_TUNER_ID']!r}. "
+                f"already is KerasTuner's {os.environ.get('KERASTUNER_TUNER_ID')!r}. "
                 "Across machines, run the same search on each with the "
                 "KERASTUNER_* variables set and no workers=."
             )
@@ -510,6 +513,7 @@ def _search_on_local_workers(recipe, plan, workers, overwrite, max_restarts=2):
 
 def _search_process(recipe, plan):
     """What a chief or worker process runs (KerasTuner's env variables set)."""
+    plan = dict(plan, verbose=2 if plan["verbose"] else 0)  # a log file: no bars
     _run(_make_tuner(recipe, plan)[0], plan)
 
 
