@@ -38,7 +38,7 @@ class MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
     before TensorFlow's runtime starts.
     """
 
-    def reduce(self, reduce_op, value, axis):
+    def reduce(self, reduce_op, value, axis=None):
         def reduce_one(v):
             scalar = self.experimental_local_results(v)[0].shape.rank == 0
             return super(MultiWorkerMirroredStrategy, self).reduce(
