@@ -81,8 +81,15 @@ def get_strategy(strategy="auto"):
         return MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if strategy == "mirrored":
-        devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices)
+        if gpus:
+            return tf.distribute.MirroredStrategy([d.name for d in gpus])
+        # Over CPUs, reduce on one device: CPU collectives of several strategies in
+        # one process can mix up their instance keys ("Shape mismatch in the
+        # collective instance").
+        return tf.distribute.MirroredStrategy(
+            [d.name for d in tf.config.list_logical_devices("CPU")],
+            cross_device_ops=tf.distribute.ReductionToOneDevice(),
+        )
     if strategy == "auto" and len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
