@@ -66,3 +66,11 @@ def test_train_exports_a_savedmodel(tmp_path):
     assert f"SavedModel exported to {tmp_path / 'saved'}" in out.stdout
     assert (tmp_path / "saved" / "saved_model.pb").exists()
     assert (tmp_path / "run" / "result.json").exists()
+
+    # `diagnose RUN_DIR` reads the saved run, prints the verdict and writes the plots.
+    out = run_cli("diagnose", tmp_path / "run", "--human-error", "0.002")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Diagnosis: ") and "avoidable_bias" in out.stdout
+    assert (tmp_path / "run" / "learning_curves.png").stat().st_size > 0
+    out = run_cli("diagnose", tmp_path / "nothing-here")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
