@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -38,9 +39,10 @@ def test_train_returns_a_complete_result(trained, mnist_small):
     assert trained.settings["steps_per_epoch"] == int(np.ceil(mnist_small.train_size / 64))
     assert len(trained.timings["epoch_seconds"]) == 2
     # The run directory holds what `recipes.diagnose.diagnose_run` reads.
-    history = json.loads((trained.run_dir and open(f"{trained.run_dir}/history.json").read()))
+    run_dir = Path(trained.run_dir)
+    history = json.loads((run_dir / "history.json").read_text())
     assert history["val_loss"] == trained.history["val_loss"]
-    result = json.loads(open(f"{trained.run_dir}/result.json").read())
+    result = json.loads((run_dir / "result.json").read_text())
     assert result["test_metrics"] == trained.test_metrics
     assert trained.diagnosis is not None and trained.diagnosis.verdict
 
