@@ -7,11 +7,14 @@ Both train the same architecture, compiled the same way, with the same batch siz
 augmentation, for the same epochs. Timed: the training steps of each epoch (from the
 epoch's start to its last batch), so the per-epoch validation and the checkpoints the
 engine writes at epoch end are not counted; the first epoch (tracing) is left out.
-Prints examples per second of each and the ratio (target: at least 0.95).
+The two alternate `--repeats` times (this machine's speed drifts between runs by more
+than the difference measured), and the table gives each one's median.
+Prints examples per second of each and the ratio of the medians (target: at least 0.95).
 """
 
 import argparse
 import os
+import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
@@ -41,6 +44,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="mlp_mnist")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     recipe = recipes.get(args.recipe)
     recipe.augment = None  # compare the training step, not the augmentation
@@ -49,18 +53,24 @@ def main():
     xv, yv = splits.arrays("validation")
     batch = recipe.defaults["batch_size"]
 
-    keras.utils.set_random_seed(42)
-    model = recipe.compile(recipe.build_model(data=splits))
-    timer = StepTimer()
-    model.fit(x.astype("float32"), y, batch_size=batch, epochs=args.epochs,
-              validation_data=(xv.astype("float32"), yv), callbacks=[timer], verbose=0)
-    plain = splits.train_size / (sum(timer.seconds[1:]) / (args.epochs - 1))
+    def plain_fit():
+        keras.utils.set_random_seed(42)
+        model = recipe.compile(recipe.build_model(data=splits))
+        timer = StepTimer()
+        model.fit(x.astype("float32"), y, batch_size=batch, epochs=args.epochs,
+                  validation_data=(xv.astype("float32"), yv), callbacks=[timer], verbose=0)
+        return splits.train_size / statistics.mean(timer.seconds[1:])
 
-    timer = StepTimer()
-    recipe.train(epochs=args.epochs, verbose=0, diagnose=False, data=splits,
-                 callbacks=[timer], run_dir=f"runs/bench-overhead-{recipe.name}")
-    engine = splits.train_size / (sum(timer.seconds[1:]) / (args.epochs - 1))
+    def engine_fit():
+        timer = StepTimer()
+        recipe.train(epochs=args.epochs, verbose=0, diagnose=False, data=splits,
+                     callbacks=[timer], run_dir=f"runs/bench-overhead-{recipe.name}")
+        return splits.train_size / statistics.mean(timer.seconds[1:])
 
+    runs = [(plain_fit(), engine_fit()) for _ in range(args.repeats)]
+    plain = statistics.median(p for p, _ in runs)
+    engine = statistics.median(e for _, e in runs)
+    print("runs (plain, engine):", ", ".join(f"({p:.0f}, {e:.0f})" for p, e in runs))
     print(f"\n{'training':<22} {'examples/s':>11}")
     print(f"{'plain keras fit':<22} {plain:>11.0f}")
     print(f"{'recipes ' + recipe.name:<22} {engine:>11.0f}")
