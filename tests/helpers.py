@@ -91,3 +91,15 @@ def load_in_fresh_process(path, x, imports=("layers",)):
     )
     subprocess.run([sys.executable, "-c", code], check=True)
     return np.load(y_path)
+
+
+class LearningRateRecorder(keras.callbacks.Callback):
+    """Records the learning rate each training batch runs with."""
+
+    def __init__(self):
+        super().__init__()
+        self.learning_rates = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        lr = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        self.learning_rates.append(float(lr))

@@ -1,21 +1,10 @@
 import keras
+from helpers import LearningRateRecorder
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from callbacks import LRFinder, LRFinderResult, WarmUp, find_lr
-
-
-class LearningRateRecorder(keras.callbacks.Callback):
-    """Records the learning rate each training batch runs with."""
-
-    def __init__(self):
-        super().__init__()
-        self.learning_rates = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        lr = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
-        self.learning_rates.append(float(lr))
 
 
 def regression_data(num_samples=512, seed=0):

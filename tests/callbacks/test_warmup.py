@@ -1,20 +1,9 @@
 import keras
+from helpers import LearningRateRecorder
 import numpy as np
 import pytest
 
 from callbacks import WarmUp, WarmUpCallback
-
-
-class LearningRateRecorder(keras.callbacks.Callback):
-    """Records the learning rate each training batch runs with."""
-
-    def __init__(self):
-        super().__init__()
-        self.learning_rates = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        lr = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
-        self.learning_rates.append(float(lr))
 
 
 def tiny_model(learning_rate=0.1):
