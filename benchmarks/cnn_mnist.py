@@ -17,7 +17,6 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 from recipes import cnn_mnist, data  # noqa: E402
 

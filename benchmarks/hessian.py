@@ -18,7 +18,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from recipes import hessian  # noqa: E402
+from recipes.diagnostics import hessian  # noqa: E402
 
 
 def build_model():

@@ -51,7 +51,7 @@ def main():
     rows.append(("keras mnist_mlp", acc, seconds))
 
     for activation in ("relu", "maxout"):
-        result = mlp_mnist.train(epochs=args.epochs, activation=activation, verbose=0,
+        result = mlp_mnist.train(epochs=args.epochs, hp={"activation": activation}, verbose=0,
                                  diagnose=False, run_dir=f"runs/bench-mlp-{activation}")
         rows.append((f"recipes mlp_mnist {activation}", result.test_metrics["accuracy"],
                      result.timings["fit_seconds"]))

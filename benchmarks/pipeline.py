@@ -3,7 +3,7 @@
     python benchmarks/pipeline.py [--batch-size 128] [--limit 20000] [--steps 30]
 
 In one run, examples per second of:
-- the input pipeline alone (`recipes.augment.make_pipeline` over `recipes.data.load`),
+- the input pipeline alone (`recipes.data.make_pipeline` over `recipes.data.load`),
   without and with the `digits` augmentation, iterated for one epoch after a warm-up
   epoch that fills its cache;
 - cnn_mnist's training step, fed the same (augmented) batches cached in memory, so it
@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 import recipes  # noqa: E402
-from recipes import augment, data  # noqa: E402
+from recipes import data  # noqa: E402
 
 MARGIN = 3.0
 
@@ -47,13 +47,13 @@ def main():
     args = parser.parse_args()
 
     splits = data.load("mnist", limit=args.limit)
-    plain = augment.make_pipeline(splits.train, args.batch_size, seed=0)
-    augmented = augment.make_pipeline(splits.train, args.batch_size, augment="digits", seed=0)
+    plain = data.make_pipeline(splits.train, args.batch_size, seed=0)
+    augmented = data.make_pipeline(splits.train, args.batch_size, augment="digits", seed=0)
 
     recipe = recipes.get("cnn_mnist")
     model = recipe.compile(recipe.build_model())
     first = splits.train.take(args.steps * args.batch_size)
-    batches = augment.make_pipeline(first, args.batch_size, augment="digits", seed=0)
+    batches = data.make_pipeline(first, args.batch_size, augment="digits", seed=0)
     batches = batches.cache()
     iterate(batches)  # Fill the in-memory cache.
 

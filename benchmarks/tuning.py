@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 import recipes  # noqa: E402
-from recipes.experiments import format_table  # noqa: E402
+from recipes.diagnostics import format_table  # noqa: E402
 
 
 def main():

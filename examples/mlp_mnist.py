@@ -8,5 +8,5 @@ Run: `python examples/mlp_mnist.py`
 from recipes import mlp_mnist
 
 for activation in ("relu", "maxout"):
-    result = mlp_mnist.train(activation=activation, verbose=0)
+    result = mlp_mnist.train(hp={"activation": activation}, verbose=0)
     print(f"{activation:>7}: test accuracy {result.test_metrics['accuracy']:.4f}")

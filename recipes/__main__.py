@@ -1,15 +1,14 @@
 """The command line: `python -m recipes list | train | tune | diagnose`.
 
 Bad input ends with a one-line error on stderr and exit status 2, never a traceback.
+The flags of a recipe's data (`--csv`, `--target` for `regression`) come from the
+recipe's own `data_options`: a new recipe never edits this file.
 """
 
 import argparse
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-
-from recipes import registry  # noqa: E402
+import recipes
 
 
 def _hp_value(text):
@@ -48,7 +47,9 @@ def _positive_float(text):
     return value
 
 
-def _add_common(p):
+def _add_common(p, recipe):
+    from recipes.engine import STRATEGIES
+
     p.add_argument("recipe", help="recipe name (see `python -m recipes list`)")
     p.add_argument("--epochs", type=_positive_int, help="epochs (per trial when tuning)")
     p.add_argument("--batch-size", type=_positive_int, help="batch size per replica")
@@ -58,7 +59,7 @@ def _add_common(p):
     p.add_argument(
         "--strategy",
         default="auto",
-        choices=("auto", "none", "mirrored", "multiworker"),
+        choices=STRATEGIES,
         help="tf.distribute strategy (default: auto)",
     )
     p.add_argument(
@@ -66,8 +67,6 @@ def _add_common(p):
         action="store_true",
         help="compute in float16 with float32 weights (GPUs)",
     )
-    p.add_argument("--csv", help="regression only: train on this CSV file")
-    p.add_argument("--target", help="regression only: the CSV column to predict")
     p.add_argument(
         "--hp",
         type=_hp_value,
@@ -76,6 +75,19 @@ def _add_common(p):
         metavar="NAME=VALUE",
         help="set a hyperparameter, e.g. --hp depth=2 (repeatable)",
     )
+    if recipe is None:
+        return
+    group = p.add_argument_group(f"data options of {recipe.name}")
+    for name, option in recipe.data_options.items():
+        group.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=f"data_{name}",
+            type=option.type,
+            nargs=option.nargs,
+            metavar=option.metavar,
+            choices=option.choices,
+            help=option.help,
+        )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,7 +97,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser():
+def build_parser(recipe=None):
+    """The parser; `train` and `tune` also take `recipe`'s data options."""
+    from recipes.engine import TUNERS
+
     parser = _Parser(
         prog="python -m recipes",
         description="Train, tune and diagnose Keras recipes.",
@@ -95,7 +110,7 @@ def build_parser():
     sub.add_parser("list", help="list the recipes")
 
     p = sub.add_parser("train", help="train a recipe and evaluate it on the test split")
-    _add_common(p)
+    _add_common(p, recipe)
     p.add_argument("--run-dir", help="backups, history and result (default: runs/NAME)")
     p.add_argument("--export", metavar="DIR", help="export a SavedModel to DIR")
     p.add_argument("--save", metavar="PATH.keras", help="save a .keras file")
@@ -107,10 +122,8 @@ def build_parser():
     )
 
     p = sub.add_parser("tune", help="search hyperparameters with KerasTuner")
-    _add_common(p)
-    p.add_argument(
-        "--tuner", default="hyperband", choices=("hyperband", "bayesian", "random")
-    )
+    _add_common(p, recipe)
+    p.add_argument("--tuner", default="hyperband", choices=TUNERS)
     p.add_argument("--max-trials", type=_positive_int, default=10)
     p.add_argument("--directory", default="tuning", help="where the search is kept")
     p.add_argument("--export", metavar="DIR", help="export the best model to DIR")
@@ -128,10 +141,22 @@ def build_parser():
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        return _run(args)
+        recipe = _named_recipe(argv)
+    except ValueError as e:  # an unknown recipe: before TensorFlow starts any work
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    parser = build_parser(recipe)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        where = ""
+        if recipe is not None:
+            options = ", ".join("--" + n.replace("_", "-") for n in recipe.data_options)
+            where = f"; the data options of {recipe.name}: {options or 'none'}"
+        parser.error(f"unrecognized arguments: {' '.join(extra)}{where}")
+    try:
+        return _run(args, recipe)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -140,33 +165,39 @@ def main(argv=None):
         return 130
 
 
-def _run(args):
+def _named_recipe(argv):
+    """The recipe that `train NAME` / `tune NAME` names, or `None`."""
+    if len(argv) < 2 or argv[0] not in ("train", "tune") or argv[1].startswith("-"):
+        return None
+    return recipes.get(argv[1])
+
+
+def _run(args, recipe):
     if args.command == "list":
-        for name in registry.list_recipes():
-            print(f"{name:<14} {registry.describe(name)}")
+        for name in recipes.list_recipes():
+            print(f"{name:<14} {recipes.describe(name)}")
         return 0
     if args.command == "diagnose":
-        from recipes.diagnose import diagnose_run
+        from recipes.engine import diagnose_run
 
         print(diagnose_run(args.run_dir, human_error=args.human_error))
         return 0
 
-    recipe = registry.get(args.recipe)  # unknown names fail before TF starts work
-    if args.csv or args.target:
-        if args.recipe != "regression":
-            raise ValueError(f"--csv and --target are for the regression recipe, not {args.recipe!r}.")
-        if not (args.csv and args.target):
-            raise ValueError("--csv needs --target (the column to predict), and vice versa.")
-        recipe = type(recipe)(csv=args.csv, target=args.target)
     if args.mixed_precision:
         import keras
 
         keras.mixed_precision.set_global_policy("mixed_float16")
+    data_options = {
+        name: getattr(args, f"data_{name}")
+        for name in recipe.data_options
+        if getattr(args, f"data_{name}") is not None
+    }
     common = dict(
         data_dir=args.data_dir,
         limit=args.limit,
         strategy=args.strategy,
-        **dict(args.hp),
+        hp=dict(args.hp),
+        **data_options,
     )
     settings = dict(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr)
     if args.command == "train":
@@ -183,7 +214,7 @@ def _run(args):
         if args.export:
             print(f"SavedModel exported to {result.export(args.export)}")
         if args.save:
-            print(f"Keras model saved to {result.save(args.save)}")
+            print(f"Keras model saved to {result.save_model(args.save)}")
         return 0
 
     search = recipe.search(
@@ -193,7 +224,7 @@ def _run(args):
         workers=args.workers,
         overwrite=args.overwrite,
         export=args.export,
-        **{k: v for k, v in settings.items() if v is not None},
+        **settings,
         **common,
     )
     print(search)

@@ -9,13 +9,11 @@ truck is not a natural photo) runs on the fly in training only.
 
 import keras
 
-from recipes import blocks
-from recipes.engine import Recipe, hyperparameters
+from recipes.engine import Recipe, blocks, hyperparameters
 
 
 class CnnCifar10(Recipe):
     name = "cnn_cifar10"
-    description = "CNN on CIFAR-10 through TFDS: photo augmentation"
     dataset = "cifar10"
     augment = "photos"
     defaults = dict(Recipe.defaults, epochs=30, batch_size=128, learning_rate=3e-3)

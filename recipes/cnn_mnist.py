@@ -10,13 +10,11 @@ the fly in the input pipeline, in training only.
 
 import keras
 
-from recipes import blocks
-from recipes.engine import Recipe, hyperparameters
+from recipes.engine import Recipe, blocks, hyperparameters
 
 
 class CnnMnist(Recipe):
     name = "cnn_mnist"
-    description = "CNN on MNIST: digit augmentation, warm-up + cosine, optional batch norm"
     dataset = "mnist"
     augment = "digits"
     # Light: with a 12-epoch budget, stronger augmentation costs more than it gives.

@@ -1,7 +1,7 @@
 """mlp_mnist: a multilayer perceptron for MNIST, softmax + cross-entropy.
 
     from recipes import mlp_mnist
-    result = mlp_mnist.train(activation="maxout")
+    result = mlp_mnist.train(hp={"activation": "maxout"})
 
 Tunables: depth, units, activation (`relu`, `sigmoid`, `leaky_relu` or `maxout`),
 dropout, L2, optimizer (`sgd` with momentum, `adagrad`, `rmsprop`, `adam`) and learning
@@ -10,13 +10,11 @@ rate. No augmentation: an MLP sees pixels, not shapes.
 
 import keras
 
-from recipes import blocks
-from recipes.engine import Recipe, hyperparameters
+from recipes.engine import Recipe, blocks, hyperparameters
 
 
 class MlpMnist(Recipe):
     name = "mlp_mnist"
-    description = "MLP on MNIST: softmax + cross-entropy, relu/sigmoid/maxout, dropout, L2"
     dataset = "mnist"
     defaults = dict(Recipe.defaults, epochs=20, batch_size=128, learning_rate=1e-3)
 

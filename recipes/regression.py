@@ -15,7 +15,9 @@ rescaled inside the model, so it takes and returns values in the data's own unit
 
 Data: by default the weekly Mauna Loa CO2 series shipped with statsmodels
 (`recipes.data.demo_series`), windowed into next-step examples, split in time order
-(train, then validation, then test). `csv=PATH, target=COLUMN` trains on a CSV instead.
+(train, then validation, then test). The data options `csv=PATH, target=COLUMN`
+(CLI: `--csv PATH --target COLUMN`) train on a numeric CSV instead, its rows taken as a
+series in file order.
 """
 
 import keras
@@ -23,15 +25,15 @@ import numpy as np
 
 import layers as recipe_layers
 from recipes import data as recipe_data
-from recipes.engine import Recipe, hyperparameters
+from recipes.data import LAGS
+from recipes.diagnostics import format_table
+from recipes.engine import DataOption, Recipe, hyperparameters
 
 MODELS = ("linear", "lags", "piecewise", "deep")
-LAGS = (1, 7, 28, 56)
 
 
 class Regression(Recipe):
     name = "regression"
-    description = "Next-step forecasting: linear, lags, piecewise linear, deep ReLU"
     loss = "mae"
     metrics = ("mae", "mse")
     defaults = dict(
@@ -44,15 +46,22 @@ class Regression(Recipe):
         validation_split=0.15,
     )
 
-    def __init__(self, csv=None, target=None, features=None, lags=LAGS):
-        self.csv, self.target, self.features, self.lags = csv, target, features, lags
+    data_options = {
+        "csv": DataOption("train on this numeric CSV file (rows in time order)", metavar="FILE"),
+        "target": DataOption("the CSV column to predict", metavar="COLUMN"),
+    }
 
-    def load_data(self, data_dir=None, limit=None, seed=42):
+    def load_data(self, data_dir=None, limit=None, seed=42, csv=None, target=None):
         """Time-ordered train / validation / test splits of (features, target)."""
-        if self.csv is not None:
-            x, y, _ = recipe_data.from_csv(self.csv, self.target, self.features)
+        if (csv is None) != (target is None):
+            raise ValueError(
+                "csv needs target (the column to predict), and target needs csv. "
+                f"Received: csv={csv!r}, target={target!r}"
+            )
+        if csv is not None:
+            x, y, _ = recipe_data.from_csv(csv, target)
         else:
-            x, y = recipe_data.lag_features(recipe_data.demo_series(), self.lags)
+            x, y = recipe_data.lag_features(recipe_data.demo_series(), LAGS)
         if limit is not None:
             x, y = x[:limit], y[:limit]
         return recipe_data.time_splits(x, y, self.defaults["validation_split"])
@@ -101,11 +110,12 @@ class Regression(Recipe):
         """
         train_kwargs.setdefault("verbose", 0)
         train_kwargs.setdefault("diagnose", False)
+        hp = dict(train_kwargs.pop("hp", None) or {})
         data = train_kwargs.pop("data", None) or self.load_data()
         rows = []
         for kind in models:
-            result = self.train(data=data, model=kind, run_dir=f"runs/{self.name}-{kind}",
-                                **train_kwargs)
+            result = self.train(data=data, hp=dict(hp, model=kind),
+                                run_dir=f"runs/{self.name}-{kind}", **train_kwargs)
             best = int(np.argmin(result.history["val_loss"]))
             rows.append(
                 dict(
@@ -116,18 +126,10 @@ class Regression(Recipe):
                 )
             )
         if verbose:
-            print(format_table(rows, loss=train_kwargs.get("loss", self.loss)))
+            loss = hp.get("loss", self.loss)
+            columns = ["model", f"train {loss}", f"val {loss}", f"test {loss}"]
+            print(format_table(columns, [list(r.values()) for r in rows]))
         return rows
-
-
-def format_table(rows, loss="mae"):
-    """The lecture's table: training and validation loss per model."""
-    lines = [f"{'model':<10} {'train ' + loss:>12} {'val ' + loss:>12} {'test ' + loss:>12}"]
-    for r in rows:
-        lines.append(
-            f"{r['model']:<10} {r['train']:>12.4f} {r['validation']:>12.4f} {r['test']:>12.4f}"
-        )
-    return "\n".join(lines)
 
 
 recipe = Regression()

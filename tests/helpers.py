@@ -1,4 +1,5 @@
-"""Checks every custom layer needs (keras.src.testing is private, so we keep our own).
+"""Test helpers: checks every custom layer needs (keras.src.testing is private, so we keep
+our own), and `TinyRecipe`, a recipe that trains in a fraction of a second.
 
 Usage:
     from helpers import check_layer
@@ -11,8 +12,15 @@ import subprocess
 import sys
 import textwrap
 
+import hashlib
+import json
+
 import keras
 import numpy as np
+import tensorflow as tf
+
+from recipes.data import Splits
+from recipes.engine import Recipe, hyperparameters
 
 
 def check_layer(
@@ -103,3 +111,53 @@ class LearningRateRecorder(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         lr = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
         self.learning_rates.append(float(lr))
+
+
+# -- a tiny recipe, for the engine's tests ----------------------------------------------
+
+
+def fingerprint(values):
+    """A short hash of a trial's hyperparameter values."""
+    return hashlib.sha1(json.dumps(sorted(values.items())).encode()).hexdigest()[:10]
+
+
+def tiny_data(train_size=96, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 3, (3, 8))
+
+    def split(n):
+        y = rng.integers(0, 3, n)
+        x = (centers[y] + rng.normal(0, 1, (n, 8))).astype("float32")
+        return tf.data.Dataset.from_tensor_slices((x, y)), n
+
+    (train, n_train), (val, n_val), (test, n_test) = split(train_size), split(32), split(32)
+    return Splits(
+        "tiny", train, val, test, input_shape=(8,), num_classes=3,
+        train_size=n_train, validation_size=n_val, test_size=n_test,
+    )
+
+
+class TinyRecipe(Recipe):
+    """Three blobs in 8 dimensions, an MLP with seeded initializers; no dropout, no BN."""
+
+    name = "tiny"
+    description = "test recipe"
+    defaults = dict(
+        Recipe.defaults, epochs=2, batch_size=16, learning_rate=1e-2, warmup_epochs=0
+    )
+
+    def load_data(self, data_dir=None, limit=None, seed=42):
+        return tiny_data(limit or 96)
+
+    def build_model(self, hp=None, data=None):
+        hp = hyperparameters(hp)
+        units = hp.Int("units", 4, 32, sampling="log", default=8)
+        depth = hp.Int("depth", 1, 2, default=1)
+        x = inputs = keras.Input((8,))
+        for i in range(depth):
+            init = keras.initializers.GlorotUniform(seed=i)
+            x = keras.layers.Dense(units, activation="relu", kernel_initializer=init)(x)
+        init = keras.initializers.GlorotUniform(seed=10)
+        outputs = keras.layers.Dense(3, activation="softmax", kernel_initializer=init)(x)
+        # The name tells test callbacks which trial's values the model was built from.
+        return keras.Model(inputs, outputs, name=f"tiny_{fingerprint(hp.values)}")

@@ -35,7 +35,11 @@ def test_help_everywhere():
         (["train", "cnn"], "Unknown recipe 'cnn'. Known recipes: cnn_cifar10"),
         (["train", "cnn_mnist", "--epochs", "-1"], "--epochs: expected a positive integer, got -1"),
         (["train", "cnn_mnist", "--lr", "abc"], "--lr: expected a positive number, got 'abc'"),
-        (["train", "cnn_mnist", "--csv", "x.csv", "--target", "y"], "--csv and --target are for the regression recipe"),
+        (["train", "cnn_mnist", "--csv", "x.csv", "--target", "y"], "unrecognized arguments: --csv x.csv --target y; the data options of cnn_mnist: none"),
+        (["train", "regression", "--csv", "x.csv"], "csv needs target"),
+        (["train", "mlp_mnist", "--hp", "epochs=3"], "'epochs' is a run option, not a hyperparameter: pass epochs=3 as an argument (CLI: --epochs)"),
+        (["train", "mlp_mnist", "--hp", "limit=5"], "'limit' is a run option"),
+        (["train", "mlp_mnist", "--hp", "verbose=0"], "'verbose' is a run option"),
     ],
 )
 def test_bad_input_is_one_line_and_no_traceback(args, message):

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import recipes
-from recipes import registry
 from recipes.engine import hyperparameters
 
 
@@ -25,7 +24,7 @@ def test_unknown_recipe_lists_the_known_ones():
 def test_every_recipe_builds_with_defaults_and_trains_a_step(name):
     recipe = recipes.get(name)
     assert recipe.name == name
-    assert recipe.description == registry.describe(name)
+    assert recipe.description == recipes.describe(name)
     model = recipe.build_model()  # no tuner: every tunable takes its default
     recipe.compile(model)
     shape = (4, *model.input_shape[1:])

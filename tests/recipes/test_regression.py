@@ -56,7 +56,8 @@ def test_compare_prints_the_lectures_table(co2, capsys, tmp_path, monkeypatch):
 
 def test_a_lag_model_beats_predicting_the_mean(co2, tmp_path):
     result = regression.train(
-        epochs=30, data=co2, model="lags", run_dir=tmp_path, verbose=0, diagnose=False
+        epochs=30, data=co2, hp={"model": "lags"}, run_dir=tmp_path, verbose=0,
+        diagnose=False,
     )
     _, y_test = co2.arrays("test")
     mean_baseline = np.abs(y_test - y_test.mean()).mean()
@@ -69,10 +70,12 @@ def test_training_on_a_csv(tmp_path):
     y = 3 * x[:, 0] - 2 * x[:, 1] + 1
     rows = "\n".join(f"{a:.5f},{b:.5f},{t:.5f}" for (a, b), t in zip(x, y))
     (tmp_path / "d.csv").write_text("a,b,target\n" + rows + "\n")
-    recipe = regression.Regression(csv=tmp_path / "d.csv", target="target")
-    result = recipe.train(
-        epochs=40, model="lags", run_dir=tmp_path / "run", verbose=0, diagnose=False
+    result = regression.train(
+        epochs=40, hp={"model": "lags"}, run_dir=tmp_path / "run", verbose=0,
+        diagnose=False, csv=tmp_path / "d.csv", target="target",
     )
     assert result.test_metrics["mae"] < 0.1
     with pytest.raises(ValueError, match="target"):
-        regression.Regression(csv=tmp_path / "d.csv", target="price").load_data()
+        regression.recipe.load_data(csv=tmp_path / "d.csv", target="price")
+    with pytest.raises(ValueError, match="csv needs target"):
+        regression.train(csv=tmp_path / "d.csv", verbose=0)

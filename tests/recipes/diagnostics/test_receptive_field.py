@@ -1,4 +1,4 @@
-"""recipes.inspect: output size N = (W - F + 2P)/S + 1, receptive field and jump, per
+"""recipes.diagnostics.receptive_field: output size N = (W - F + 2P)/S + 1, receptive field and jump, per
 layer, checked by hand, against Keras's shapes and against gradients."""
 
 import keras
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recipes.inspect import FieldRow, receptive_field
+from recipes.diagnostics.receptive_field import FieldRow, receptive_field
 
 L = keras.layers
 

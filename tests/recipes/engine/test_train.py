@@ -25,7 +25,7 @@ def mnist_small():
 def trained(mnist_small, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
     return cnn_mnist.train(
-        epochs=2, batch_size=64, data=mnist_small, run_dir=run_dir, verbose=0, filters=8
+        epochs=2, batch_size=64, data=mnist_small, run_dir=run_dir, verbose=0, hp={"filters": 8}
     )
 
 
@@ -38,7 +38,7 @@ def test_train_returns_a_complete_result(trained, mnist_small):
     assert trained.hyperparameters["filters"] == 8
     assert trained.settings["steps_per_epoch"] == int(np.ceil(mnist_small.train_size / 64))
     assert len(trained.timings["epoch_seconds"]) == 2
-    # The run directory holds what `recipes.diagnose.diagnose_run` reads.
+    # The run directory holds what `recipes.engine.Result.load` reads.
     run_dir = Path(trained.run_dir)
     history = json.loads((run_dir / "history.json").read_text())
     assert history["val_loss"] == trained.history["val_loss"]
@@ -74,14 +74,14 @@ def test_savedmodel_loads_without_this_project(trained, tmp_path):
 def test_keras_file_with_a_custom_layer_loads_after_import_layers(mnist_small, tmp_path):
     result = mlp_mnist.train(
         epochs=1, data=mnist_small, run_dir=tmp_path / "run", verbose=0,
-        diagnose=False, activation="maxout", units=32, depth=1,
+        diagnose=False, hp=dict(activation="maxout", units=32, depth=1),
     )
-    path = result.save(tmp_path / "mlp.keras")
+    path = result.save_model(tmp_path / "mlp.keras")
     x = np.random.default_rng(1).integers(0, 256, (3, 28, 28, 1)).astype("float32")
     got = load_in_fresh_process(path, x, imports=("layers",))
     np.testing.assert_allclose(got, result.model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="must end in '.keras'"):
-        result.save(tmp_path / "mlp.h5")
+        result.save_model(tmp_path / "mlp.h5")
 
 
 class Interrupt(keras.callbacks.Callback):
@@ -97,7 +97,7 @@ class Interrupt(keras.callbacks.Callback):
 
 
 def test_an_interrupted_run_resumes_from_its_last_epoch(mnist_small, tmp_path):
-    kwargs = dict(data=mnist_small, run_dir=tmp_path, verbose=0, diagnose=False, filters=8)
+    kwargs = dict(data=mnist_small, run_dir=tmp_path, verbose=0, diagnose=False, hp={"filters": 8})
     with pytest.raises(KeyboardInterrupt):
         cnn_mnist.train(epochs=4, callbacks=[Interrupt(2)], **kwargs)
     assert (tmp_path / "backup").exists()
@@ -115,7 +115,8 @@ def test_an_interrupted_run_resumes_from_its_last_epoch(mnist_small, tmp_path):
 
 def test_unknown_hyperparameter_is_named(mnist_small, tmp_path):
     with pytest.raises(ValueError, match=r"no hyperparameter\(s\) \['filtres'\]. Known: .*'filters'"):
-        cnn_mnist.train(epochs=1, data=mnist_small, run_dir=tmp_path, verbose=0, filtres=8)
+        cnn_mnist.train(epochs=1, data=mnist_small, run_dir=tmp_path, verbose=0,
+                        hp={"filtres": 8})
 
 
 @pytest.mark.parametrize(
@@ -138,7 +139,7 @@ def test_two_replicas_share_the_global_batch(mnist_small, tmp_path):
     assert strategy.num_replicas_in_sync == 2
     result = cnn_mnist.train(
         epochs=1, batch_size=32, data=mnist_small, strategy=strategy,
-        run_dir=tmp_path, verbose=0, diagnose=False, filters=8,
+        run_dir=tmp_path, verbose=0, diagnose=False, hp={"filters": 8},
     )
     assert result.settings["global_batch_size"] == 64
     assert result.settings["replicas"] == 2
@@ -149,7 +150,7 @@ def test_two_replicas_share_the_global_batch(mnist_small, tmp_path):
 
 def test_compare_depth_trains_a_shallower_and_a_deeper_variant(mnist_small, tmp_path):
     result = mlp_mnist.train(
-        epochs=1, data=mnist_small, run_dir=tmp_path, verbose=0, units=16, depth=2,
+        epochs=1, data=mnist_small, run_dir=tmp_path, verbose=0, hp=dict(units=16, depth=2),
         compare_depth=True,
     )
     assert result.comparisons["shallower"]["depth"] == 1
@@ -160,7 +161,7 @@ def test_compare_depth_trains_a_shallower_and_a_deeper_variant(mnist_small, tmp_
     assert saved["comparisons"]["shallower"]["depth"] == 1
     # One epoch on 691 images leaves the training error high; with the variants to
     # compare with, the diagnosis can tell model bias from an optimization failure.
-    from recipes.diagnose import MODEL_BIAS, OPTIMIZATION
+    from recipes.diagnostics import MODEL_BIAS, OPTIMIZATION
 
     assert result.diagnosis.verdict in (MODEL_BIAS, OPTIMIZATION)
     assert "deeper_train_error" in result.diagnosis.evidence

@@ -1,11 +1,11 @@
-"""recipes.augment: presets keep data natural, act in training only; pipeline shapes."""
+"""recipes.data.augment and recipes.data.pipeline: presets keep data natural, act in training only; pipeline shapes."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from recipes import augment
+from recipes import data as augment
 
 
 def images(n=8, size=28, channels=1, seed=0):

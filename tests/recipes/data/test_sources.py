@@ -11,6 +11,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from recipes import data
+from recipes.data import sources
 
 MNIST_FILES = (
     "train-images-idx3-ubyte.gz",
@@ -90,7 +91,7 @@ def test_mnist_is_prepared_from_the_manual_dir_once(tmp_path, monkeypatch):
 
 
 def test_cifar10_through_mock_data(monkeypatch):
-    monkeypatch.setattr(data, "_unresolvable", lambda hosts: None)  # Download is mocked.
+    monkeypatch.setattr(sources, "_unresolvable", lambda hosts: None)  # Download is mocked.
     with tfds.testing.mock_data(num_examples=20):
         splits = data.load("cifar10", validation_split=0.25)
         assert splits.input_shape == (32, 32, 3)
@@ -123,7 +124,7 @@ def test_offline_download_fails_fast(tmp_path, monkeypatch):
     def no_network(*args, **kwargs):
         raise OSError("no network")
 
-    monkeypatch.setattr(data.socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(sources.socket, "getaddrinfo", no_network)
     with pytest.raises(data.DataUnavailableError, match="cannot resolve storage.googleapis"):
         data.load("mnist", data_dir=tmp_path, cache_dir=tmp_path / "cache")
 
@@ -226,26 +227,25 @@ def test_from_csv_reports_every_bad_row(tmp_path):
 # -- time series ------------------------------------------------------------------------
 
 
-def test_windows_are_lagged_and_time_ordered():
+def test_lag_features_are_lagged_and_time_ordered():
     series = np.arange(100, dtype="float32") ** 2
     lags = (1, 7, 28, 56)
-    (x, y), (x_val, y_val) = data.windows(series, lags, validation_fraction=0.2)
-    assert x.shape == (35, 4) and x_val.shape == (9, 4)  # 44 examples: 35 + 9.
-    x_all, y_all = np.concatenate([x, x_val]), np.concatenate([y, y_val])
+    x, y = data.lag_features(series, lags)
+    assert x.shape == (44, 4) and y.shape == (44,)  # every t with all its lags inside
     for i, t in enumerate(range(56, 100)):
-        assert y_all[i] == series[t]
-        assert x_all[i].tolist() == [series[t - l] for l in lags]
+        assert y[i] == series[t]
+        assert x[i].tolist() == [series[t - l] for l in lags]
     assert x.dtype == y.dtype == np.float32
 
 
-def test_windows_errors():
+def test_lag_features_errors():
     with pytest.raises(ValueError, match=r"at least max\(lags\) \+ 2 = 58 values .* got 57"):
-        data.windows(np.zeros(57))
-    data.windows(np.zeros(58))  # One example to train on, one to validate.
+        data.lag_features(np.zeros(57))
+    data.lag_features(np.zeros(58))  # One example to train on, one to validate.
     with pytest.raises(ValueError, match="lags must be positive integers"):
-        data.windows(np.zeros(100), lags=(0, 1))
+        data.lag_features(np.zeros(100), lags=(0, 1))
     with pytest.raises(ValueError, match="1 non-finite"):
-        data.windows(np.array([1.0, np.nan] + [0.0] * 100))
+        data.lag_features(np.array([1.0, np.nan] + [0.0] * 100))
 
 
 def test_time_splits():

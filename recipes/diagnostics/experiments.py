@@ -1,6 +1,7 @@
 """Experiments from the lectures, each a few trainings of a recipe side by side.
 
-    from recipes import cnn_mnist, experiments
+    from recipes import cnn_mnist
+    from recipes.diagnostics import experiments
     rows = experiments.batch_size(cnn_mnist.recipe, sizes=[32, 256, 2048], epochs=5)
 
 `batch_size`: small vs large batches for the same number of epochs. A large batch makes
@@ -11,40 +12,8 @@ makes many noisy updates, which often generalize better (Hung-yi Lee, ML 2021).
 import statistics
 from pathlib import Path
 
-
-def format_table(columns, rows):
-    """Formats rows as a plain-text table: floats to 4 significant digits, `None` as -.
-
-    Example:
-
-    >>> print(format_table(["size", "accuracy"], [[32, 0.98123], [256, None]]))
-    size  accuracy
-    ----  --------
-      32    0.9812
-     256         -
-    """
-
-    def cell(value):
-        if value is None:
-            return "-"
-        if isinstance(value, float):
-            return f"{value:.4g}"
-        return str(value)
-
-    cells = [[cell(v) for v in row] for row in rows]
-    widths = [max(len(str(c)), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    lines = [
-        "  ".join(str(c).ljust(w) for c, w in zip(columns, widths)),
-        "  ".join("-" * w for w in widths),
-    ]
-    for row, raw in zip(cells, rows):
-        lines.append(
-            "  ".join(
-                c.ljust(w) if isinstance(v, str) else c.rjust(w)
-                for c, v, w in zip(row, raw, widths)
-            )
-        )
-    return "\n".join(line.rstrip() for line in lines)
+from recipes.diagnostics import plots
+from recipes.diagnostics.tables import format_table
 
 
 def batch_size(
@@ -69,7 +38,7 @@ def batch_size(
     test split.
 
     Args:
-        recipe: a `recipes.engine.Recipe`.
+        recipe: a `recipes.engine.Recipe` (anything with its `train` and `load_data`).
         sizes: batch sizes (per replica) to compare. Defaults to `(32, 128, 512)`.
         epochs: epochs for every size. Defaults to the recipe's.
         limit: train on the first `limit` examples only. Defaults to all.
@@ -93,7 +62,8 @@ def batch_size(
     Example:
 
     ```python
-    from recipes import mlp_mnist, experiments
+    from recipes import mlp_mnist
+    from recipes.diagnostics import experiments
     rows = experiments.batch_size(mlp_mnist.recipe, sizes=[16, 256], epochs=2,
                                   limit=4096, plot="batch_size.png")
     ```
@@ -130,8 +100,6 @@ def batch_size(
         print(f"Batch size on {recipe.name} (same epochs, same learning rate):")
         print(format_table(list(rows[0]), [list(row.values()) for row in rows]))
     if plot is not None and all(row["test_accuracy"] is not None for row in rows):
-        from recipes import plots
-
         plots.batch_size_study(
             [row["batch_size"] for row in rows],
             [row["test_accuracy"] for row in rows],

@@ -1,12 +1,12 @@
-"""recipes.experiments: the batch-size study (rows, runs, table, plot) and format_table."""
+"""recipes.diagnostics.experiments: the batch-size study (rows, runs, table, plot)."""
 
 import json
 import math
 
 import pytest
 
-from recipes import experiments
-from test_tuning import TinyRecipe, tiny_data
+from recipes.diagnostics import experiments
+from helpers import TinyRecipe, tiny_data
 
 
 def test_batch_size_study(tmp_path, capsys):
@@ -33,16 +33,3 @@ def test_batch_size_study(tmp_path, capsys):
 def test_batch_size_needs_sizes():
     with pytest.raises(ValueError, match=r"Received: sizes=\[\]"):
         experiments.batch_size(TinyRecipe(), sizes=[], data=tiny_data())
-
-
-def test_format_table_aligns_numbers_right_and_text_left():
-    table = experiments.format_table(
-        ["name", "value"], [["a", 0.123456], ["longer", None], ["b", 12]]
-    )
-    assert table.splitlines() == [
-        "name    value",
-        "------  ------",
-        "a       0.1235",
-        "longer       -",
-        "b           12",
-    ]

@@ -39,33 +39,12 @@ validation value (`epoch="best"`, the weights `EarlyStopping(restore_best_weight
 keeps). Keras records the training loss as the mean over the epoch's batches with
 dropout on, the validation loss after the epoch in inference mode.
 
-Saved runs (`diagnose_run`) use this directory format, written by the engine:
-
-    run_dir/history.json   the Keras history: {"loss": [...], "val_loss": [...],
-                           "accuracy": [...], "val_accuracy": [...], ...}, one float
-                           per epoch (NaN allowed).
-    run_dir/result.json    {
-                             "recipe": "cnn_mnist",
-                             "test_metrics": {"loss": 0.03, "accuracy": 0.99},
-                             "settings": {...},
-                             "stop_reason": null,
-                             "comparisons": {"shallower": {"history": {...}},
-                                             "deeper": {"history": {...}}}
-                           }
-
-Only "test_metrics" is required in result.json. "recipe" names the plot. "settings" may
-hold "human_error" and "baseline" (used unless `diagnose_run` is given them);
-other keys are ignored. "stop_reason" is `null` or a string; "non_finite_loss" means
-training diverged. "comparisons" may hold "shallower" and/or "deeper": models trained
-the same way, each an object with a "history" (same format as history.json); other
-keys in it are ignored. `diagnose_run` writes `learning_curves.png` (the verdict in its
-title) and `diagnosis.json` (the `Diagnosis` as a dict) into the directory.
+Saved runs are diagnosed by `recipes.engine.diagnose_run`, which reads them with
+`recipes.engine.Result.load`.
 """
 
 import dataclasses
-import json
 import math
-from pathlib import Path
 
 FINE = "fine"
 MODEL_BIAS = "model bias"
@@ -264,164 +243,155 @@ def diagnose(
     >>> test_metrics = model.evaluate(x_test, y_test, return_dict=True)
     >>> print(diagnose(history=history, test_metrics=test_metrics, human_error=0.01))
     """
-    comparisons = getattr(result, "comparisons", None) or {}
-    settings = getattr(result, "settings", None) or {}
-    if history is None:
-        history = getattr(result, "history", None)
-    if test_metrics is None:
-        test_metrics = getattr(result, "test_metrics", None) or {}
-    if shallower is None:
-        shallower = comparisons.get("shallower")
-    if deeper is None:
-        deeper = comparisons.get("deeper")
-    if stop_reason is None:
-        stop_reason = getattr(result, "stop_reason", None)
-    if human_error is None:
-        human_error = settings.get("human_error")
-    if baseline is None:
-        baseline = settings.get("baseline")
     if tolerance < 0:
         raise ValueError(f"tolerance must be >= 0. Received: tolerance={tolerance}")
-
-    history = _history_dict(history)
-    measure = _Measure(history, metric, epoch)
-    m = measure.name
-    train, val = measure.at(history), measure.at(history, "val_")
-    test = test_metrics.get(measure.key)
-    test = None if test is None else measure.error(test)
-    if measure.is_accuracy:
-        scale = 1.0
-    else:
-        scale = float(baseline if baseline is not None else history[measure.key][0])
-    t = tolerance * scale
-    human = float(human_error or 0.0)
-    bias = train - human
-    # Without validation values, the test split stands in for them.
-    held_out, held_name = (val, "validation") if val is not None else (test, "test")
-    variance = None if held_out is None else held_out - train
-    test_gap = None if test is None or val is None else test - val
-
-    evidence = {f"train_{m}": train, f"val_{m}": val, f"test_{m}": test}
-    if human_error is not None:
-        evidence.update({f"human_{m}": human, "avoidable_bias": bias})
-    evidence.update(variance=variance, test_gap=test_gap, tolerance=t)
-    evidence.update(baseline=None if measure.is_accuracy else scale)
-    evidence["epoch"] = measure.index(history) + 1
-    evidence = {k: v for k, v in evidence.items() if v is not None}
-
-    def conclude(verdict, reason, advice=None):
-        if human_error is not None and variance is not None:
-            first = "bias" if bias >= variance else "variance"
-            reason += (
-                f" Avoidable bias {bias:.4g} vs variance {variance:.4g}: "
-                f"work on {first} first."
-            )
-        if stop_reason and stop_reason != "non_finite_loss":
-            reason += f" Training stopped early ({stop_reason})."
-        return Diagnosis(verdict, evidence, advice or ADVICE[verdict], reason)
-
-    losses = [float(v) for v in history[measure.key]]
-    if stop_reason == "non_finite_loss" or not all(map(math.isfinite, losses)):
-        return conclude(
-            OPTIMIZATION,
-            f"Training diverged: the training {measure.key} became non-finite.",
-            ADVICE["diverged"],
-        )
-    if bias > t and (variance is None or bias >= variance):
-        high = f"Training {m} {train:.4g} is high (above {human + t:.4g})."
-        pairs = []  # (bigger model, its training value, smaller model, its value)
-        if shallower is not None:
-            small = measure.at(_history_dict(shallower))
-            evidence[f"shallower_train_{m}"] = small
-            pairs.append(("this model", train, "the shallower model", small))
-        if deeper is not None:
-            big = measure.at(_history_dict(deeper))
-            evidence[f"deeper_train_{m}"] = big
-            pairs.append(("the deeper model", big, "this model", train))
-        if not pairs:
-            return conclude(HIGH_TRAINING_LOSS, f"{high} No model to compare with.")
-        worse = [pair for pair in pairs if pair[1] > pair[3]]
-        bigger, big, smaller, small = (worse or pairs)[0]
-        if worse:
-            return conclude(
-                OPTIMIZATION,
-                f"{high} {bigger.capitalize()} fits the training data worse "
-                f"({big:.4g}) than {smaller} ({small:.4g}): more capacity fitting "
-                "worse is an optimization failure.",
-            )
-        return conclude(
-            MODEL_BIAS,
-            f"{high} {bigger.capitalize()} fits the training data better "
-            f"({big:.4g}) than {smaller} ({small:.4g}): capacity helps, the model "
-            "is too simple.",
-        )
-    if variance is not None and variance > t:
-        return conclude(
-            OVERFITTING,
-            f"Training {m} {train:.4g} is low but {held_name} {m} is {variance:.4g} "
-            f"higher ({held_out:.4g}; tolerance {t:.4g}).",
-        )
-    if test_gap is not None and test_gap > t:
-        return conclude(
-            MISMATCH,
-            f"Training ({train:.4g}) and validation ({val:.4g}) {m} agree but test "
-            f"{m} is {test_gap:.4g} higher ({test:.4g}): the test split differs.",
-        )
-    return conclude(
-        FINE,
-        f"Training {m} {train:.4g} is low and held-out values are within {t:.4g} "
-        "of it.",
-    )
-
-
-def diagnose_run(run_dir, **kwargs):
-    """Diagnoses a saved run and writes its learning curves and diagnosis beside it.
-
-    Reads `history.json` and `result.json` (format in the module docstring) and writes
-    `learning_curves.png` (verdict in the title) and `diagnosis.json`.
-
-    Args:
-        run_dir: the run's directory.
-        **kwargs: passed to `diagnose` (`human_error`, `tolerance`, `epoch` ...).
-
-    Returns:
-        A `Diagnosis`.
-
-    Example:
-
-    >>> print(diagnose_run("runs/cnn_mnist"))
-    """
-    from types import SimpleNamespace
-
-    from recipes import plots
-
-    run_dir = Path(run_dir)
-    paths = [run_dir / "history.json", run_dir / "result.json"]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise ValueError(
-            f"{run_dir} is not a saved run: missing {', '.join(missing)}. "
-            f"Received: run_dir={str(run_dir)!r}"
-        )
-    history = json.loads(paths[0].read_text())
-    record = json.loads(paths[1].read_text())
-    if "test_metrics" not in record:
-        raise ValueError(
-            f"{paths[1]} has no 'test_metrics'. Received: keys {sorted(record)}"
-        )
-    result = SimpleNamespace(
+    run = _Run.of(
+        result,
         history=history,
-        test_metrics=record["test_metrics"],
-        settings=record.get("settings") or {},
-        stop_reason=record.get("stop_reason"),
-        comparisons=record.get("comparisons") or {},
+        test_metrics=test_metrics,
+        shallower=shallower,
+        deeper=deeper,
+        stop_reason=stop_reason,
+        human_error=human_error,
+        baseline=baseline,
     )
-    diagnosis = diagnose(result, **kwargs)
-    name = record.get("recipe") or run_dir.name
-    plots.learning_curves(
-        history, run_dir / "learning_curves.png", title=f"{name}: {diagnosis.verdict}"
-    )
-    (run_dir / "diagnosis.json").write_text(
-        json.dumps(dataclasses.asdict(diagnosis), indent=1)
-    )
-    return diagnosis
+    numbers = _Numbers(run, _Measure(run.history, metric, epoch), tolerance)
+    verdict, reason, advice = _apply_rules(run, numbers)
+    return Diagnosis(verdict, numbers.evidence, advice or ADVICE[verdict], _note(run, numbers, reason))
+
+
+@dataclasses.dataclass
+class _Run:
+    """What the rules read of a run: its histories, test metrics and settings."""
+
+    history: dict
+    test_metrics: dict
+    shallower: dict | None
+    deeper: dict | None
+    stop_reason: str | None
+    human_error: float | None
+    baseline: float | None
+
+    @classmethod
+    def of(cls, result, **given):
+        """The values given, else the result's attributes (see `diagnose`)."""
+        comparisons = getattr(result, "comparisons", None) or {}
+        settings = getattr(result, "settings", None) or {}
+        defaults = dict(
+            history=getattr(result, "history", None),
+            test_metrics=getattr(result, "test_metrics", None) or {},
+            shallower=comparisons.get("shallower"),
+            deeper=comparisons.get("deeper"),
+            stop_reason=getattr(result, "stop_reason", None),
+            human_error=settings.get("human_error"),
+            baseline=settings.get("baseline"),
+        )
+        values = {k: v if v is not None else defaults[k] for k, v in given.items()}
+        values["history"] = _history_dict(values["history"])
+        for name in ("shallower", "deeper"):
+            if values[name] is not None:
+                values[name] = _history_dict(values[name])
+        return cls(**values)
+
+
+class _Numbers:
+    """The measure on each split and the gaps the rules compare, with their evidence."""
+
+    def __init__(self, run, measure, tolerance):
+        self.measure = m = measure
+        history = run.history
+        self.train, self.val = m.at(history), m.at(history, "val_")
+        test = run.test_metrics.get(m.key)
+        self.test = None if test is None else m.error(test)
+        if m.is_accuracy:
+            scale = 1.0
+        else:
+            scale = float(run.baseline if run.baseline is not None else history[m.key][0])
+        self.t = tolerance * scale
+        self.human = float(run.human_error or 0.0)
+        self.bias = self.train - self.human
+        # Without validation values, the test split stands in for them.
+        self.held_out, self.held_name = (
+            (self.val, "validation") if self.val is not None else (self.test, "test")
+        )
+        self.variance = None if self.held_out is None else self.held_out - self.train
+        self.test_gap = (
+            None if self.test is None or self.val is None else self.test - self.val
+        )
+        n = m.name
+        evidence = {f"train_{n}": self.train, f"val_{n}": self.val, f"test_{n}": self.test}
+        if run.human_error is not None:
+            evidence.update({f"human_{n}": self.human, "avoidable_bias": self.bias})
+        evidence.update(variance=self.variance, test_gap=self.test_gap, tolerance=self.t)
+        evidence.update(baseline=None if m.is_accuracy else scale)
+        evidence["epoch"] = m.index(history) + 1
+        self.evidence = {k: v for k, v in evidence.items() if v is not None}
+
+
+def _apply_rules(run, x):
+    """The flowchart, in order: `(verdict, reason, advice or None)`."""
+    m, name = x.measure, x.measure.name
+    losses = [float(v) for v in run.history[m.key]]
+    if run.stop_reason == "non_finite_loss" or not all(map(math.isfinite, losses)):
+        reason = f"Training diverged: the training {m.key} became non-finite."
+        return OPTIMIZATION, reason, ADVICE["diverged"]
+    if x.bias > x.t and (x.variance is None or x.bias >= x.variance):
+        return _training_side(run, x)
+    if x.variance is not None and x.variance > x.t:
+        return OVERFITTING, (
+            f"Training {name} {x.train:.4g} is low but {x.held_name} {name} is "
+            f"{x.variance:.4g} higher ({x.held_out:.4g}; tolerance {x.t:.4g})."
+        ), None
+    if x.test_gap is not None and x.test_gap > x.t:
+        return MISMATCH, (
+            f"Training ({x.train:.4g}) and validation ({x.val:.4g}) {name} agree but "
+            f"test {name} is {x.test_gap:.4g} higher ({x.test:.4g}): the test split "
+            "differs."
+        ), None
+    return FINE, (
+        f"Training {name} {x.train:.4g} is low and held-out values are within "
+        f"{x.t:.4g} of it."
+    ), None
+
+
+def _training_side(run, x):
+    """High training loss: model bias or optimization failure, told apart by models of
+    other depths trained the same way."""
+    m, name = x.measure, x.measure.name
+    high = f"Training {name} {x.train:.4g} is high (above {x.human + x.t:.4g})."
+    pairs = []  # (bigger model, its training value, smaller model, its value)
+    if run.shallower is not None:
+        small = m.at(run.shallower)
+        x.evidence[f"shallower_train_{name}"] = small
+        pairs.append(("this model", x.train, "the shallower model", small))
+    if run.deeper is not None:
+        big = m.at(run.deeper)
+        x.evidence[f"deeper_train_{name}"] = big
+        pairs.append(("the deeper model", big, "this model", x.train))
+    if not pairs:
+        return HIGH_TRAINING_LOSS, f"{high} No model to compare with.", None
+    worse = [pair for pair in pairs if pair[1] > pair[3]]
+    bigger, big, smaller, small = (worse or pairs)[0]
+    if worse:
+        return OPTIMIZATION, (
+            f"{high} {bigger.capitalize()} fits the training data worse ({big:.4g}) "
+            f"than {smaller} ({small:.4g}): more capacity fitting worse is an "
+            "optimization failure."
+        ), None
+    return MODEL_BIAS, (
+        f"{high} {bigger.capitalize()} fits the training data better ({big:.4g}) "
+        f"than {smaller} ({small:.4g}): capacity helps, the model is too simple."
+    ), None
+
+
+def _note(run, x, reason):
+    """The reason, with Ng's bias-vs-variance priority and an early stop added."""
+    if run.human_error is not None and x.variance is not None:
+        first = "bias" if x.bias >= x.variance else "variance"
+        reason += (
+            f" Avoidable bias {x.bias:.4g} vs variance {x.variance:.4g}: "
+            f"work on {first} first."
+        )
+    if run.stop_reason and run.stop_reason != "non_finite_loss":
+        reason += f" Training stopped early ({run.stop_reason})."
+    return reason

@@ -1,4 +1,4 @@
-"""Local processes for distributed training and search: ports, TF_CONFIG, supervision.
+"""Local processes for distributed training and search: ports, TF_CONFIG, GPUs, supervision.
 
 `tf.distribute.MultiWorkerMirroredStrategy` and KerasTuner's distributed mode do the
 distributing; what they need from us is processes: one per worker, each with its own
@@ -7,10 +7,7 @@ environment (`TF_CONFIG`, or `KERASTUNER_TUNER_ID`/`KERASTUNER_ORACLE_IP`/
 output to log files, restarts the ones that die when asked to, and never leaves one
 behind. No well-kept library does this for KerasTuner, hence the few lines here.
 
-`MultiWorkerMirroredStrategy` is TensorFlow's, with the two-line fix that Keras 3's `fit`
-needs to run on it (keras-team/keras#20585).
-
-A function runs in a child process as `python -m recipes.distribute CALL.pkl`, where
+A function runs in a child process as `python -m recipes.engine.processes CALL.pkl`, where
 the file holds the pickled `(function, args, kwargs)`: the function and its arguments
 must be picklable (module-level functions, plain objects).
 """
@@ -24,28 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-import tensorflow as tf
-
-
-class MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
-    """`tf.distribute.MultiWorkerMirroredStrategy`, usable by Keras 3's `fit`.
-
-    Keras 3 (3.15 included, keras-team/keras#20585) calls `strategy.reduce` on a
-    whole batch, a nested structure, and with `axis=0` on scalar metrics; the
-    multi-worker strategy's `reduce` accepts neither and `fit` fails. Here `reduce`
-    goes leaf by leaf and reduces scalars across replicas; the rest is TensorFlow's.
-    It reads the cluster from `TF_CONFIG` and, like its parent, must be created
-    before TensorFlow's runtime starts.
-    """
-
-    def reduce(self, reduce_op, value, axis=None):
-        def reduce_one(v):
-            scalar = self.experimental_local_results(v)[0].shape.rank == 0
-            return super(MultiWorkerMirroredStrategy, self).reduce(
-                reduce_op, v, None if scalar else axis
-            )
-
-        return tf.nest.map_structure(reduce_one, value)
+from recipes.data.checks import check_positive_int
 
 
 def free_port(host="127.0.0.1"):
@@ -75,15 +51,41 @@ def local_tf_configs(num_workers, host="127.0.0.1"):
                          env=dict(os.environ, TF_CONFIG=config))
     ```
     """
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
-        raise ValueError(
-            f"num_workers must be a positive integer. Received: num_workers={num_workers!r}"
-        )
+    check_positive_int("num_workers", num_workers)
     workers = [f"{host}:{free_port(host)}" for _ in range(num_workers)]
     return [
         json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}})
         for i in range(num_workers)
     ]
+
+def visible_gpus():
+    """The ids to give `CUDA_VISIBLE_DEVICES` for this machine's GPUs (no TF runtime)."""
+    import tensorflow as tf
+
+    count = len(tf.config.list_physical_devices("GPU"))
+    given = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = given.split(",") if given else [str(i) for i in range(count)]
+    return ids[:count]
+
+
+def share_gpus(index, workers, gpus):
+    """Environment that gives worker `index` of `workers` its share of `gpus`.
+
+    With at least as many GPUs as workers each worker gets its own; otherwise workers
+    share GPUs and allocate their memory as they need it. `index=None` (a process that
+    only coordinates, such as KerasTuner's chief) gets none.
+    """
+    if not gpus:
+        return {}
+    if index is None:
+        return {"CUDA_VISIBLE_DEVICES": "-1"}
+    if len(gpus) >= workers:
+        own = [g for i, g in enumerate(gpus) if i % workers == index]
+        return {"CUDA_VISIBLE_DEVICES": ",".join(own)}
+    return {
+        "CUDA_VISIBLE_DEVICES": gpus[index % len(gpus)],
+        "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+    }
 
 
 class LocalProcesses:
@@ -121,7 +123,7 @@ class LocalProcesses:
         # The child imports what this process can import (e.g. test modules).
         pythonpath = os.pathsep.join(p for p in sys.path if p)
         env = {**os.environ, "PYTHONPATH": pythonpath, **(env or {})}
-        self._specs[name] = ([sys.executable, "-m", "recipes.distribute", str(path)], env)
+        self._specs[name] = ([sys.executable, "-m", "recipes.engine.processes", str(path)], env)
         self.exit_codes.setdefault(name, [])
         self._start(name)
 
@@ -195,5 +197,4 @@ def _main(path):
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     _main(sys.argv[1])

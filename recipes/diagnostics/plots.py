@@ -71,7 +71,7 @@ def hessian_spectrum(analysis, path, title=None):
     """Plots the Hessian's spectral density, marking the extreme eigenvalues.
 
     Args:
-        analysis: a `recipes.hessian.CriticalPoint` (anything with `density()`,
+        analysis: a `recipes.diagnostics.CriticalPoint` (anything with `density()`,
             `top_eigenvalues`, `bottom_eigenvalues` and `verdict`).
         path: where to write the PNG.
         title: a title over the figure. Defaults to "Hessian spectrum: <verdict>".
@@ -81,7 +81,7 @@ def hessian_spectrum(analysis, path, title=None):
 
     Example:
 
-    >>> result = recipes.hessian.critical_point(model, x, y)
+    >>> result = recipes.diagnostics.critical_point(model, x, y)
     >>> hessian_spectrum(result, "spectrum.png")
     """
     grid, density = analysis.density()

@@ -14,26 +14,25 @@ Under `tf.distribute` the tunable `batch_size` is the batch *per replica*: the g
 batch is `batch_size * replicas` and the learning rate is scaled by the replicas (the
 engine's linear scaling rule). Across processes, `search(workers=N)` runs KerasTuner's
 distributed mode on this machine: a chief process holding the oracle and `N` worker
-processes (see `recipes.distribute`); a worker that dies is started again under the same
+processes (see `recipes.engine.processes`); a worker that dies is started again under the same
 tuner id, and the oracle hands it back its unfinished trial.
 """
 
 import dataclasses
 import json
-import math
 import os
 import shutil
-import time
 from pathlib import Path
 
 import keras
 import keras_tuner
-import tensorflow as tf
 
-import callbacks as recipe_callbacks
-from recipes import distribute
-from recipes.engine import _check_positive_int, get_strategy
-from recipes.experiments import format_table
+from recipes.data import check_positive_int
+from recipes.diagnostics import format_table
+from recipes.engine import processes
+from recipes.engine.fit import fit
+from recipes.engine.hparams import check_known
+from recipes.engine.strategy import check_strategy, get_strategy
 
 TUNERS = ("hyperband", "bayesian", "random")
 BATCH_SIZES = (32, 64, 128, 256)
@@ -84,7 +83,7 @@ class RecipeHyperModel(keras_tuner.HyperModel):
         self.strategy = get_strategy(strategy)
         self.settings = recipe.settings(**({} if epochs is None else {"epochs": epochs}))
         for size in batch_sizes:
-            _check_positive_int("batch_sizes", size)
+            check_positive_int("batch_sizes", size)
         self.batch_sizes = sorted({*batch_sizes, self.settings["batch_size"]})
         self.seed = seed
 
@@ -98,42 +97,37 @@ class RecipeHyperModel(keras_tuner.HyperModel):
         return hp.Choice("batch_size", self.batch_sizes, default=default) * self.replicas
 
     def build(self, hp):
-        steps_per_epoch = math.ceil(self.data.train_size / self.global_batch_size(hp))
+        model = self.recipe.build(
+            hp, self.data, self.strategy, self.settings["epochs"], self.global_batch_size(hp)
+        )
         with self.strategy.scope():
-            model = self.recipe.build_model(hp, data=self.data)
-            self.recipe.compile(
-                model, hp, steps_per_epoch, self.settings["epochs"], self.replicas
-            )
             # Built now, the optimizer's state loads with the weights: a Hyperband
             # trial continues its parent's schedule where the parent stopped.
             model.optimizer.build(model.trainable_variables)
         return model
 
-    def fit(self, hp, model, *args, epochs=None, callbacks=(), **kwargs):
-        if args:
+    def fit(self, hp, model, *args, epochs=None, callbacks=(), verbose="auto",
+            initial_epoch=0, **kwargs):
+        if args or kwargs:
             raise ValueError(
                 "RecipeHyperModel trains on its recipe's data: call `tuner.search()` "
-                f"without x or y. Received {len(args)} positional argument(s)."
+                f"without x, y or fit arguments. Received {len(args)} positional "
+                f"argument(s) and {sorted(kwargs)}."
             )
         train, validation, _ = self.pipelines(hp)
-        stopper = recipe_callbacks.EarlyStopping(
-            monitor=self.recipe.monitor,
-            patience=self.settings["patience"],
-            warmup_epochs=math.ceil(self.settings["warmup_epochs"]),
-        )
-        start = time.perf_counter()
-        history = model.fit(
+        fitted = fit(
+            model,
             train,
-            validation_data=validation,
+            validation,
             epochs=epochs or self.settings["epochs"],
-            callbacks=[*callbacks, stopper],
-            shuffle=False,  # the pipeline shuffles; Keras would only warn
-            **kwargs,
+            **self.recipe.stopping(self.settings),
+            # The tuner keeps the best epoch's weights in its own checkpoint.
+            restore_best_weights=False,
+            callbacks=callbacks,
+            verbose=verbose,
+            initial_epoch=initial_epoch,
         )
-        seconds = time.perf_counter() - start
-        best = stopper.best_epoch - kwargs.get("initial_epoch", 0)
-        metrics = {name: float(values[best]) for name, values in history.history.items()}
-        return {**metrics, "seconds": seconds, "epochs": len(history.epoch)}
+        return {**fitted.best(), "seconds": fitted.seconds, "epochs": len(fitted.epoch_seconds)}
 
     def pipelines(self, hp):
         """The recipe's train, validation and test pipelines, batched for the trial."""
@@ -224,6 +218,7 @@ def search(
     batch_size=None,
     learning_rate=None,
     *,
+    hp=None,
     batch_sizes=BATCH_SIZES,
     directory="tuning",
     project_name=None,
@@ -238,7 +233,7 @@ def search(
     callbacks=(),
     seed=42,
     verbose=1,
-    **hyperparameter_values,
+    **data_options,
 ):
     """Searches a recipe's hyperparameters with KerasTuner; resumes an earlier search.
 
@@ -258,6 +253,7 @@ def search(
             Defaults to `None` (tuned among `batch_sizes`).
         learning_rate: fix the peak learning rate instead of tuning it.
             Defaults to `None` (tuned on a log scale).
+        hp: fix tunables of the recipe, e.g. `{"depth": 2}`. Defaults to `None`.
         batch_sizes: the batch sizes (per replica) to choose from.
             Defaults to `(32, 64, 128, 256)`, plus the recipe's default.
         directory: where searches are kept. Defaults to `"tuning"`.
@@ -283,7 +279,7 @@ def search(
         seed: seed for the oracle, the initial weights, the validation split and
             shuffling. Defaults to 42.
         verbose: 0 (silent), 1 or 2, for KerasTuner and Keras. Defaults to 1.
-        **hyperparameter_values: fix tunables of the recipe, e.g. `depth=2`.
+        **data_options: the recipe's data options, e.g. `csv=..., target=...`.
 
     Returns:
         A `SearchResult`.
@@ -299,13 +295,14 @@ def search(
     """
     if tuner not in TUNERS:
         raise ValueError(f"Unknown tuner. Expected one of {TUNERS}. Received: tuner={tuner!r}")
-    _check_positive_int("max_trials", max_trials)
-    _check_positive_int("executions_per_trial", executions_per_trial)
+    check_positive_int("max_trials", max_trials)
+    check_positive_int("executions_per_trial", executions_per_trial)
     if limit is not None:
-        _check_positive_int("limit", limit)
-    given = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
-    settings = recipe.settings(**{k: v for k, v in given.items() if v is not None})
-    fixed = dict(hyperparameter_values)
+        check_positive_int("limit", limit)
+    settings = recipe.settings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+    check_strategy(strategy)
+    recipe.check_data_options(data_options)
+    fixed = dict(recipe.hyperparameters(hp).values)
     if batch_size is not None:
         fixed["batch_size"] = batch_size
     if learning_rate is not None:
@@ -325,11 +322,12 @@ def search(
         seed=seed,
         verbose=verbose,
         fixed=fixed,
+        data_options=data_options,
     )
     role = _role()
     processes = {}
     if workers is not None:
-        _check_positive_int("workers", workers)
+        check_positive_int("workers", workers)
         if role is not None:
             raise ValueError(
                 "workers= starts a chief and workers on this machine, but this process "
@@ -365,7 +363,10 @@ def _make_tuner(recipe, plan, data=None, overwrite=False):
     """Builds the KerasTuner tuner of `plan`; returns `(tuner, hypermodel)`."""
     keras.utils.set_random_seed(plan["seed"])
     if data is None:
-        data = recipe.load_data(plan["data_dir"], plan["limit"], plan["seed"])
+        data = recipe.load_data(
+            plan["data_dir"], plan["limit"], plan["seed"], **plan["data_options"]
+        )
+    recipe.check_data(data)
     hypermodel = RecipeHyperModel(
         recipe, data, plan["strategy"], plan["epochs"], plan["batch_sizes"], plan["seed"]
     )
@@ -406,17 +407,11 @@ def _run(tuner, plan):
 
 def _check(hypermodel, fixed):
     """Raises before any trial for fixed values of hyperparameters the recipe does
-    not have, and for data the model cannot take (`Recipe.check_data`)."""
+    not have, and for data the model cannot take (`Recipe.check_model`)."""
     probe = keras_tuner.HyperParameters()
     model = hypermodel.build(probe)
-    known = sorted(p.name for p in probe.space)
-    unknown = sorted(set(fixed) - set(known))
-    if unknown:
-        raise ValueError(
-            f"Recipe {hypermodel.recipe.name!r} has no hyperparameter(s) {unknown}. "
-            f"Known: {known}."
-        )
-    hypermodel.recipe.check_data(hypermodel.data, model)
+    check_known(probe, fixed, hypermodel.recipe.name)
+    hypermodel.recipe.check_model(model, hypermodel.data)
     keras.backend.clear_session()
 
 
@@ -485,9 +480,9 @@ def _search_on_local_workers(recipe, plan, workers, overwrite, max_restarts=2):
     project_dir = Path(plan["directory"]) / plan["project_name"]
     if overwrite and project_dir.exists():
         shutil.rmtree(project_dir)
-    port = distribute.free_port()
+    port = processes.free_port()
     oracle = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port)}
-    gpus = _visible_gpus()
+    gpus = processes.visible_gpus()
     names = ["chief", *(f"tuner{i}" for i in range(workers))]
 
     def on_exit(name, code):
@@ -502,9 +497,11 @@ def _search_on_local_workers(recipe, plan, workers, overwrite, max_restarts=2):
             print(f"{name} exited with status {code}; restarting it to finish its trial.")
         return True
 
-    with distribute.LocalProcesses(project_dir / "logs") as procs:
+    with processes.LocalProcesses(project_dir / "logs") as procs:
         for name in names:
-            env = {**oracle, "KERASTUNER_TUNER_ID": name, **_devices(name, workers, gpus)}
+            index = None if name == "chief" else int(name.removeprefix("tuner"))
+            devices = processes.share_gpus(index, workers, gpus)
+            env = {**oracle, "KERASTUNER_TUNER_ID": name, **devices}
             procs.call(name, _search_process, recipe, plan, env=env)
         if plan["verbose"]:
             print(f"Searching with a chief and {workers} workers; logs in {procs.log_dir}")
@@ -515,31 +512,3 @@ def _search_process(recipe, plan):
     """What a chief or worker process runs (KerasTuner's env variables set)."""
     plan = dict(plan, verbose=2 if plan["verbose"] else 0)  # a log file: no bars
     _run(_make_tuner(recipe, plan)[0], plan)
-
-
-def _visible_gpus():
-    """The ids to give `CUDA_VISIBLE_DEVICES` for this machine's GPUs (no TF runtime)."""
-    count = len(tf.config.list_physical_devices("GPU"))
-    given = os.environ.get("CUDA_VISIBLE_DEVICES")
-    ids = given.split(",") if given else [str(i) for i in range(count)]
-    return ids[:count]
-
-
-def _devices(name, workers, gpus):
-    """Environment that shares `gpus` out among the workers; the chief gets none.
-
-    With at least as many GPUs as workers each worker gets its own; otherwise workers
-    share GPUs and allocate their memory as they need it.
-    """
-    if not gpus:
-        return {}
-    if name == "chief":
-        return {"CUDA_VISIBLE_DEVICES": "-1"}
-    index = int(name.removeprefix("tuner"))
-    if len(gpus) >= workers:
-        own = [g for i, g in enumerate(gpus) if i % workers == index]
-        return {"CUDA_VISIBLE_DEVICES": ",".join(own)}
-    return {
-        "CUDA_VISIBLE_DEVICES": gpus[index % len(gpus)],
-        "TF_FORCE_GPU_ALLOW_GROWTH": "true",
-    }

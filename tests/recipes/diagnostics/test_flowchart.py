@@ -1,4 +1,4 @@
-"""recipes.diagnose: each verdict produced by a real (tiny) training run, and the rules
+"""recipes.diagnostics.flowchart: each verdict produced by a real (tiny) training run, and the rules
 checked on hand-written histories."""
 
 import json
@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from recipes import diagnose as d
+from recipes.diagnostics import flowchart as d
+from recipes.engine import diagnose_run
 
 
 def mlp(inputs, widths, activation="tanh", output_activation=None):
@@ -314,7 +315,7 @@ def test_diagnose_run(tmp_path):
             }
         )
     )
-    result = d.diagnose_run(run)
+    result = diagnose_run(run)
     assert result.verdict == d.OVERFITTING
     image = imread(run / "learning_curves.png")
     assert image.ndim == 3 and image.shape[0] > 100
@@ -322,13 +323,13 @@ def test_diagnose_run(tmp_path):
     assert saved["verdict"] == d.OVERFITTING
     assert saved["evidence"]["val_error"] == pytest.approx(0.2)
     # Keyword arguments reach `diagnose`.
-    assert d.diagnose_run(run, tolerance=0.5).verdict == d.FINE
+    assert diagnose_run(run, tolerance=0.5).verdict == d.FINE
 
 
 def test_diagnose_run_errors(tmp_path):
     with pytest.raises(ValueError, match="history.json"):
-        d.diagnose_run(tmp_path)
+        diagnose_run(tmp_path)
     (tmp_path / "history.json").write_text(json.dumps(history([1], [1])))
     (tmp_path / "result.json").write_text(json.dumps({"recipe": "toy"}))
     with pytest.raises(ValueError, match="test_metrics"):
-        d.diagnose_run(tmp_path)
+        diagnose_run(tmp_path)

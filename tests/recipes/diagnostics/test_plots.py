@@ -1,10 +1,10 @@
-"""recipes.plots: each writer produces a valid, non-empty PNG."""
+"""recipes.diagnostics.plots: each writer produces a valid, non-empty PNG."""
 
 import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from recipes import plots
+from recipes.diagnostics import plots
 
 
 def check_png(path):
@@ -40,7 +40,7 @@ def test_learning_curves_accepts_a_keras_history(tmp_path):
 
 
 def test_hessian_spectrum(tmp_path):
-    from recipes.hessian import spectral_density
+    from recipes.diagnostics.hessian import spectral_density
 
     class Analysis:
         verdict = "saddle point"

@@ -1,20 +1,17 @@
-"""Input pipelines and augmentation presets built from Keras preprocessing layers.
+"""Augmentation presets built from Keras preprocessing layers.
 
-    from recipes import augment, data
-    splits = data.load("mnist")
-    train = augment.make_pipeline(splits.train, 128, augment="digits", seed=0)
-    validation = augment.make_pipeline(splits.validation, 128, shuffle=False)
+    from recipes import data
+    digits = data.get_preset("digits", rotation=5)
 
 Augmentation keeps data natural (the lectures' rule): digits turn, shift and zoom a
 little but never flip (a flipped 2 is not a 2); photos flip left-right, shift and zoom,
 never upside down; speech gets background noise at a chosen signal-to-noise ratio.
 A preset is a plain `keras.Sequential`, applied to whole batches in the input pipeline
-and in training mode only (the layers are the identity at inference). Images stay raw
+(`recipes.data.make_pipeline`) and in training mode only (the layers are the identity at inference). Images stay raw
 pixel values, cast to float32: rescaling belongs in the model.
 """
 
 import keras
-import tensorflow as tf
 
 
 def digits(rotation=10.0, translation=0.1, zoom=0.1, seed=None):
@@ -34,7 +31,7 @@ def digits(rotation=10.0, translation=0.1, zoom=0.1, seed=None):
 
     Example:
 
-    >>> augment = recipes.augment.digits()
+    >>> augment = recipes.data.digits()
     >>> augment(images, training=True).shape == images.shape
     True
     """
@@ -68,7 +65,7 @@ def photos(translation=0.1, zoom=0.1, seed=None):
 
     Example:
 
-    >>> augment = recipes.augment.photos()
+    >>> augment = recipes.data.photos()
     >>> augment(images, training=True).shape == images.shape
     True
     """
@@ -104,7 +101,7 @@ def audio(noise, snr_min=0.0, snr_max=20.0, pad_mode=None, seed=None):
 
     Example:
 
-    >>> augment = recipes.augment.audio(noise_clips, snr_min=5, snr_max=15)
+    >>> augment = recipes.data.audio(noise_clips, snr_min=5, snr_max=15)
     >>> noisy = augment(waveforms, training=True)
     """
     import layers  # Imported here: only this preset needs the project's layers.
@@ -128,7 +125,7 @@ def get_preset(name, **kwargs):
 
     Example:
 
-    >>> recipes.augment.get_preset("digits", rotation=5).name
+    >>> recipes.data.get_preset("digits", rotation=5).name
     'digits'
     """
     if name not in PRESETS:
@@ -137,65 +134,6 @@ def get_preset(name, **kwargs):
             f"Received: name={name!r}"
         )
     return PRESETS[name](**kwargs)
-
-
-def make_pipeline(
-    ds,
-    batch_size,
-    augment=None,
-    shuffle=True,
-    cache=True,
-    seed=None,
-    shuffle_buffer=10_000,
-):
-    """Cache, shuffle, batch, augment on the fly, prefetch.
-
-    Inputs are cast to float32 per batch (no rescaling); `augment` runs on whole
-    batches, in training mode, with `num_parallel_calls=tf.data.AUTOTUNE`.
-
-    Args:
-        ds: a `tf.data.Dataset` of unbatched `(inputs, targets)` pairs.
-        batch_size: examples per batch.
-        augment: a Keras layer or model, a preset name (see `get_preset`), or `None`.
-            Defaults to `None`.
-        shuffle: reshuffle every epoch. Defaults to `True`.
-        cache: cache the examples in memory after the first epoch (before shuffling
-            and augmentation, so each epoch sees new random transforms).
-            Defaults to `True`.
-        seed: shuffle seed. Defaults to `None`.
-        shuffle_buffer: examples in the shuffle buffer. Defaults to `10_000`.
-
-    Returns:
-        A batched, prefetched `tf.data.Dataset` of `(float32 inputs, targets)`.
-
-    Example:
-
-    >>> splits = recipes.data.load("mnist", limit=1000)
-    >>> train = make_pipeline(splits.train, 32, augment="digits", seed=0)
-    >>> images, labels = next(iter(train))
-    >>> images.shape, images.dtype
-    (TensorShape([32, 28, 28, 1]), tf.float32)
-    """
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(
-            f"batch_size must be a positive integer. Received: batch_size={batch_size}"
-        )
-    if isinstance(augment, str):
-        augment = get_preset(augment)
-    if cache:
-        ds = ds.cache()
-    if shuffle:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-
-    def prepare(x, *targets):
-        x = tf.cast(x, "float32")
-        if augment is not None:
-            x = augment(x, training=True)
-        return (x, *targets)
-
-    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def _seed(seed, offset):

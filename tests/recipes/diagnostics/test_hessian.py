@@ -1,4 +1,4 @@
-"""recipes.hessian: eigenvalues against the full Hessian (numpy), verdicts on
+"""recipes.diagnostics.hessian: eigenvalues against the full Hessian (numpy), verdicts on
 constructed critical points, Hessian-vector product counts and the trace."""
 
 import keras
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recipes import hessian
+from recipes.diagnostics import hessian
 
 
 def tanh_mlp(dtype, sizes=(4, 10, 8, 3), l2=1e-3):

@@ -1,13 +1,12 @@
-"""recipes.tuning: per-trial batching and schedules, resuming, results, export, fixed
+"""recipes.engine.tuning: per-trial batching and schedules, resuming, results, export, fixed
 values, the CLI, and distributed search with a chief, two workers and a killed worker.
 
-Most tests search `TinyRecipe` (three Gaussian blobs, a one- or two-layer MLP) so that
-a trial trains in a fraction of a second. Child processes of the distributed search
-import it from this module.
+Most tests search `helpers.TinyRecipe` (three Gaussian blobs, a one- or two-layer MLP)
+so that a trial trains in a fraction of a second. Child processes of the distributed
+search import the callbacks from this module.
 """
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -22,56 +21,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recipes import tuning
-from recipes.data import Splits
-from recipes.engine import Recipe, hyperparameters
-
-
-def fingerprint(values):
-    """A short hash of a trial's hyperparameter values."""
-    return hashlib.sha1(json.dumps(sorted(values.items())).encode()).hexdigest()[:10]
-
-
-def tiny_data(train_size=96, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 3, (3, 8))
-
-    def split(n):
-        y = rng.integers(0, 3, n)
-        x = (centers[y] + rng.normal(0, 1, (n, 8))).astype("float32")
-        return tf.data.Dataset.from_tensor_slices((x, y)), n
-
-    (train, n_train), (val, n_val), (test, n_test) = split(train_size), split(32), split(32)
-    return Splits(
-        "tiny", train, val, test, input_shape=(8,), num_classes=3,
-        train_size=n_train, validation_size=n_val, test_size=n_test,
-    )
-
-
-class TinyRecipe(Recipe):
-    """Three blobs in 8 dimensions, an MLP with seeded initializers; no dropout, no BN."""
-
-    name = "tiny"
-    description = "test recipe"
-    defaults = dict(
-        Recipe.defaults, epochs=2, batch_size=16, learning_rate=1e-2, warmup_epochs=0
-    )
-
-    def load_data(self, data_dir=None, limit=None, seed=42):
-        return tiny_data(limit or 96)
-
-    def build_model(self, hp=None, data=None):
-        hp = hyperparameters(hp)
-        units = hp.Int("units", 4, 32, sampling="log", default=8)
-        depth = hp.Int("depth", 1, 2, default=1)
-        x = inputs = keras.Input((8,))
-        for i in range(depth):
-            init = keras.initializers.GlorotUniform(seed=i)
-            x = keras.layers.Dense(units, activation="relu", kernel_initializer=init)(x)
-        init = keras.initializers.GlorotUniform(seed=10)
-        outputs = keras.layers.Dense(3, activation="softmax", kernel_initializer=init)(x)
-        # The name tells test callbacks which trial's values the model was built from.
-        return keras.Model(inputs, outputs, name=f"tiny_{fingerprint(hp.values)}")
+from helpers import TinyRecipe, fingerprint, tiny_data
+from recipes.engine import processes, tuning
 
 
 class Record(keras.callbacks.Callback):
@@ -238,12 +189,12 @@ def test_hyperband_continues_trials_from_their_checkpoints(tmp_path, record):
 
 
 def test_fixed_values_and_bad_arguments(tmp_path):
-    result = tiny_search(tmp_path, max_trials=2, batch_size=8, learning_rate=3e-3, depth=2)
+    result = tiny_search(tmp_path, max_trials=2, batch_size=8, learning_rate=3e-3, hp={"depth": 2})
     for row in result.trials:
         hp = row["hyperparameters"]
         assert (hp["batch_size"], hp["learning_rate"], hp["depth"]) == (8, 3e-3, 2)
     with pytest.raises(ValueError, match=r"no hyperparameter\(s\) \['widht'\]. Known: .*'units'"):
-        tiny_search(tmp_path, project_name="bad", widht=3)
+        tiny_search(tmp_path, project_name="bad", hp={"widht": 3})
     with pytest.raises(ValueError, match="Unknown tuner"):
         tiny_search(tmp_path, tuner="grid")
     with pytest.raises(ValueError, match="max_trials must be a positive integer"):
@@ -263,10 +214,11 @@ def test_bad_data_fails_before_any_trial(tmp_path):
 
 
 def test_gpus_are_shared_out_among_workers():
-    assert tuning._devices("tuner0", 2, []) == {}
-    assert tuning._devices("chief", 2, ["0", "1"]) == {"CUDA_VISIBLE_DEVICES": "-1"}
-    assert tuning._devices("tuner1", 2, ["0", "1", "2", "3"]) == {"CUDA_VISIBLE_DEVICES": "1,3"}
-    shared = tuning._devices("tuner1", 2, ["5"])
+    share = processes.share_gpus
+    assert share(0, 2, []) == {}
+    assert share(None, 2, ["0", "1"]) == {"CUDA_VISIBLE_DEVICES": "-1"}  # the chief
+    assert share(1, 2, ["0", "1", "2", "3"]) == {"CUDA_VISIBLE_DEVICES": "1,3"}
+    shared = share(1, 2, ["5"])
     assert shared == {"CUDA_VISIBLE_DEVICES": "5", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
 
 
@@ -300,7 +252,7 @@ def distributed(tmp_path_factory):
         f"""
         import json
         from test_tuning import KillOnce, TinyRecipe, TrainLog
-        from recipes import tuning
+        from recipes.engine import processes, tuning
         result = tuning.search(
             TinyRecipe(), tuner="random", max_trials=4, epochs=1, workers=2,
             directory={str(folder)!r}, verbose=0,

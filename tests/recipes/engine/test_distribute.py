@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recipes import distribute, tuning
-from recipes.augment import make_pipeline
+from recipes.data import make_pipeline
+from recipes.engine import processes as distribute
+from recipes.engine import tuning
 from recipes.engine import hyperparameters
-from test_tuning import TinyRecipe
+from helpers import TinyRecipe
 
 
 class FixedOrder(TinyRecipe):

@@ -1,0 +1,41 @@
+"""Data for the recipes: sources, splits, checks, input pipelines and augmentation presets.
+
+    from recipes import data
+    splits = data.load("mnist")                       # TFDS, found offline or downloaded
+    train = data.make_pipeline(splits.train, 128, augment="digits")
+    x, y, names = data.from_csv("table.csv", target="price")
+
+Modules: `sources` (TFDS image classification), `splits` (`Splits`, seeded and
+time-ordered splits), `checks` (bad data caught before training), `tables` (CSV),
+`series` (the demo CO2 series, lag features), `pipeline` (`make_pipeline`), `augment`
+(presets that keep data natural). TensorFlow Datasets is imported only when a TFDS
+dataset is loaded.
+"""
+
+from recipes.data.augment import PRESETS, audio, digits, get_preset, photos
+from recipes.data.checks import check_dataset, check_positive_int
+from recipes.data.pipeline import make_pipeline
+from recipes.data.series import LAGS, demo_series, lag_features
+from recipes.data.sources import DataUnavailableError, load
+from recipes.data.splits import Splits, seeded_split, time_splits
+from recipes.data.tables import from_csv
+
+__all__ = [
+    "LAGS",
+    "PRESETS",
+    "DataUnavailableError",
+    "Splits",
+    "audio",
+    "check_dataset",
+    "check_positive_int",
+    "demo_series",
+    "digits",
+    "from_csv",
+    "get_preset",
+    "lag_features",
+    "load",
+    "make_pipeline",
+    "photos",
+    "seeded_split",
+    "time_splits",
+]

@@ -1,0 +1,88 @@
+"""Hyperparameters apart from run options.
+
+A *hyperparameter* shapes the model or its training and is declared by the recipe as
+`hp.Int/Float/Choice/Boolean(..., default=...)` (depth, filters, dropout, optimizer ...).
+A *run option* says how to run (epochs, batch size, learning rate, data, where to write,
+on which devices) and is a keyword argument of `train`/`search` and a flag of the CLI.
+Values reach hyperparameters only through `hp={...}` (CLI: `--hp NAME=VALUE`); a run
+option given there is an error naming the argument to use instead.
+
+`batch_size` and `learning_rate` are both: run options of `train` and tunables of a
+search. In `hp` they are accepted, so that a search's best hyperparameters train again
+as they are (`train(hp=search.best_hyperparameters)`).
+"""
+
+import keras_tuner
+
+# Run options of `Recipe.train` and `Recipe.search`, with the CLI flag that sets each
+# (None: Python only).
+RUN_OPTIONS = {
+    "epochs": "--epochs",
+    "data": None,
+    "data_dir": "--data-dir",
+    "limit": "--limit",
+    "run_dir": "--run-dir",
+    "strategy": "--strategy",
+    "callbacks": None,
+    "tensorboard": "--tensorboard",
+    "verbose": "--verbose/--quiet",
+    "diagnose": None,
+    "compare_depth": "--compare-depth",
+    "seed": None,
+    "tuner": "--tuner",
+    "max_trials": "--max-trials",
+    "workers": "--workers",
+    "export": "--export",
+    "directory": "--directory",
+    "overwrite": "--overwrite",
+}
+
+
+def hyperparameters(values=None, options=()):
+    """A `keras_tuner.HyperParameters` whose tunables take `values` when registered.
+
+    Args:
+        values: a dict of hyperparameter values, `None` (every tunable takes its
+            default) or a `HyperParameters`, which is returned as it is.
+        options: names of further run options (a recipe's data options) that
+            `values` must not hold, besides `RUN_OPTIONS`. Defaults to none.
+
+    Raises:
+        ValueError: `values` holds a run option, e.g. `{"epochs": 3}`.
+
+    Example:
+
+    >>> hp = hyperparameters({"depth": 2})
+    >>> hp.Int("depth", 1, 3, default=1)
+    2
+    """
+    if isinstance(values, keras_tuner.HyperParameters):
+        return values
+    values = dict(values or {})
+    check_not_options(values, options)
+    hp = keras_tuner.HyperParameters()
+    hp.values.update(values)
+    return hp
+
+
+def check_not_options(values, options=()):
+    """Raises a `ValueError` naming the argument to use for a run option in `values`."""
+    for name, value in values.items():
+        if name in RUN_OPTIONS or name in options:
+            flag = RUN_OPTIONS.get(name) or "--" + name.replace("_", "-")
+            cli = f" (CLI: {flag})" if RUN_OPTIONS.get(name, flag) else ""
+            raise ValueError(
+                f"{name!r} is a run option, not a hyperparameter: pass "
+                f"{name}={value!r} as an argument{cli}, not in hp."
+            )
+
+
+def check_known(hp, given, recipe):
+    """Raises a `ValueError` for values in `given` that `hp`'s space does not register."""
+    registered = {p.name for p in hp.space}
+    unknown = [name for name in given if name not in registered]
+    if unknown:
+        raise ValueError(
+            f"Recipe {recipe!r} has no hyperparameter(s) {unknown}. "
+            f"Known: {sorted(registered)}."
+        )

@@ -1,0 +1,456 @@
+"""The `Recipe` base: what a recipe declares, and `train` / `search` for every recipe.
+
+A recipe module is declarative: it subclasses `Recipe`, sets its defaults, its data and
+its data options, and writes `build_model(hp=None, data=None)` with every tunable as
+`hp.Int/Float/Choice(..., default=...)`. Training (through the one loop of
+`recipes.engine.fit`), evaluation, saving, diagnosis and tuning live here and in the
+engine's other modules, once.
+
+Learning rate and batch size under `tf.distribute`: `batch_size` is the batch *per
+replica*; the global batch is `batch_size * replicas`, and the peak learning rate is
+scaled linearly with the number of replicas (Goyal et al., 2017, "linear scaling rule"),
+with the warm-up that rule asks for. Warm-up and schedule lengths are counted in steps of
+the global batch, so they follow the batch size.
+"""
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import keras
+import keras_tuner
+
+import callbacks as recipe_callbacks
+from recipes import data as recipe_data
+from recipes.engine import tuning
+from recipes.engine.fit import fit, steps_per_epoch
+from recipes.engine.hparams import check_known, hyperparameters
+from recipes.engine.result import Result
+from recipes.engine.strategy import check_strategy, get_strategy
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")
+
+
+def make_optimizer(name, learning_rate):
+    """Builds one of the lecture's optimizers by name.
+
+    `sgd` is SGD with Nesterov momentum 0.9 (plain SGD is rarely what anyone wants).
+    """
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate)
+    if name == "adagrad":
+        return keras.optimizers.Adagrad(learning_rate)
+    raise ValueError(
+        f"Unknown optimizer. Expected one of {OPTIMIZERS}. Received: optimizer={name!r}"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class DataOption:
+    """A data option a recipe declares: a keyword of `train`/`search`/`load_data` and a
+    flag of the CLI (`--NAME`, underscores as dashes).
+
+    Attributes:
+        help: one line for `--help`.
+        type: the type of one value. Defaults to `str`.
+        nargs: how many values the flag takes. Defaults to `None` (one).
+        metavar: the value's name in `--help`. Defaults to `None`.
+        choices: the values allowed. Defaults to `None` (any).
+    """
+
+    help: str
+    type: type = str
+    nargs: int | None = None
+    metavar: str | None = None
+    choices: tuple | None = None
+
+
+class Recipe:
+    """A training recipe: defaults, data and a model; the engine does the rest.
+
+    Subclasses set `name`, `dataset` (a TFDS name), `augment` (a preset name or None)
+    and `augment_options` (its arguments), `data_options` (a dict of `DataOption`s that
+    `load_data` takes), `loss`, `metrics`, `monitor` and `defaults`, and implement
+    `build_model(hp=None, data=None)`. The description is the first line of the
+    recipe module's docstring.
+    """
+
+    name = None
+    dataset = None
+    augment = None
+    augment_options = {}
+    data_options = {}
+    loss = "sparse_categorical_crossentropy"
+    metrics = ("accuracy",)
+    monitor = "val_loss"
+    defaults = dict(
+        epochs=10,
+        batch_size=128,
+        learning_rate=1e-3,
+        optimizer="adam",
+        warmup_epochs=1,
+        patience=5,
+        validation_split=0.1,
+    )
+
+    # -- what a recipe declares ------------------------------------------------------
+    def build_model(self, hp=None, data=None):
+        """Returns an uncompiled `keras.Model`; every tunable has a default."""
+        raise NotImplementedError(f"{type(self).__name__} must define build_model().")
+
+    def load_data(self, data_dir=None, limit=None, seed=42, **data_options):
+        """Returns a `recipes.data.Splits` with train, validation and test datasets."""
+        self.check_data_options(data_options)
+        return recipe_data.load(
+            self.dataset,
+            data_dir=data_dir,
+            validation_split=self.defaults["validation_split"],
+            seed=seed,
+            limit=limit,
+        )
+
+    def augmentation(self, data=None):
+        """The Keras augmentation model applied on the fly in training, or None."""
+        if self.augment is None:
+            return None
+        return recipe_data.get_preset(self.augment, **self.augment_options)
+
+    def baseline(self, data, hp):
+        """The loss of a trivial predictor, the scale the diagnosis judges a loss
+        against; `None` for classifiers, which are judged by their error rate."""
+        return None
+
+    def get_loss(self, hp):
+        """The loss to compile with. Defaults to `loss`; a recipe may tune it."""
+        return self.loss
+
+    @property
+    def description(self):
+        """The first line of the recipe module's docstring, after the name."""
+        doc = (sys.modules[type(self).__module__].__doc__ or "").strip()
+        first = doc.splitlines()[0] if doc else ""
+        return first.removeprefix(f"{self.name}:").strip().rstrip(".")
+
+    # -- checks, before any work -----------------------------------------------------
+    def settings(self, **overrides):
+        """The defaults updated by `overrides` (`None` values ignored), validated."""
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(overrides) - set(self.defaults)
+        if unknown:
+            raise ValueError(
+                f"Unknown setting(s) {sorted(unknown)} for recipe {self.name!r}. "
+                f"Known: {sorted(self.defaults)}."
+            )
+        s = {**self.defaults, **overrides}
+        recipe_data.check_positive_int("epochs", s["epochs"])
+        recipe_data.check_positive_int("batch_size", s["batch_size"])
+        if not s["learning_rate"] > 0:
+            raise ValueError(
+                "learning_rate must be positive. "
+                f"Received: learning_rate={s['learning_rate']!r}"
+            )
+        return s
+
+    def check_data_options(self, data_options):
+        """Raises a `ValueError` for keywords that are not this recipe's data options."""
+        unknown = sorted(set(data_options) - set(self.data_options))
+        if unknown:
+            known = ", ".join(self.data_options) or "none"
+            raise ValueError(
+                f"Recipe {self.name!r} has no option(s) {unknown}. Its data options: "
+                f"{known}. Hyperparameters go in hp, e.g. hp={{{unknown[0]!r}: ...}}."
+            )
+        return data_options
+
+    def hyperparameters(self, hp=None):
+        """`hp` (a dict, `None` or a `keras_tuner.HyperParameters`) as
+        `HyperParameters`; a run or data option in a dict is an error."""
+        return hyperparameters(hp, options=self.data_options)
+
+    def check_data(self, data):
+        """Raises a `ValueError` before anything is built for labels out of range,
+        images of mixed shapes or of no number type, or a missing or empty split
+        (see `recipes.data.check_dataset`)."""
+        if not data.num_classes:
+            return
+        for split in ("train", "validation", "test"):
+            ds = getattr(data, split)
+            if ds is None:
+                raise ValueError(f"The {split!r} split is missing from {data.name!r}.")
+            try:
+                recipe_data.check_dataset(ds, data.num_classes, data.input_shape)
+            except ValueError as e:
+                raise ValueError(f"{data.name} {split} split: {e}") from None
+
+    def check_model(self, model, data):
+        """Raises a `ValueError` when `model` cannot take `data`'s inputs or classes."""
+        want = tuple(model.input_shape[1:])
+        got = tuple(data.input_shape)
+        if len(want) != len(got) or any(
+            a is not None and b is not None and a != b for a, b in zip(want, got)
+        ):
+            raise ValueError(
+                f"{data.name}: images have the wrong shape: expected {want}, got {got}."
+            )
+        if data.num_classes and model.output_shape[-1] != data.num_classes:
+            raise ValueError(
+                f"{data.name} has {data.num_classes} classes, but the {self.name} model "
+                f"has {model.output_shape[-1]} outputs."
+            )
+
+    # -- shared mechanics ------------------------------------------------------------
+    def compile(self, model, hp=None, steps_per_epoch=None, epochs=None, replicas=1):
+        """Compiles `model` with the recipe's optimizer, warm-up + cosine schedule,
+        loss and metrics. `learning_rate` and `optimizer` are tunables.
+
+        Without `steps_per_epoch` the learning rate is constant (handy for
+        benchmarks and tests that call `fit` themselves).
+        """
+        hp = hp if hp is not None else hyperparameters()
+        d = self.defaults
+        lr = hp.Float(
+            "learning_rate", 1e-4, 3e-2, sampling="log", default=d["learning_rate"]
+        )
+        name = hp.Choice("optimizer", list(OPTIMIZERS), default=d["optimizer"])
+        lr = lr * replicas  # linear scaling rule (see module docstring)
+        if steps_per_epoch:
+            epochs = epochs or d["epochs"]
+            total = max(1, steps_per_epoch * epochs)
+            warmup = min(total - 1, round(steps_per_epoch * d["warmup_epochs"]))
+            lr = recipe_callbacks.WarmUpCosine(
+                peak=lr, total_steps=total, warmup_steps=warmup
+            )
+        model.compile(
+            optimizer=make_optimizer(name, lr),
+            loss=self.get_loss(hp),
+            metrics=list(self.metrics),
+        )
+        return model
+
+    def build(self, hp, data, strategy, epochs, global_batch):
+        """Builds and compiles the model of `hp` in `strategy`'s scope, its schedule
+        counted in steps of `global_batch` over `epochs`."""
+        steps = steps_per_epoch(data.train_size, global_batch)
+        with strategy.scope():
+            model = self.build_model(hp, data=data)
+            self.compile(model, hp, steps, epochs, strategy.num_replicas_in_sync)
+        return model
+
+    def stopping(self, settings):
+        """The early-stopping arguments of `recipes.engine.fit.fit` for `settings`."""
+        return dict(
+            monitor=self.monitor,
+            patience=settings["patience"],
+            warmup_epochs=settings["warmup_epochs"],
+        )
+
+    def pipelines(self, data, global_batch, seed=42):
+        """Batched, prefetched train (augmented, shuffled), validation and test sets."""
+        aug = self.augmentation(data)
+        make = recipe_data.make_pipeline
+        return (
+            make(data.train, global_batch, augment=aug, seed=seed),
+            make(data.validation, global_batch, shuffle=False),
+            make(data.test, global_batch, shuffle=False, cache=False),
+        )
+
+    # -- what users call -------------------------------------------------------------
+    def train(
+        self,
+        epochs=None,
+        batch_size=None,
+        learning_rate=None,
+        *,
+        hp=None,
+        data=None,
+        data_dir=None,
+        limit=None,
+        run_dir=None,
+        strategy="auto",
+        callbacks=(),
+        tensorboard=False,
+        verbose="auto",
+        diagnose=True,
+        compare_depth=False,
+        seed=42,
+        **data_options,
+    ):
+        """Trains the recipe and evaluates it once on the test split.
+
+        Args:
+            epochs: number of epochs. Defaults to the recipe's.
+            batch_size: batch size per replica. Defaults to the recipe's.
+            learning_rate: peak learning rate. Defaults to the recipe's.
+            hp: values of the recipe's hyperparameters, e.g. `{"filters": 64}`, or a
+                `keras_tuner.HyperParameters`. Defaults to `None` (each tunable takes
+                its default).
+            data: a `recipes.data.Splits` to train on. Defaults to the recipe's data.
+            data_dir: where the dataset lives. Defaults to `RECIPES_DATA_DIR`, then
+                TFDS's own directory.
+            limit: train on the first `limit` training examples only. Defaults to all.
+            run_dir: where the run's backups, history and result go. Defaults to
+                `runs/<recipe name>`. An interrupted run started again with the same
+                `run_dir` resumes from its last completed epoch.
+            strategy: see `recipes.engine.get_strategy`. Defaults to `"auto"`.
+            callbacks: extra Keras callbacks. Defaults to none.
+            tensorboard: write TensorBoard logs under `run_dir/logs`.
+                Defaults to `False`.
+            verbose: Keras `fit` verbosity. Defaults to `"auto"` (a progress bar).
+            diagnose: print the diagnosis at the end. Defaults to `True`.
+            compare_depth: also train a shallower and a deeper variant (same
+                settings) so that the diagnosis can tell model bias from an
+                optimization failure. Defaults to `False`.
+            seed: seed for the validation split, shuffling and initial weights.
+                Defaults to 42.
+            **data_options: the recipe's data options (`data_options`), e.g.
+                `csv=..., target=...` for `regression`.
+
+        Returns:
+            A `Result`, also saved to `run_dir` (see `Result.save`).
+        """
+        start = time.perf_counter()
+        self.check_data_options(data_options)
+        hp = self.hyperparameters(hp)
+        given = dict(hp.values)
+        settings = self.settings(
+            epochs=epochs,
+            batch_size=_one_of("batch_size", batch_size, given),
+            learning_rate=_one_of("learning_rate", learning_rate, given),
+        )
+        if limit is not None:
+            recipe_data.check_positive_int("limit", limit)
+        check_strategy(strategy)
+        if compare_depth and "depth" not in self.space():
+            raise ValueError(
+                f"compare_depth needs a `depth` hyperparameter, which this {self.name} "
+                f"model does not have. Known: {sorted(self.space())}."
+            )
+        strategy = get_strategy(strategy)
+        keras.utils.set_random_seed(seed)
+        if data is None:
+            data = self.load_data(data_dir, limit, seed, **data_options)
+        self.check_data(data)
+
+        run_dir = Path(run_dir or Path("runs") / self.name)
+        extra = list(callbacks)
+        if tensorboard:
+            extra.append(keras.callbacks.TensorBoard(str(run_dir / "logs")))
+        result = self._run(hp, data, settings, strategy, run_dir, extra, verbose, seed,
+                           given=given)
+        if compare_depth:
+            result.comparisons = self.compare_depth(result, hp, data, strategy, run_dir)
+        result.timings["total_seconds"] = time.perf_counter() - start
+        result.save(run_dir)
+        if diagnose:
+            result.diagnosis = result.diagnose()
+            if verbose != 0:
+                print(result.diagnosis)
+        return result
+
+    def search(self, tuner="hyperband", **kwargs):
+        """Runs a KerasTuner search over this recipe's space; see
+        `recipes.engine.tuning.search`."""
+        return tuning.search(self, tuner=tuner, **kwargs)
+
+    def space(self):
+        """The names of every hyperparameter the default model registers."""
+        probe = keras_tuner.HyperParameters()
+        model = self.build_model(probe)
+        self.compile(model, probe)
+        keras.backend.clear_session()
+        return {p.name for p in probe.space}
+
+    def _run(self, hp, data, settings, strategy, run_dir, callbacks, verbose, seed,
+             given=None):
+        """One training of the model of `hp` on `data` through the fit loop, evaluated
+        once on the test split; the `Result` before comparisons and diagnosis."""
+        replicas = strategy.num_replicas_in_sync
+        global_batch = settings["batch_size"] * replicas
+        hp.values["learning_rate"] = settings["learning_rate"]
+        model = self.build(hp, data, strategy, settings["epochs"], global_batch)
+        check_known(hp, [k for k in given or () if k != "batch_size"], self.name)
+        self.check_model(model, data)
+        train_ds, val_ds, test_ds = self.pipelines(data, global_batch, seed=seed)
+        fitted = fit(
+            model,
+            train_ds,
+            val_ds,
+            epochs=settings["epochs"],
+            **self.stopping(settings),
+            backup_dir=Path(run_dir) / "backup",
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+        test_metrics = model.evaluate(test_ds, return_dict=True, verbose=0)
+        return Result(
+            recipe=self.name,
+            model=model,
+            history=fitted.history,
+            test_metrics={k: float(v) for k, v in test_metrics.items()},
+            timings=dict(fit_seconds=fitted.seconds, epoch_seconds=fitted.epoch_seconds),
+            settings=dict(
+                settings,
+                replicas=replicas,
+                global_batch_size=global_batch,
+                steps_per_epoch=steps_per_epoch(data.train_size, global_batch),
+                strategy=type(strategy).__name__,
+                train_size=data.train_size,
+                seed=seed,
+                baseline=self.baseline(data, hp),
+            ),
+            hyperparameters=dict(hp.values),
+            stop_reason=fitted.stop_reason,
+        )
+
+    def depth_variants(self, hp):
+        """(shallower, deeper) values of the `depth` tunable around the current one.
+
+        At the smallest depth the "shallower" variant is the model itself.
+        """
+        depth = hp.get("depth")
+        return max(1, depth - 1), depth + 1
+
+    def compare_depth(self, result, hp, data, strategy, run_dir):
+        """Trains a shallower and a deeper variant with the same settings, each saved
+        to `run_dir/depth-N`.
+
+        Returns `{"shallower": ..., "deeper": ...}`, each with `depth`, `history` and
+        `test` metrics; at the smallest depth the shallower one is `result` itself.
+        """
+        out = {}
+        s = result.settings
+        for label, depth in zip(("shallower", "deeper"), self.depth_variants(hp)):
+            if depth == hp.get("depth"):
+                out[label] = dict(depth=depth, history=result.history, test=result.test_metrics)
+                continue
+            print(f"Training the {label} variant (depth={depth}) ...")
+            variant_hp = keras_tuner.HyperParameters()
+            variant_hp.values.update(dict(hp.values, depth=depth))
+            keras.utils.set_random_seed(s["seed"])
+            variant_dir = Path(run_dir) / f"depth-{depth}"
+            variant = self._run(
+                variant_hp, data, self.settings(**{k: s[k] for k in self.defaults}),
+                strategy, variant_dir, [], 0, s["seed"],
+            )
+            variant.save(variant_dir)
+            out[label] = dict(depth=depth, history=variant.history, test=variant.test_metrics)
+        return out
+
+    def __repr__(self):
+        return f"<Recipe {self.name}: {self.description}>"
+
+
+def _one_of(name, argument, hp_values):
+    """A setting given as an argument or in `hp` (a search's best values), not both."""
+    value = hp_values.get(name)
+    if argument is not None and value is not None and argument != value:
+        raise ValueError(
+            f"{name} is given twice, as an argument ({argument!r}) and in hp "
+            f"({value!r}). Received: {name}={argument!r}, hp[{name!r}]={value!r}"
+        )
+    return argument if argument is not None else value

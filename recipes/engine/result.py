@@ -1,0 +1,161 @@
+"""A training run's `Result`, and the run directory it is saved to and loaded from.
+
+    result = cnn_mnist.train(epochs=5)       # saved to runs/cnn_mnist
+    same = Result.load("runs/cnn_mnist")     # history, metrics, settings; no model
+    print(diagnose_run("runs/cnn_mnist"))    # what `python -m recipes diagnose` does
+
+The run directory format, written by `Result.save` and read by `Result.load`:
+
+    run_dir/history.json   the Keras history: {"loss": [...], "val_loss": [...],
+                           "accuracy": [...], "val_accuracy": [...], ...}, one float
+                           per epoch (NaN allowed).
+    run_dir/result.json    {
+                             "recipe": "cnn_mnist",
+                             "test_metrics": {"loss": 0.03, "accuracy": 0.99},
+                             "settings": {...},
+                             "hyperparameters": {...},
+                             "timings": {...},
+                             "stop_reason": null,
+                             "comparisons": {"shallower": {"history": {...}},
+                                             "deeper": {"history": {...}}}
+                           }
+
+Only "test_metrics" is required in result.json. "recipe" names the plot. "settings" may
+hold "human_error" and "baseline" (used by the diagnosis unless it is given them);
+"stop_reason" is `null` or a string, "non_finite_loss" meaning training diverged;
+"comparisons" may hold "shallower" and/or "deeper": models trained the same way, each
+an object with a "history" (same format as history.json). Other keys are ignored.
+`diagnose_run` writes `learning_curves.png` (the verdict in its title) and
+`diagnosis.json` (the `Diagnosis` as a dict) into the directory.
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import keras
+
+from recipes.diagnostics import diagnose, plots
+
+
+@dataclasses.dataclass
+class Result:
+    """What `Recipe.train` returns: the model, its history, test metrics and more.
+
+    Attributes:
+        recipe: the recipe's name.
+        model: the trained `keras.Model` (best weights restored); `None` for a
+            result loaded from a run directory.
+        history: dict of per-epoch metrics (`loss`, `val_loss`, ...).
+        test_metrics: metrics on the test split, evaluated once after training.
+        timings: `fit_seconds`, `epoch_seconds` (list), `total_seconds`.
+        settings: the run's settings (epochs, batch size, learning rate, strategy ...).
+        hyperparameters: the values of every tunable used to build the model.
+        stop_reason: why training ended early, if it did (see `callbacks.EarlyStopping`).
+        run_dir: where the run was saved.
+        diagnosis: the `recipes.diagnostics.Diagnosis` of the run.
+        comparisons: `{"shallower": ..., "deeper": ...}` of `compare_depth`.
+    """
+
+    recipe: str
+    model: keras.Model | None
+    history: dict
+    test_metrics: dict
+    timings: dict = dataclasses.field(default_factory=dict)
+    settings: dict = dataclasses.field(default_factory=dict)
+    hyperparameters: dict = dataclasses.field(default_factory=dict)
+    stop_reason: str | None = None
+    run_dir: str | None = None
+    diagnosis: object = None
+    comparisons: dict = dataclasses.field(default_factory=dict)
+
+    _SAVED = ("recipe", "test_metrics", "settings", "hyperparameters", "timings",
+              "stop_reason", "comparisons")
+
+    def export(self, path):
+        """Exports a SavedModel whose `serve` signature takes raw inputs.
+
+        It loads with `tf.saved_model.load` or TF Serving, without this project.
+        """
+        self.model.export(str(path), format="tf_saved_model", verbose=False)
+        return str(path)
+
+    def save_model(self, path):
+        """Saves a `.keras` file; it loads with `keras.saving.load_model` after
+        `import layers`."""
+        if not str(path).endswith(".keras"):
+            raise ValueError(f"The path must end in '.keras'. Received: path={path!r}")
+        self.model.save(path)
+        return str(path)
+
+    def save(self, run_dir):
+        """Writes `history.json` and `result.json` (format in the module docstring)."""
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "history.json").write_text(json.dumps(self.history, indent=1))
+        record = {name: getattr(self, name) for name in self._SAVED}
+        (run_dir / "result.json").write_text(json.dumps(record, indent=1, default=str))
+        self.run_dir = str(run_dir)
+        return self.run_dir
+
+    @classmethod
+    def load(cls, run_dir):
+        """Reads a run directory written by `save`; the result has no model.
+
+        Raises:
+            ValueError: `run_dir` lacks `history.json` or `result.json`, or
+                `result.json` has no "test_metrics".
+        """
+        run_dir = Path(run_dir)
+        paths = [run_dir / "history.json", run_dir / "result.json"]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise ValueError(
+                f"{run_dir} is not a saved run: missing {', '.join(missing)}. "
+                f"Received: run_dir={str(run_dir)!r}"
+            )
+        history = json.loads(paths[0].read_text())
+        record = json.loads(paths[1].read_text())
+        if "test_metrics" not in record:
+            raise ValueError(
+                f"{paths[1]} has no 'test_metrics'. Received: keys {sorted(record)}"
+            )
+        values = {k: record[k] for k in cls._SAVED if record.get(k) is not None}
+        values.setdefault("recipe", run_dir.name)
+        return cls(model=None, history=history, run_dir=str(run_dir), **values)
+
+    def diagnose(self, **kwargs):
+        """The run's `Diagnosis` (see `recipes.diagnostics.diagnose` for `kwargs`)."""
+        return diagnose(self, **kwargs)
+
+
+def diagnose_run(run_dir, **kwargs):
+    """Diagnoses a saved run and writes its learning curves and diagnosis beside it.
+
+    Reads the run with `Result.load` and writes `learning_curves.png` (verdict in the
+    title) and `diagnosis.json`.
+
+    Args:
+        run_dir: the run's directory.
+        **kwargs: passed to `recipes.diagnostics.diagnose` (`human_error`,
+            `tolerance`, `epoch` ...).
+
+    Returns:
+        A `Diagnosis`.
+
+    Example:
+
+    >>> print(diagnose_run("runs/cnn_mnist"))
+    """
+    result = Result.load(run_dir)
+    diagnosis = result.diagnose(**kwargs)
+    run_dir = Path(run_dir)
+    plots.learning_curves(
+        result.history,
+        run_dir / "learning_curves.png",
+        title=f"{result.recipe}: {diagnosis.verdict}",
+    )
+    (run_dir / "diagnosis.json").write_text(
+        json.dumps(dataclasses.asdict(diagnosis), indent=1)
+    )
+    return diagnosis
