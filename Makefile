@@ -24,6 +24,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[test,bench]"
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
 
 clean:

@@ -1,10 +1,11 @@
-"""Keras callbacks and learning-rate schedules: warm-up, early stopping, LR finder."""
+"""Keras callbacks and learning-rate schedules: warm-up, early stopping, LR finder, logs."""
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 from callbacks.early_stopping import EarlyStopping  # noqa: E402
+from callbacks.epoch_log import EpochLog  # noqa: E402
 from callbacks.lr_finder import LRFinder, LRFinderResult, find_lr  # noqa: E402
 from callbacks.schedules import (  # noqa: E402
     InverseSqrt,
@@ -16,6 +17,7 @@ from callbacks.warmup import WarmUpCallback  # noqa: E402
 
 __all__ = [
     "EarlyStopping",
+    "EpochLog",
     "InverseSqrt",
     "LRFinder",
     "LRFinderResult",

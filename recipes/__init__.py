@@ -25,7 +25,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
-__all__ = ["get", "list_recipes", "describe"]
+__all__ = ["get", "list_recipes", "describe", "preset_of"]
 __version__ = "0.1.0"
 
 _HERE = Path(__file__).parent
@@ -46,6 +46,19 @@ def describe(name):
     doc = ast.get_docstring(ast.parse((_HERE / f"{_check(name)}.py").read_text())) or ""
     summary = doc.strip().splitlines()[0] if doc.strip() else ""
     return summary.removeprefix(f"{name}:").strip().rstrip(".")
+
+
+def preset_of(name):
+    """The task a preset is built on (the recipe module it imports its class from), or
+    `None` for a task: `preset_of("cnn_mnist") == "cnn"`."""
+    tree = ast.parse((_HERE / f"{_check(name)}.py").read_text())
+    recipes = set(list_recipes())
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            base = node.module.removeprefix("recipes.")
+            if node.module.startswith("recipes.") and base in recipes:
+                return base
+    return None
 
 
 def get(name):

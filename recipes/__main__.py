@@ -1,14 +1,81 @@
 """The command line: `python -m recipes list | train | tune | diagnose`.
 
-Bad input ends with a one-line error on stderr and exit status 2, never a traceback.
-The flags of a recipe's data (`--csv`, `--target` for `regression`) come from the
+Bad input ends with a one-line error on stderr and exit status 2, never a traceback,
+and before any data is read or model built: every argument and output path is checked
+first. The flags of a recipe's data (`--csv`, `--target` for `regression`) come from the
 recipe's own `data_options`: a new recipe never edits this file.
+
+Output: Keras's progress bar on a terminal, one line per epoch in a log file; TensorFlow's
+start-up lines (the oneDNN notice, `cudart_stub`, `cuInit`, the absl and CPU-instruction
+notes, which TF 2.21's C++ code writes to stderr while it loads, before its own log
+level applies) are dropped while TensorFlow loads, and every other line on stderr passes
+through (`--verbose` keeps them all, `--quiet` prints only the results).
 """
 
 import argparse
+import contextlib
+import os
+import re
 import sys
+import threading
 
 import recipes
+
+# What TensorFlow 2.21 prints on stderr while it loads on a machine without a GPU.
+STARTUP_NOISE = re.compile(
+    r"All log messages before absl::InitializeLog\(\) is called|"
+    r"oneDNN custom operations are on|"
+    r"cudart_stub\.cc.*Could not find cuda drivers|"
+    r"cuda_platform\.cc.*failed call to cuInit|"
+    r"cpu_feature_guard\.cc.*This TensorFlow binary is optimized|"
+    r"To enable the following instructions: .*rebuild TensorFlow|"
+    r"Unable to register cu(DNN|FFT|BLAS) factory"
+)
+
+
+@contextlib.contextmanager
+def quiet_tensorflow_startup():
+    """Drops TensorFlow's start-up lines (`STARTUP_NOISE`) from stderr while the block
+    runs and passes every other line through.
+
+    The lines come from C++ (absl logging before `absl::InitializeLog`), so no Python
+    logger and no `TF_CPP_MIN_LOG_LEVEL` reaches them: file descriptor 2 goes through a
+    pipe, filtered line by line, until the block ends.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    read, write = os.pipe()
+    os.dup2(write, 2)
+    os.close(write)
+
+    def forward():
+        rest = b""
+        with os.fdopen(read, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(65536):
+                *lines, rest = (rest + chunk).split(b"\n")
+                for line in lines:
+                    if not STARTUP_NOISE.search(line.decode(errors="replace")):
+                        os.write(saved, line + b"\n")
+        if rest and not STARTUP_NOISE.search(rest.decode(errors="replace")):
+            os.write(saved, rest)
+
+    thread = threading.Thread(target=forward, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes the pipe's last write end: the thread sees its end
+        thread.join(timeout=10)
+        os.close(saved)
+
+
+def _load_tensorflow(verbose):
+    context = contextlib.nullcontext() if verbose else quiet_tensorflow_startup()
+    with context:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")  # where cuInit reports a missing GPU
 
 
 def _hp_value(text):
@@ -65,7 +132,7 @@ def _add_common(p, recipe):
     p.add_argument(
         "--mixed-precision",
         action="store_true",
-        help="compute in float16 with float32 weights (GPUs)",
+        help="compute in float16 (GPUs) or bfloat16 (CPUs) with float32 weights",
     )
     p.add_argument(
         "--hp",
@@ -75,10 +142,18 @@ def _add_common(p, recipe):
         metavar="NAME=VALUE",
         help="set a hyperparameter, e.g. --hp depth=2 (repeatable)",
     )
+    loud = p.add_mutually_exclusive_group()
+    loud.add_argument(
+        "--verbose", action="store_true",
+        help="Keras progress bars even in a log, and TensorFlow's start-up lines",
+    )
+    loud.add_argument("--quiet", action="store_true", help="print only the results")
     if recipe is None:
         return
     group = p.add_argument_group(f"data options of {recipe.name}")
     for name, option in recipe.data_options.items():
+        if not option.cli:
+            continue
         group.add_argument(
             "--" + name.replace("_", "-"),
             dest=f"data_{name}",
@@ -137,14 +212,40 @@ def build_parser(recipe=None):
     p = sub.add_parser("diagnose", help="diagnose a saved run and write its plots")
     p.add_argument("run_dir", help="a run directory written by `train`")
     p.add_argument("--human-error", type=float, help="human-level error, e.g. 0.002")
+
+    p = sub.add_parser("experiment", help="run one of the lectures' experiments on a recipe")
+    study = p.add_subparsers(dest="experiment", required=True, parser_class=_Parser)
+    for name, text in (("optimizers", "SGD, momentum, Adagrad, RMSProp and Adam, same budget"),
+                       ("batch-size", "small vs large batches, same epochs")):
+        q = study.add_parser(name, help=text)
+        q.add_argument("experiment_recipe", metavar="recipe", help="recipe name")
+        q.add_argument("--epochs", type=_positive_int, help="epochs of every training")
+        q.add_argument("--limit", type=_positive_int, help="use only N training examples")
+        q.add_argument("--data-dir", help="dataset directory (default: $RECIPES_DATA_DIR)")
+        q.add_argument("--run-dir", default="runs", help="parent of the runs (default: runs)")
+        q.add_argument("--plot", help="where to write the PNG")
+        q.add_argument("--seed", type=int, default=42, help="seed (default: 42)")
+        if name == "optimizers":
+            q.add_argument("--optimizers", nargs="+", metavar="NAME",
+                           help="optimizers to compare (default: all five)")
+            q.add_argument("--learning-rate", type=_hp_value, action="append", default=[],
+                           metavar="NAME=VALUE", help="an optimizer's learning rate (repeatable)")
+        else:
+            q.add_argument("--sizes", nargs="+", type=_positive_int, metavar="N",
+                           help="batch sizes (default: 32 128 512)")
+            q.add_argument("--lr", type=_positive_float, help="learning rate of every size")
     return parser
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    needs_tensorflow = bool(argv) and argv[0] in ("train", "tune", "diagnose", "experiment")
     try:
+        if needs_tensorflow:
+            _check_recipe_name(argv)  # an unknown recipe: before TensorFlow loads
+            _load_tensorflow("--verbose" in argv)
         recipe = _named_recipe(argv)
-    except ValueError as e:  # an unknown recipe: before TensorFlow starts any work
+    except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     parser = build_parser(recipe)
@@ -152,7 +253,9 @@ def main(argv=None):
     if extra:
         where = ""
         if recipe is not None:
-            options = ", ".join("--" + n.replace("_", "-") for n in recipe.data_options)
+            options = ", ".join(
+                "--" + n.replace("_", "-") for n, o in recipe.data_options.items() if o.cli
+            )
             where = f"; the data options of {recipe.name}: {options or 'none'}"
         parser.error(f"unrecognized arguments: {' '.join(extra)}{where}")
     try:
@@ -165,6 +268,11 @@ def main(argv=None):
         return 130
 
 
+def _check_recipe_name(argv):
+    if len(argv) >= 2 and argv[0] in ("train", "tune") and not argv[1].startswith("-"):
+        recipes.describe(argv[1])  # raises for an unknown name, reading no module
+
+
 def _named_recipe(argv):
     """The recipe that `train NAME` / `tune NAME` names, or `None`."""
     if len(argv) < 2 or argv[0] not in ("train", "tune") or argv[1].startswith("-"):
@@ -174,29 +282,41 @@ def _named_recipe(argv):
 
 def _run(args, recipe):
     if args.command == "list":
-        for name in recipes.list_recipes():
-            print(f"{name:<14} {recipes.describe(name)}")
+        names = recipes.list_recipes()
+        tasks = [n for n in names if recipes.preset_of(n) is None]
+        print("Tasks (train on your own data: see `python -m recipes train TASK --help`):")
+        for name in tasks:
+            print(f"  {name:<14} {recipes.describe(name)}")
+        print("Presets (a task with its dataset and measured defaults):")
+        for name in (n for n in names if n not in tasks):
+            print(f"  {name:<14} {recipes.describe(name)}")
         return 0
     if args.command == "diagnose":
         from recipes.engine import diagnose_run
 
         print(diagnose_run(args.run_dir, human_error=args.human_error))
         return 0
+    if args.command == "experiment":
+        return _experiment(args)
 
+    _check_outputs(args)
     if args.mixed_precision:
         import keras
 
-        keras.mixed_precision.set_global_policy("mixed_float16")
+        from recipes.engine.strategy import mixed_precision_policy
+
+        keras.mixed_precision.set_global_policy(mixed_precision_policy())
     data_options = {
         name: getattr(args, f"data_{name}")
-        for name in recipe.data_options
-        if getattr(args, f"data_{name}") is not None
+        for name, option in recipe.data_options.items()
+        if option.cli and getattr(args, f"data_{name}") is not None
     }
     common = dict(
         data_dir=args.data_dir,
         limit=args.limit,
         strategy=args.strategy,
         hp=dict(args.hp),
+        verbose=0 if args.quiet else (1 if args.verbose else "auto"),
         **data_options,
     )
     settings = dict(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr)
@@ -229,6 +349,39 @@ def _run(args, recipe):
     )
     print(search)
     return 0
+
+
+def _experiment(args):
+    from recipes.data import check_data_dir
+    from recipes.diagnostics import experiments
+
+    recipe = recipes.get(args.experiment_recipe)
+    check_data_dir(args.data_dir)
+    common = dict(epochs=args.epochs, limit=args.limit, data_dir=args.data_dir,
+                  run_dir=args.run_dir, seed=args.seed)
+    if args.experiment == "optimizers":
+        names = args.optimizers or tuple(experiments.LEARNING_RATES)
+        rates = {name: float(value) for name, value in args.learning_rate} or None
+        experiments.optimizers(recipe, names, learning_rates=rates,
+                               plot=args.plot or "optimizers.png", **common)
+    else:
+        experiments.batch_size(recipe, args.sizes or (32, 128, 512), learning_rate=args.lr,
+                               plot=args.plot or "batch_size.png", **common)
+    return 0
+
+
+def _check_outputs(args):
+    """Every output path, checked before any data is read."""
+    from recipes.engine.result import check_export_path, check_keras_path
+
+    if getattr(args, "export", None):
+        check_export_path(args.export)
+    if getattr(args, "save", None):
+        check_keras_path(args.save)
+    for flag in ("run_dir", "directory"):
+        path = getattr(args, flag, None)
+        if path and os.path.exists(path) and not os.path.isdir(path):
+            raise ValueError(f"--{flag.replace('_', '-')} {path} is a file, not a directory.")
 
 
 if __name__ == "__main__":

@@ -5,27 +5,37 @@
     train = data.make_pipeline(splits.train, 128, augment="digits")
     x, y, names = data.from_csv("table.csv", target="price")
 
-Modules: `sources` (TFDS image classification), `splits` (`Splits`, seeded and
-time-ordered splits), `checks` (bad data caught before training), `tables` (CSV),
+Modules: `sources` (TFDS image classification), `images` (images from TFDS, folders,
+arrays or a `tf.data.Dataset`), `splits` (`Splits`, seeded and
+time-ordered splits), `checks` (bad data caught before training), `tables` (CSV files and
+DataFrames, read with pandas),
 `series` (the demo CO2 series, lag features), `pipeline` (`make_pipeline`), `augment`
 (presets that keep data natural). TensorFlow Datasets is imported only when a TFDS
 dataset is loaded.
 """
 
-from recipes.data.augment import PRESETS, audio, digits, get_preset, photos
-from recipes.data.checks import check_dataset, check_positive_int
+from recipes.data.augment import PRESETS, audio, augment_for, digits, get_preset, photos
+from recipes.data.checks import check_data_dir, check_dataset, check_positive_int
+from recipes.data.images import from_arrays, from_dataset, from_directory, load_images
 from recipes.data.pipeline import make_pipeline
 from recipes.data.series import LAGS, demo_series, lag_features
 from recipes.data.sources import DataUnavailableError, load
-from recipes.data.splits import Splits, seeded_split, time_splits
-from recipes.data.tables import from_csv
+from recipes.data.splits import Splits, seeded_split, split_mask, time_splits
+from recipes.data.tables import TableSplits, from_csv, load_table, read_csv
 
 __all__ = [
     "LAGS",
     "PRESETS",
     "DataUnavailableError",
     "Splits",
+    "TableSplits",
     "audio",
+    "augment_for",
+    "from_arrays",
+    "from_dataset",
+    "from_directory",
+    "load_images",
+    "check_data_dir",
     "check_dataset",
     "check_positive_int",
     "demo_series",
@@ -34,8 +44,11 @@ __all__ = [
     "get_preset",
     "lag_features",
     "load",
+    "load_table",
+    "read_csv",
     "make_pipeline",
     "photos",
     "seeded_split",
+    "split_mask",
     "time_splits",
 ]

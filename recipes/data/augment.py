@@ -110,6 +110,27 @@ def audio(noise, snr_min=0.0, snr_max=20.0, pad_mode=None, seed=None):
     return keras.Sequential([mix], name="audio")
 
 
+# TFDS datasets of digits and characters: flipped, they are other symbols.
+CHARACTERS = ("mnist", "emnist", "kmnist", "binarized_mnist", "omniglot", "svhn_cropped")
+
+
+def augment_for(name, channels):
+    """The augmentation preset for a kind of images: `"digits"` (small turns, shifts and
+    zooms, never a flip) for digits and characters, `"photos"` (left-right flips too)
+    for photos and clothing.
+
+    Known TFDS names decide (`CHARACTERS` are digits; `fashion_mnist` is clothing);
+    otherwise grayscale images are taken for characters and colour images for photos.
+    Pass `augment=` to a recipe to choose yourself.
+    """
+    base = str(name).split("/")[0].split(":")[0]
+    if base in CHARACTERS:
+        return "digits"
+    if base == "fashion_mnist":
+        return "photos"
+    return "digits" if channels == 1 else "photos"
+
+
 PRESETS = {"digits": digits, "photos": photos, "audio": audio}
 
 

@@ -1,5 +1,7 @@
 """Checks that catch bad data and bad arguments before any training starts."""
 
+from pathlib import Path
+
 import numpy as np
 import tensorflow as tf
 
@@ -9,6 +11,16 @@ def check_positive_int(name, value):
     unless `value` is an integer (Python or NumPy, not a bool) of at least 1."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+
+
+def check_data_dir(data_dir):
+    """Raises a `ValueError` unless `data_dir` is `None` or an existing folder, so that
+    a mistyped path does not train silently on whatever a cache holds."""
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        raise ValueError(
+            f"The data directory {data_dir} does not exist: point data_dir (CLI: "
+            f"--data-dir) at the folder holding the dataset. Received: data_dir={str(data_dir)!r}"
+        )
 
 
 def check_dataset(ds, num_classes, input_shape, dtype=None, max_examples=10_000):

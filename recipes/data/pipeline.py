@@ -59,7 +59,8 @@ def make_pipeline(
     ds = ds.batch(batch_size)
 
     def prepare(x, *targets):
-        x = tf.cast(x, "float32")
+        if not isinstance(x, dict):  # a table's columns keep their own dtypes
+            x = tf.cast(x, "float32")
         if augment is not None:
             x = augment(x, training=True)
         return (x, *targets)

@@ -12,10 +12,14 @@ such a folder, TFDS downloads as usual. TFDS writes the prepared dataset to `cac
 
 import os
 import socket
+import sys
 import tempfile
 import urllib.parse
 from pathlib import Path
 
+import tensorflow as tf
+
+from recipes.data.augment import augment_for
 from recipes.data.checks import check_positive_int
 from recipes.data.splits import Splits, cardinality, seeded_split
 
@@ -87,6 +91,8 @@ def load(
         ) from e
     image_key, label_key = _image_label_keys(builder)
     if not builder.is_prepared():
+        if not sys.stdout.isatty():  # TFDS's bars redraw with cursor codes: terminals only
+            tfds.disable_progress_bar()
         _prepare(builder, data_dir, download)
 
     # No TFDS auto-cache: `make_pipeline` caches after `limit` and the split, and a
@@ -106,17 +112,21 @@ def load(
     except ValueError:  # No test split (e.g. cats_vs_dogs).
         test = None
     label = builder.info.features[label_key]
+    image = builder.info.features[image_key]
     return Splits(
         name=name,
         train=train,
         validation=validation,
         test=test,
-        input_shape=tuple(builder.info.features[image_key].shape),
+        input_shape=tuple(image.shape),
         num_classes=label.num_classes,
         class_names=tuple(label.names),
         train_size=size - val_size,
         validation_size=val_size,
         test_size=0 if test is None else cardinality(test),
+        dtype=tf.as_dtype(image.np_dtype).name,
+        pixel_max=255.0,
+        augment=augment_for(name, image.shape[-1]),
     )
 
 

@@ -26,6 +26,11 @@ class Splits:
         num_classes: number of classes, or `None` for regression.
         class_names: the class names, if known.
         train_size, validation_size, test_size: number of examples in each split.
+        dtype: the inputs' own dtype (e.g. `"uint8"` for image files), if known.
+        pixel_max: the largest pixel value images can hold (255, or 1 for floats in
+            [0, 1]), the scale a model rescales by; `None` for data that is not images.
+        augment: the augmentation preset the kind of images calls for (`"digits"` or
+            `"photos"`, see `recipes.data.images.augment_for`), if known.
     """
 
     name: str
@@ -38,6 +43,9 @@ class Splits:
     train_size: int = 0
     validation_size: int = 0
     test_size: int = 0
+    dtype: str | None = None
+    pixel_max: float | None = None
+    augment: str | None = None
 
     def arrays(self, split="train"):
         """Returns one split as numpy `(inputs, targets)`; for data that fits in memory."""
@@ -54,22 +62,34 @@ def cardinality(ds):
     return size
 
 
-def seeded_split(ds, size, fraction, seed):
-    """Splits off a seeded random `fraction` of `ds`: (rest, held_out, held_out_size).
-
-    Membership is a fixed boolean mask over example positions, so both parts are
-    disjoint, identical every epoch, and streamed lazily from the same source.
+def split_mask(size, fraction, seed):
+    """The seeded held-out mask of `size` examples: `round(fraction * size)` of them (at
+    least one when `fraction > 0`), chosen by a permutation from
+    `numpy.random.default_rng(seed)`. Every split in this project is drawn by it.
     """
+    mask = np.zeros(size, bool)
     if fraction == 0:
-        return ds, None, 0
+        return mask
     held = max(1, round(size * fraction))
     if held >= size:
         raise ValueError(
-            f"validation_split={fraction} of {size} examples leaves none to train on; "
-            "use more examples (limit) or a smaller validation_split."
+            f"A split of {fraction} of {size} examples leaves none to train on; "
+            "use more examples (limit) or a smaller split."
         )
-    mask = np.zeros(size, bool)
     mask[np.random.default_rng(seed).permutation(size)[:held]] = True
+    return mask
+
+
+def seeded_split(ds, size, fraction, seed):
+    """Splits off a seeded random `fraction` of `ds`: (rest, held_out, held_out_size).
+
+    Membership is a fixed boolean mask over example positions (`split_mask`), so both
+    parts are disjoint, identical every epoch, and streamed lazily from the same source.
+    """
+    if fraction == 0:
+        return ds, None, 0
+    mask = split_mask(size, fraction, seed)
+    held = int(mask.sum())
     mask = tf.constant(mask)
 
     def part(keep, n):

@@ -8,7 +8,8 @@
 Modules: `flowchart` (the lecture's flowchart: model bias, optimization failure,
 overfitting, mismatch), `hessian` (Lanczos on Hessian-vector products, critical points),
 `receptive_field` (per-layer output size and receptive field), `plots` (learning curves,
-spectra, studies), `experiments` (the batch-size study), `tables` (plain-text tables).
+spectra, studies), `experiments` (the batch-size and optimizer studies), `tables`
+(plain-text tables).
 """
 
 from recipes.diagnostics import experiments, plots

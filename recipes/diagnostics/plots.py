@@ -1,4 +1,4 @@
-"""PNG figures for training runs, Hessian spectra and batch-size studies.
+"""PNG figures for training runs, Hessian spectra, batch-size and optimizer studies.
 
 Matplotlib is imported only when a figure is drawn, and each figure is drawn on its own
 Agg canvas (no `pyplot`), so these functions work without a display, from threads, and
@@ -138,4 +138,42 @@ def batch_size_study(sizes, test_accuracy, seconds_per_epoch, path, title=None):
     right.set_ylabel("seconds per epoch", color="tab:orange")
     right.set_ylim(bottom=0)
     ax.set_title(title or "Small vs large batches")
+    return _save(fig, path)
+
+
+def optimizer_study(losses, path, title=None):
+    """Plots the training loss per epoch of each optimizer, one line each, on one axis.
+
+    Args:
+        losses: a dict from optimizer name to its training loss per epoch (lists may
+            differ in length, e.g. after early stopping).
+        path: where to write the PNG.
+        title: a title over the figure. Defaults to "Optimizers, same budget".
+
+    Returns:
+        The path written, as a string.
+
+    Example:
+
+    >>> optimizer_study({"sgd": [2.3, 1.9, 1.6], "adam": [0.9, 0.4, 0.3]},
+    ...                 "optimizers.png")
+    """
+    if not losses or not all(len(values) for values in losses.values()):
+        raise ValueError(
+            "losses must map at least one optimizer to a non-empty list of losses. "
+            f"Received: losses={losses!r}"
+        )
+    from matplotlib.ticker import MaxNLocator
+
+    fig, (ax,) = _figure()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for name, values in losses.items():
+        ax.plot(range(1, len(values) + 1), values, marker=".", label=name)
+    if all(v > 0 for values in losses.values() for v in values):
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    ax.set_title(title or "Optimizers, same budget")
     return _save(fig, path)

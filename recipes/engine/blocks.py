@@ -36,25 +36,56 @@ def conv_body(x, hp, filters=32, depth=1, stages=3, batch_norm=True, dropout=0.3
     return keras.layers.Dropout(dropout)(x)
 
 
-def dense_body(x, hp, units=512, depth=2, activation="relu", dropout=0.2, l2=0.0):
-    """`depth` dense layers of `units` with a chosen activation, dropout and L2.
+def regularizer(l1=0.0, l2=0.0):
+    """The weight penalty `l1 * sum|w| + l2 * sum w^2`, or `None` when both are 0.
+
+    The lecture's two penalties: under gradient descent L1 pulls every weight toward 0
+    by the same step, so weights the data does not need reach exactly 0 (a sparse
+    model), while L2 shrinks each weight in proportion to its size, so they get
+    smaller but stay non-zero.
+
+    Args:
+        l1: the L1 factor. Defaults to `0.0`.
+        l2: the L2 factor. Defaults to `0.0`.
+
+    Returns:
+        A `keras.regularizers.L1L2`, or `None`.
+
+    Example:
+
+    >>> layer = keras.layers.Dense(8, kernel_regularizer=regularizer(l1=1e-4))
+    """
+    for name, value in (("l1", l1), ("l2", l2)):
+        if not value >= 0:
+            raise ValueError(f"{name} must be 0 or more. Received: {name}={value!r}")
+    if not (l1 or l2):
+        return None
+    return keras.regularizers.L1L2(l1=float(l1), l2=float(l2))
+
+
+def dense_body(
+    x, hp, units=512, depth=2, activation="relu", dropout=0.2, l2=0.0, l1=0.0
+):
+    """`depth` dense layers of `units` with a chosen activation, dropout, L1 and L2.
 
     `activation="maxout"` uses `layers.Maxout(units, pieces=2)`: a learned activation
     with ReLU as a special case. Tunables: `depth`, `units` (log scale), `activation`,
-    `dropout`, `l2` (log scale, 0 disables it).
+    `dropout`, `l2` and `l1` (each log scale, 0 disables it; see `regularizer`), on
+    every layer's kernel.
     """
     depth = hp.Int("depth", 1, 4, default=depth)
     units = hp.Int("units", 32, 1024, sampling="log", default=units)
     activation = hp.Choice("activation", list(ACTIVATIONS), default=activation)
     dropout = hp.Float("dropout", 0.0, 0.5, step=0.05, default=dropout)
     l2 = hp.Choice("l2", [0.0, 1e-5, 1e-4, 1e-3], default=l2)
-    regularizer = keras.regularizers.L2(l2) if l2 else None
+    l1 = hp.Choice("l1", [0.0, 1e-5, 1e-4, 1e-3], default=l1)
+    penalty = regularizer(l1=l1, l2=l2)
     for _ in range(depth):
         if activation == "maxout":
-            x = recipe_layers.Maxout(units, pieces=2, kernel_regularizer=regularizer)(x)
+            x = recipe_layers.Maxout(units, pieces=2, kernel_regularizer=penalty)(x)
         else:
             x = keras.layers.Dense(
-                units, activation=activation, kernel_regularizer=regularizer
+                units, activation=activation, kernel_regularizer=penalty
             )(x)
         x = keras.layers.Dropout(dropout)(x)
     return x

@@ -2,14 +2,20 @@
 
 `fit` wraps `keras.Model.fit` with what every training in this project needs: early
 stopping on the recipe's monitor (with warm-up, and a stop on a non-finite loss), the
-wall time of each epoch, and, when given a backup directory, resumption after an
-interruption (`keras.callbacks.BackupAndRestore`). The pipelines shuffle, so `fit` never
-does.
+wall time of each epoch, output that reads well where it goes (Keras's progress bar on a
+terminal, one line per epoch, `callbacks.EpochLog`, in a log file or a CI console), and,
+when given a backup directory, resumption after an interruption
+(`keras.callbacks.BackupAndRestore`) that keeps the whole history: each finished epoch's
+metrics and seconds are written beside the backup, and a resumed run starts its history
+with them and says where it resumes. The pipelines shuffle, so `fit` never does.
 """
 
 import dataclasses
+import json
 import math
+import sys
 import time
+from pathlib import Path
 
 import keras
 
@@ -17,16 +23,56 @@ import callbacks as recipe_callbacks
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Records the wall time of every epoch (`epoch_seconds`)."""
+    """Records the wall time of every epoch (`epoch_seconds`) and, given a `path`, writes
+    the history so far (`earlier` epochs first) there after each epoch."""
+
+    def __init__(self, path=None, earlier=None):
+        super().__init__()
+        self.path = path
+        self.earlier = earlier or {"history": {}, "epoch_seconds": []}
 
     def on_train_begin(self, logs=None):
         self.epoch_seconds = []
+        self.history = {k: list(v) for k, v in self.earlier["history"].items()}
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch_seconds.append(time.perf_counter() - self._start)
+        for name, value in (logs or {}).items():
+            self.history.setdefault(name, []).append(float(value))
+        if self.path is not None:
+            record = {"history": self.history,
+                      "epoch_seconds": self.earlier["epoch_seconds"] + self.epoch_seconds}
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            partial = Path(f"{self.path}.partial")
+            partial.write_text(json.dumps(record))
+            partial.replace(self.path)
+
+
+def keras_verbose(verbose):
+    """`(verbose for keras fit, whether to add an EpochLog)`: `"auto"` is the progress
+    bar on a terminal and one line per epoch elsewhere."""
+    if verbose == "auto":
+        return (1, False) if sys.stdout.isatty() else (0, True)
+    return verbose, False
+
+
+def resumed(backup_dir):
+    """The history and epoch seconds an interrupted run left in `backup_dir`, cut to the
+    epoch `BackupAndRestore` resumes at; `None` when there is nothing to resume."""
+    backup_dir = Path(backup_dir)
+    meta, saved = backup_dir / "training_metadata.json", backup_dir / "history.json"
+    if not meta.is_file():
+        return None
+    epoch = int(json.loads(meta.read_text())["epoch"])
+    record = json.loads(saved.read_text()) if saved.is_file() else {"history": {}, "epoch_seconds": []}
+    return {
+        "epoch": epoch,
+        "history": {k: v[:epoch] for k, v in record["history"].items()},
+        "epoch_seconds": record["epoch_seconds"][:epoch],
+    }
 
 
 @dataclasses.dataclass
@@ -89,11 +135,13 @@ def fit(
         backup_dir: where `keras.callbacks.BackupAndRestore` keeps the state that an
             interrupted run resumes from. Defaults to `None` (no backup).
         callbacks: further Keras callbacks. Defaults to none.
-        verbose: `keras.Model.fit` verbosity. Defaults to `"auto"`.
+        verbose: `keras.Model.fit` verbosity, or `"auto"`: the progress bar on a
+            terminal, one line per epoch (`callbacks.EpochLog`) otherwise.
+            Defaults to `"auto"`.
         initial_epoch: the epoch to start at (a resumed tuner trial). Defaults to 0.
 
     Returns:
-        A `Fitted`.
+        A `Fitted`; after a resumption its history and epoch seconds hold every epoch.
     """
     stopper = recipe_callbacks.EarlyStopping(
         monitor=monitor,
@@ -101,9 +149,20 @@ def fit(
         restore_best_weights=restore_best_weights,
         warmup_epochs=math.ceil(warmup_epochs),
     )
-    timer = EpochTimer()
-    cbs = [keras.callbacks.BackupAndRestore(str(backup_dir))] if backup_dir else []
-    cbs += [keras.callbacks.TerminateOnNaN(), stopper, timer, *callbacks]
+    earlier = resumed(backup_dir) if backup_dir else None
+    if earlier is not None:
+        print(f"Resuming at epoch {earlier['epoch'] + 1} of {epochs} from {backup_dir}",
+              flush=True)
+    # The history is written before the backup at each epoch's end, so a backup never
+    # holds an epoch whose metrics are lost.
+    timer = EpochTimer(Path(backup_dir) / "history.json" if backup_dir else None, earlier)
+    cbs = [timer]
+    if backup_dir:
+        cbs.append(keras.callbacks.BackupAndRestore(str(backup_dir)))
+    keras_level, log_lines = keras_verbose(verbose)
+    cbs += [keras.callbacks.TerminateOnNaN(), stopper, *callbacks]
+    if log_lines:
+        cbs.append(recipe_callbacks.EpochLog())
     start = time.perf_counter()
     history = model.fit(
         train,
@@ -111,13 +170,18 @@ def fit(
         epochs=epochs,
         initial_epoch=initial_epoch,
         callbacks=cbs,
-        verbose=verbose,
+        verbose=keras_level,
         shuffle=False,  # the pipeline shuffles; Keras would only warn
     )
     seconds = time.perf_counter() - start
     values = {k: [float(v) for v in vs] for k, vs in history.history.items()}
-    # EarlyStopping counts epochs from 0; a resumed run's history starts later.
-    first = history.epoch[0] if history.epoch else 0
+    seconds_per_epoch = list(timer.epoch_seconds)
+    first = history.epoch[0] if history.epoch else initial_epoch
+    if earlier is not None:
+        values = {k: earlier["history"].get(k, [])[: earlier["epoch"]] + v for k, v in values.items()}
+        seconds_per_epoch = earlier["epoch_seconds"] + seconds_per_epoch
+        first = 0
+    # EarlyStopping counts epochs from 0 (a tuner's resumed trial starts later).
     trained = len(next(iter(values.values()), []))
     best = min(max(stopper.best_epoch - first, 0), max(trained - 1, 0))
-    return Fitted(values, best, stopper.stop_reason, timer.epoch_seconds, seconds)
+    return Fitted(values, best, stopper.stop_reason, seconds_per_epoch, seconds)

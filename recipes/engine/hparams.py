@@ -86,3 +86,65 @@ def check_known(hp, given, recipe):
             f"Recipe {recipe!r} has no hyperparameter(s) {unknown}. "
             f"Known: {sorted(registered)}."
         )
+
+
+def check_values(space, values):
+    """Checks `values` against the hyperparameters of `space` (a list of KerasTuner
+    hyperparameters) and returns them converted to each one's type.
+
+    Text (from the CLI) is converted: `"2"` for an integer, `"1e-3"` for a float,
+    `"true"` for a boolean, `"0.001"` for a choice among numbers. Names not in `space`
+    are returned as they are (`check_known` reports them).
+
+    Raises:
+        ValueError: naming the hyperparameter, its type and its range, e.g.
+            `Hyperparameter 'depth' is an integer in [1, 3]. Received: depth='abc'`.
+    """
+    by_name = {p.name: p for p in space}
+    out = dict(values)
+    for name, value in values.items():
+        if name in by_name:
+            out[name] = _convert(by_name[name], name, value)
+    return out
+
+
+def _convert(p, name, value):
+    kind = type(p).__name__
+    received = f"Received: {name}={value!r}"
+    if kind == "Boolean":
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"Hyperparameter {name!r} is a boolean (true or false). {received}")
+    if kind in ("Int", "Float"):
+        cast = int if kind == "Int" else float
+        what = "an integer" if kind == "Int" else "a number"
+        try:
+            if isinstance(value, bool) or (kind == "Int" and isinstance(value, float)
+                                           and not value.is_integer()):
+                raise ValueError
+            number = cast(float(value)) if kind == "Int" and not isinstance(value, str) else cast(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"Hyperparameter {name!r} is {what} in [{p.min_value}, {p.max_value}]. {received}"
+            ) from None
+        if not p.min_value <= number <= p.max_value:
+            raise ValueError(
+                f"Hyperparameter {name!r} is {what} in [{p.min_value}, {p.max_value}]. {received}"
+            )
+        return number
+    if kind == "Choice":
+        for choice in p.values:
+            if value == choice or (isinstance(value, str) and not isinstance(choice, str)
+                                   and _same(value, choice)):
+                return choice
+        raise ValueError(f"Hyperparameter {name!r} is one of {list(p.values)}. {received}")
+    return value
+
+
+def _same(text, choice):
+    try:
+        return type(choice)(float(text)) == choice if not isinstance(choice, bool) else False
+    except (TypeError, ValueError):
+        return False

@@ -25,21 +25,39 @@ import callbacks as recipe_callbacks
 from recipes import data as recipe_data
 from recipes.engine import tuning
 from recipes.engine.fit import fit, steps_per_epoch
-from recipes.engine.hparams import check_known, hyperparameters
+from recipes.engine.hparams import check_known, check_values, hyperparameters
 from recipes.engine.result import Result
-from recipes.engine.strategy import check_strategy, get_strategy
+from recipes.engine.strategy import check_strategy, clear_session, get_strategy, jit_compile
 
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")
+OPTIMIZERS = ("adam", "sgd", "momentum", "rmsprop", "adagrad")
 
 
 def make_optimizer(name, learning_rate):
     """Builds one of the lecture's optimizers by name.
 
-    `sgd` is SGD with Nesterov momentum 0.9 (plain SGD is rarely what anyone wants).
+    The lecture's sequence (Hung-yi Lee, ML 2021): `sgd` is plain gradient descent on
+    mini-batches, `momentum` adds momentum 0.9 (Nesterov's form), `adagrad` divides each
+    step by the root of the sum of past squared gradients, `rmsprop` by a moving average
+    of them, and `adam` is RMSProp with momentum. Each wants its own learning rate; see
+    `recipes.diagnostics.experiments.LEARNING_RATES`.
+
+    Args:
+        name: one of `OPTIMIZERS`.
+        learning_rate: a float or a `keras.optimizers.schedules.LearningRateSchedule`.
+
+    Returns:
+        A `keras.optimizers.Optimizer`.
+
+    Example:
+
+    >>> make_optimizer("momentum", 0.01)
+    <keras.src.optimizers.sgd.SGD object at ...>
     """
     if name == "adam":
         return keras.optimizers.Adam(learning_rate)
     if name == "sgd":
+        return keras.optimizers.SGD(learning_rate)
+    if name == "momentum":
         return keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True)
     if name == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate)
@@ -61,20 +79,23 @@ class DataOption:
         nargs: how many values the flag takes. Defaults to `None` (one).
         metavar: the value's name in `--help`. Defaults to `None`.
         choices: the values allowed. Defaults to `None` (any).
+        cli: whether the CLI has a flag for it (arrays and data frames it cannot
+            have). Defaults to `True`.
     """
 
     help: str
     type: type = str
     nargs: int | None = None
-    metavar: str | None = None
+    metavar: str | tuple | None = None
     choices: tuple | None = None
+    cli: bool = True
 
 
 class Recipe:
     """A training recipe: defaults, data and a model; the engine does the rest.
 
     Subclasses set `name`, `dataset` (a TFDS name), `augment` (a preset name or None)
-    and `augment_options` (its arguments), `data_options` (a dict of `DataOption`s that
+    and `augment_options` (`{preset: its arguments}`), `data_options` (a dict of `DataOption`s that
     `load_data` takes), `loss`, `metrics`, `monitor` and `defaults`, and implement
     `build_model(hp=None, data=None)`. The description is the first line of the
     recipe module's docstring.
@@ -115,19 +136,29 @@ class Recipe:
         )
 
     def augmentation(self, data=None):
-        """The Keras augmentation model applied on the fly in training, or None."""
+        """The Keras augmentation model applied on the fly in training, or None: the
+        recipe's `augment` preset with its options (`augment_options[augment]`)."""
         if self.augment is None:
             return None
-        return recipe_data.get_preset(self.augment, **self.augment_options)
+        return recipe_data.get_preset(self.augment, **self.augment_options.get(self.augment, {}))
 
     def baseline(self, data, hp):
         """The loss of a trivial predictor, the scale the diagnosis judges a loss
         against; `None` for classifiers, which are judged by their error rate."""
         return None
 
-    def get_loss(self, hp):
-        """The loss to compile with. Defaults to `loss`; a recipe may tune it."""
+    def get_loss(self, hp, model=None):
+        """The loss to compile `model` with. Defaults to `loss`; a recipe may tune it."""
         return self.loss
+
+    def get_metrics(self, model=None):
+        """The metrics to compile `model` with. Defaults to `metrics`."""
+        return list(self.metrics)
+
+    def exporter(self, model, data):
+        """A function `export(path)` writing the SavedModel users serve, or `None`
+        (Keras's `model.export`: the model's own inputs and outputs)."""
+        return None
 
     @property
     def description(self):
@@ -169,8 +200,21 @@ class Recipe:
 
     def hyperparameters(self, hp=None):
         """`hp` (a dict, `None` or a `keras_tuner.HyperParameters`) as
-        `HyperParameters`; a run or data option in a dict is an error."""
-        return hyperparameters(hp, options=self.data_options)
+        `HyperParameters`, before any data is read: a run or data option in a dict, an
+        unknown name, or a value of the wrong type or out of range is an error (see
+        `recipes.engine.hparams.check_values`); values are converted to their types."""
+        if isinstance(hp, keras_tuner.HyperParameters):
+            return hp
+        values = dict(hp or {})
+        hyperparameters(values, options=self.data_options)  # run options first
+        tuned = {k: v for k, v in values.items() if k not in ("batch_size", "learning_rate")}
+        if tuned:
+            values.update(check_values(self._space(), tuned))
+            # Conditional tunables (a model's units) appear once their parent is set.
+            space = self._space({k: v for k, v in values.items() if k in tuned})
+            values.update(check_values(space, tuned))
+            check_known_space(space, tuned, self.name)
+        return hyperparameters(values, options=self.data_options)
 
     def check_data(self, data):
         """Raises a `ValueError` before anything is built for labels out of range,
@@ -227,8 +271,9 @@ class Recipe:
             )
         model.compile(
             optimizer=make_optimizer(name, lr),
-            loss=self.get_loss(hp),
-            metrics=list(self.metrics),
+            loss=self.get_loss(hp, model),
+            metrics=self.get_metrics(model),
+            jit_compile=jit_compile(),
         )
         return model
 
@@ -325,6 +370,7 @@ class Recipe:
         if limit is not None:
             recipe_data.check_positive_int("limit", limit)
         check_strategy(strategy)
+        recipe_data.check_data_dir(data_dir)
         if compare_depth and "depth" not in self.space():
             raise ValueError(
                 f"compare_depth needs a `depth` hyperparameter, which this {self.name} "
@@ -359,11 +405,17 @@ class Recipe:
 
     def space(self):
         """The names of every hyperparameter the default model registers."""
+        return {p.name for p in self._space()}
+
+    def _space(self, values=None):
+        """The hyperparameters the model of `values` (defaults for the rest) registers."""
         probe = keras_tuner.HyperParameters()
+        probe.values.update(values or {})
         model = self.build_model(probe)
         self.compile(model, probe)
-        keras.backend.clear_session()
-        return {p.name for p in probe.space}
+        del model
+        clear_session()
+        return list(probe.space)
 
     def _run(self, hp, data, settings, strategy, run_dir, callbacks, verbose, seed,
              given=None):
@@ -405,6 +457,7 @@ class Recipe:
             ),
             hyperparameters=dict(hp.values),
             stop_reason=fitted.stop_reason,
+            exporter=self.exporter(model, data),
         )
 
     def depth_variants(self, hp):
@@ -454,3 +507,14 @@ def _one_of(name, argument, hp_values):
             f"({value!r}). Received: {name}={argument!r}, hp[{name!r}]={value!r}"
         )
     return argument if argument is not None else value
+
+
+def check_known_space(space, given, recipe):
+    """`check_known` over a list of hyperparameters."""
+    registered = {p.name for p in space}
+    unknown = [name for name in given if name not in registered]
+    if unknown:
+        raise ValueError(
+            f"Recipe {recipe!r} has no hyperparameter(s) {unknown}. "
+            f"Known: {sorted(registered)}."
+        )

@@ -31,6 +31,8 @@ an object with a "history" (same format as history.json). Other keys are ignored
 
 import dataclasses
 import json
+import os
+import shutil
 from pathlib import Path
 
 import keras
@@ -55,6 +57,8 @@ class Result:
         run_dir: where the run was saved.
         diagnosis: the `recipes.diagnostics.Diagnosis` of the run.
         comparisons: `{"shallower": ..., "deeper": ...}` of `compare_depth`.
+        exporter: writes the SavedModel for `export(path)`, as the recipe serves its
+            data (named raw inputs and outputs); `None`: `model.export`.
     """
 
     recipe: str
@@ -68,6 +72,7 @@ class Result:
     run_dir: str | None = None
     diagnosis: object = None
     comparisons: dict = dataclasses.field(default_factory=dict)
+    exporter: object = dataclasses.field(default=None, repr=False)
 
     _SAVED = ("recipe", "test_metrics", "settings", "hyperparameters", "timings",
               "stop_reason", "comparisons")
@@ -75,17 +80,29 @@ class Result:
     def export(self, path):
         """Exports a SavedModel whose `serve` signature takes raw inputs.
 
-        It loads with `tf.saved_model.load` or TF Serving, without this project.
+        It loads with `tf.saved_model.load` or TF Serving, without this project. It is
+        written under a temporary name and moved into place, so an interrupted export
+        never leaves a half-written model at `path`.
         """
-        self.model.export(str(path), format="tf_saved_model", verbose=False)
+        path = check_export_path(path)
+        partial = path.with_name(f".{path.name}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        if self.exporter is not None:
+            self.exporter(partial)
+        else:
+            self.model.export(str(partial), format="tf_saved_model", verbose=False)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(partial, path)
         return str(path)
 
     def save_model(self, path):
         """Saves a `.keras` file; it loads with `keras.saving.load_model` after
-        `import layers`."""
-        if not str(path).endswith(".keras"):
-            raise ValueError(f"The path must end in '.keras'. Received: path={path!r}")
-        self.model.save(path)
+        `import layers`. Written under a temporary name and moved into place."""
+        path = check_keras_path(path)
+        partial = path.with_name(f".{path.stem}.partial.keras")
+        self.model.save(partial)
+        os.replace(partial, path)
         return str(path)
 
     def save(self, run_dir):
@@ -127,6 +144,30 @@ class Result:
     def diagnose(self, **kwargs):
         """The run's `Diagnosis` (see `recipes.diagnostics.diagnose` for `kwargs`)."""
         return diagnose(self, **kwargs)
+
+
+def check_export_path(path):
+    """Raises a `ValueError` unless `path` can become a SavedModel directory."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(
+            f"Cannot export to {path}: it is a file, and a SavedModel is a directory. "
+            f"Received: export={str(path)!r}"
+        )
+    parent = path.absolute().parent
+    if parent.exists() and not parent.is_dir():
+        raise ValueError(f"Cannot export to {path}: {parent} is a file, not a directory.")
+    return path
+
+
+def check_keras_path(path):
+    """Raises a `ValueError` unless `path` can become a `.keras` file."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"The path must end in '.keras'. Received: path={str(path)!r}")
+    if path.is_dir():
+        raise ValueError(f"Cannot save to {path}: it is a directory.")
+    return path
 
 
 def diagnose_run(run_dir, **kwargs):

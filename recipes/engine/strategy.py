@@ -1,8 +1,13 @@
-"""Which `tf.distribute` strategy a run uses, decided in one place.
+"""What the devices decide, in one place: the `tf.distribute` strategy, the mixed-precision
+policy and whether to compile with XLA.
 
 `get_strategy("auto")` mirrors over every GPU when there are several and uses the default
 strategy otherwise. `MultiWorkerMirroredStrategy` is TensorFlow's, with the two-line fix
 that Keras 3's `fit` needs to run on it (keras-team/keras#20585).
+`mixed_precision_policy()` is `mixed_float16` on GPUs (their tensor cores) and
+`mixed_bfloat16` on CPUs (float16 has no fast path there, bfloat16 does on recent CPUs
+and keeps float32's range). `jit_compile()` is on with a GPU and off without: XLA is about
+3x slower than plain TensorFlow for small convnets on this project's 2-core CPU.
 """
 
 import os
@@ -44,6 +49,31 @@ def get_strategy(strategy="auto"):
     if strategy == "auto" and len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def has_gpu():
+    """Whether TensorFlow sees a GPU (listing physical devices starts no runtime)."""
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def mixed_precision_policy():
+    """`"mixed_float16"` with a GPU, `"mixed_bfloat16"` without."""
+    return "mixed_float16" if has_gpu() else "mixed_bfloat16"
+
+
+def jit_compile():
+    """Whether `Model.compile` should use XLA: with a GPU, yes; on a CPU, no."""
+    return has_gpu()
+
+
+def clear_session():
+    """`keras.backend.clear_session()`, keeping the global dtype policy (Keras resets a
+    mixed-precision policy with the rest of its global state)."""
+    import keras
+
+    policy = keras.mixed_precision.global_policy()
+    keras.backend.clear_session()
+    keras.mixed_precision.set_global_policy(policy)
 
 
 def check_strategy(strategy):

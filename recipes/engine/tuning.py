@@ -22,17 +22,18 @@ import dataclasses
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import keras
 import keras_tuner
 
-from recipes.data import check_positive_int
+from recipes.data import check_data_dir, check_positive_int
 from recipes.diagnostics import format_table
 from recipes.engine import processes
 from recipes.engine.fit import fit
 from recipes.engine.hparams import check_known
-from recipes.engine.strategy import check_strategy, get_strategy
+from recipes.engine.strategy import check_strategy, clear_session, get_strategy
 
 TUNERS = ("hyperband", "bayesian", "random")
 BATCH_SIZES = (32, 64, 128, 256)
@@ -301,7 +302,10 @@ def search(
         check_positive_int("limit", limit)
     settings = recipe.settings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
     check_strategy(strategy)
+    check_data_dir(data_dir)
     recipe.check_data_options(data_options)
+    if verbose == "auto":  # the Keras bar on a terminal, one line per epoch elsewhere
+        verbose = 1 if sys.stdout.isatty() else 2
     fixed = dict(recipe.hyperparameters(hp).values)
     if batch_size is not None:
         fixed["batch_size"] = batch_size
@@ -412,7 +416,7 @@ def _check(hypermodel, fixed):
     model = hypermodel.build(probe)
     check_known(probe, fixed, hypermodel.recipe.name)
     hypermodel.recipe.check_model(model, hypermodel.data)
-    keras.backend.clear_session()
+    clear_session()
 
 
 def _summarize(tuner, hypermodel, export, processes):

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -16,10 +17,17 @@ def run_cli(*args, cwd=None):
     )
 
 
-def test_list_prints_every_recipe():
+def test_list_prints_every_recipe_as_a_task_or_a_preset():
     out = run_cli("list")
     assert out.returncode == 0
-    assert [line.split()[0] for line in out.stdout.splitlines()] == recipes.list_recipes()
+    lines = out.stdout.splitlines()
+    presets = lines.index(next(line for line in lines if line.startswith("Presets")))
+    tasks = [line.split()[0] for line in lines[1:presets]]
+    shown = [line.split()[0] for line in lines[presets + 1:]]
+    assert sorted(tasks + shown) == recipes.list_recipes()
+    assert {"cnn", "mlp", "tabular", "regression"} <= set(tasks)
+    assert {"cnn_mnist", "mlp_mnist", "cnn_cifar10"} <= set(shown)
+    assert recipes.preset_of("cnn_mnist") == "cnn" and recipes.preset_of("cnn") is None
 
 
 def test_help_everywhere():
@@ -32,10 +40,10 @@ def test_help_everywhere():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["train", "cnn"], "Unknown recipe 'cnn'. Known recipes: cnn_cifar10"),
+        (["train", "cnn2"], "Unknown recipe 'cnn2'. Known recipes: cnn, cnn_cifar10"),
         (["train", "cnn_mnist", "--epochs", "-1"], "--epochs: expected a positive integer, got -1"),
         (["train", "cnn_mnist", "--lr", "abc"], "--lr: expected a positive number, got 'abc'"),
-        (["train", "cnn_mnist", "--csv", "x.csv", "--target", "y"], "unrecognized arguments: --csv x.csv --target y; the data options of cnn_mnist: none"),
+        (["train", "cnn_mnist", "--csv", "x.csv", "--target", "y"], "unrecognized arguments: --csv x.csv --target y; the data options of cnn_mnist: --dataset, --images"),
         (["train", "regression", "--csv", "x.csv"], "csv needs target"),
         (["train", "mlp_mnist", "--hp", "epochs=3"], "'epochs' is a run option, not a hyperparameter: pass epochs=3 as an argument (CLI: --epochs)"),
         (["train", "mlp_mnist", "--hp", "limit=5"], "'limit' is a run option"),
@@ -46,8 +54,59 @@ def test_bad_input_is_one_line_and_no_traceback(args, message):
     out = run_cli(*args)
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
-    lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and message in lines[0], out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], out.stderr
+
+
+@pytest.fixture(scope="module")
+def a_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("paths") / "a_file"
+    path.write_text("not a directory")
+    return path
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--export", "{file}"], "Cannot export to {file}: it is a file"),
+        (["--export", "{file}/model"], "{file} is a file, not a directory"),
+        (["--save", "model.h5"], "The path must end in '.keras'"),
+        (["--run-dir", "{file}"], "--run-dir {file} is a file"),
+        (["--hp", "depth=abc"], "Hyperparameter 'depth' is an integer in [1, 4]. Received: depth='abc'"),
+        (["--hp", "depth=9"], "Hyperparameter 'depth' is an integer in [1, 4]. Received: depth=9"),
+        (["--hp", "dropout=2"], "Hyperparameter 'dropout' is a number in [0.0, 0.5]"),
+        (["--hp", "activation=tanh"], "Hyperparameter 'activation' is one of ['relu', 'sigmoid'"),
+        (["--hp", "units=32", "--hp", "filtres=8"], "no hyperparameter(s) ['filtres']"),
+        (["--data-dir", "/no/such/dir"], "The data directory /no/such/dir does not exist"),
+        (["--batch-size", "0"], "--batch-size: expected a positive integer, got 0"),
+    ],
+)
+def test_bad_arguments_fail_in_seconds_before_any_data_is_read(args, message, a_file, tmp_path):
+    args = [a.format(file=a_file) for a in args]
+    start = time.perf_counter()
+    out = run_cli("train", "mlp_mnist", *args, cwd=tmp_path)
+    assert out.returncode == 2, out.stdout[-2000:]
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message.format(file=a_file) in lines[0], out.stderr
+    assert not (tmp_path / "runs").exists()  # nothing trained, nothing written
+    assert time.perf_counter() - start < 60
+
+
+def test_a_logged_run_is_one_line_per_epoch_without_tensorflow_noise(tmp_path):
+    out = run_cli(
+        "train", "mlp_mnist", "--epochs", "3", "--limit", "512", "--hp", "units=32",
+        "--run-dir", tmp_path / "run", cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    epochs = [line for line in out.stdout.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epochs] == ["1/3", "2/3", "3/3"]
+    assert all(" val_loss " in line and " lr " in line and line.endswith(" s") for line in epochs)
+    assert "\x1b" not in out.stdout and "\b" not in out.stdout and "\r" not in out.stdout
+    assert len(out.stdout) < 3000  # the Keras bar wrote ~30 KB per epoch to a log
+    for noise in ("oneDNN", "cudart_stub", "cuInit", "absl::InitializeLog", "rebuild TensorFlow"):
+        assert noise not in out.stderr, out.stderr
+    # What TensorFlow writes on stderr for real still shows: here nothing at all.
+    assert out.stderr.strip() == "", out.stderr
 
 
 def test_csv_without_the_target_column(tmp_path):
@@ -61,7 +120,7 @@ def test_csv_without_the_target_column(tmp_path):
 
 def test_train_exports_a_savedmodel(tmp_path):
     out = run_cli(
-        "train", "mlp_mnist", "--epochs", "1", "--limit", "256", "--hp", "units=16",
+        "train", "mlp_mnist", "--epochs", "1", "--limit", "256", "--hp", "units=32",
         "--run-dir", tmp_path / "run", "--export", tmp_path / "saved", cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr

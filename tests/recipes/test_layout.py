@@ -34,7 +34,7 @@ def place(module):
         return LEVELS["__main__"], "__main__"
     if parts[1] in LEVELS:
         return LEVELS[parts[1]], parts[1]
-    return LEVELS["recipe"], module
+    return LEVELS["recipe"], "recipes"  # a preset imports its task: one level
 
 
 def imports(path, module):
@@ -63,6 +63,11 @@ def test_the_top_of_recipes_holds_only_recipes():
     assert set(top) - {"__init__", "__main__"} == set(recipes.list_recipes())
     for name in recipes.list_recipes():
         assert recipes.get(name).name == name
+        # A recipe imports another only as the task it is a preset of.
+        found = imports(ROOT / "recipes" / f"{name}.py", f"recipes.{name}")
+        others = {m.split(".")[1] for m in found if m.count(".") == 1
+                  and m.split(".")[1] in recipes.list_recipes()}
+        assert others <= {recipes.preset_of(name)} - {None}, (name, others)
 
 
 def test_imports_run_one_way():

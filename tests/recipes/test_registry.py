@@ -12,12 +12,14 @@ from recipes.engine import hyperparameters
 
 
 def test_list_recipes_names_every_recipe():
-    assert recipes.list_recipes() == ["cnn_cifar10", "cnn_mnist", "mlp_mnist", "regression"]
+    assert recipes.list_recipes() == [
+        "cnn", "cnn_cifar10", "cnn_mnist", "mlp", "mlp_mnist", "regression", "tabular"
+    ]
 
 
 def test_unknown_recipe_lists_the_known_ones():
-    with pytest.raises(ValueError, match="Unknown recipe 'cnn'. Known recipes: cnn_cifar10, cnn_mnist"):
-        recipes.get("cnn")
+    with pytest.raises(ValueError, match="Unknown recipe 'cnn2'. Known recipes: cnn, cnn_cifar10"):
+        recipes.get("cnn2")
 
 
 @pytest.mark.parametrize("name", recipes.list_recipes())
@@ -27,15 +29,18 @@ def test_every_recipe_builds_with_defaults_and_trains_a_step(name):
     assert recipe.description == recipes.describe(name)
     model = recipe.build_model()  # no tuner: every tunable takes its default
     recipe.compile(model)
-    shape = (4, *model.input_shape[1:])
-    x = np.random.default_rng(0).uniform(0, 255, shape).astype("float32")
-    if recipe.loss == "sparse_categorical_crossentropy":
-        y = np.arange(4) % model.output_shape[-1]
-        assert model.output_shape[-1] == 10
-    else:
-        y = np.ones((4, 1), "float32")
     before = [w.copy() for w in model.get_weights()]
-    model.fit(x, y, epochs=1, verbose=0)
+    if isinstance(model.input, dict):  # a table: one batch of the demo table
+        model.fit(recipe.load_data().train.batch(4).take(1), epochs=1, verbose=0)
+    else:
+        shape = (4, *model.input_shape[1:])
+        x = np.random.default_rng(0).uniform(0, 255, shape).astype("float32")
+        if recipe.loss == "sparse_categorical_crossentropy":
+            y = np.arange(4) % model.output_shape[-1]
+            assert model.output_shape[-1] == 10
+        else:
+            y = np.ones((4, 1), "float32")
+        model.fit(x, y, epochs=1, verbose=0)
     after = model.get_weights()
     assert any(not np.allclose(a, b) for a, b in zip(before, after))
 

@@ -75,7 +75,45 @@ def test_training_on_a_csv(tmp_path):
         diagnose=False, csv=tmp_path / "d.csv", target="target",
     )
     assert result.test_metrics["mae"] < 0.1
+    # A CSV's features are columns, not lags: no last value, no change to predict.
+    assert "relative" not in result.hyperparameters
+    assert not any(isinstance(l, keras.layers.Add) for l in result.model.layers)
     with pytest.raises(ValueError, match="target"):
         regression.recipe.load_data(csv=tmp_path / "d.csv", target="price")
     with pytest.raises(ValueError, match="csv needs target"):
         regression.train(csv=tmp_path / "d.csv", verbose=0)
+
+
+def test_series_models_predict_the_change_from_the_last_value(co2, tmp_path):
+    x_train, y_train = co2.arrays("train")
+    x, _ = co2.arrays("test")
+    hp = hyperparameters({"model": "lags"})
+    model = regression.build_model(hp, data=co2)
+    assert hp.get("relative") is True  # the default on a series
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):  # the formula's w and b at 0
+            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    # Then the model predicts the last value plus the mean change seen in training,
+    # in ppm, from the raw lags.
+    drift = (y_train - x_train[:, 0]).mean()
+    np.testing.assert_allclose(model.predict(x, verbose=0)[:, 0], x[:, 0] + drift, rtol=1e-6)
+    path = tmp_path / "lags.keras"
+    model.save(path)
+    np.testing.assert_allclose(
+        keras.saving.load_model(path).predict(x, verbose=0), model.predict(x, verbose=0)
+    )
+    # relative=False models the level itself: no last value added back.
+    level = regression.build_model(hyperparameters({"model": "lags", "relative": False}), data=co2)
+    assert not any(isinstance(l, keras.layers.Add) for l in level.layers)
+    assert any(isinstance(l, keras.layers.Add) for l in model.layers)
+
+
+def test_no_model_is_more_than_twice_as_bad_as_the_line(co2, capsys, tmp_path, monkeypatch):
+    # Predicting the level, the sum of hard sigmoids saturated above the training
+    # range and reached 25 times the linear model's test MAE; predicting the change,
+    # every model of the progression extrapolates.
+    monkeypatch.chdir(tmp_path)
+    rows = {r["model"]: r for r in regression.compare(epochs=30, data=co2)}
+    linear = rows["linear"]["test"]
+    for kind, row in rows.items():
+        assert row["test"] <= 2 * linear, (kind, row["test"], linear)

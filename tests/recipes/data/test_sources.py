@@ -210,7 +210,8 @@ def test_from_csv(tmp_path):
         ("a,y\n1,2\n,4\n", "y", r"line 3, column 'a': missing \(NaN\)"),
         ("a,y\n1,2\nnan,4\n", "y", r"line 3, column 'a': NaN"),
         ("a,y\n1,2\n3,4\ninf,4\n", "y", r"line 4, column 'a': infinite value"),
-        ("a,y\n1,2\n3\n", "y", r"line 3: 1 values, but the header has 2"),
+        ("a,y\n1,2\n3\n", "y", r"line 3, column 'y': missing \(NaN\)"),  # a short row
+        ("a,y\n1,2\n3,4,5\n", "y", r"not a well-formed CSV table"),
     ],
 )
 def test_from_csv_errors(tmp_path, text, target, message):

@@ -63,3 +63,14 @@ def test_batch_size_study(tmp_path):
     check_png(path)
     with pytest.raises(ValueError, match="equal length"):
         plots.batch_size_study([16, 64], [0.9], [1.0, 2.0], tmp_path / "bad.png")
+
+
+def test_optimizer_study(tmp_path):
+    path = plots.optimizer_study(
+        {"sgd": [2.3, 1.9, 1.6], "adam": [0.9, 0.4, 0.3, 0.25]}, tmp_path / "opt.png"
+    )
+    check_png(path)
+    with pytest.raises(ValueError, match="non-empty"):
+        plots.optimizer_study({"sgd": []}, tmp_path / "bad.png")
+    with pytest.raises(ValueError, match="non-empty"):
+        plots.optimizer_study({}, tmp_path / "bad.png")

@@ -25,7 +25,7 @@ def mnist_small():
 def trained(mnist_small, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
     return cnn_mnist.train(
-        epochs=2, batch_size=64, data=mnist_small, run_dir=run_dir, verbose=0, hp={"filters": 8}
+        epochs=2, batch_size=64, data=mnist_small, run_dir=run_dir, verbose=0, hp={"filters": 16}
     )
 
 
@@ -35,7 +35,7 @@ def test_train_returns_a_complete_result(trained, mnist_small):
     assert set(trained.test_metrics) == {"loss", "accuracy"}
     # The test split is evaluated once, on the real 10,000 test images.
     assert trained.settings["train_size"] == mnist_small.train_size
-    assert trained.hyperparameters["filters"] == 8
+    assert trained.hyperparameters["filters"] == 16
     assert trained.settings["steps_per_epoch"] == int(np.ceil(mnist_small.train_size / 64))
     assert len(trained.timings["epoch_seconds"]) == 2
     # The run directory holds what `recipes.engine.Result.load` reads.
@@ -55,14 +55,14 @@ def test_evaluate_matches_the_reported_test_metrics(trained, mnist_small):
 
 def test_savedmodel_loads_without_this_project(trained, tmp_path):
     path = trained.export(tmp_path / "saved")
-    x = np.random.default_rng(0).integers(0, 256, (5, 28, 28, 1)).astype("float32")
-    expected = trained.model.predict(x, verbose=0)
+    x = np.random.default_rng(0).integers(0, 256, (5, 28, 28, 1)).astype("uint8")  # raw pixels
+    expected = trained.model.predict(x.astype("float32"), verbose=0)
     np.save(tmp_path / "x.npy", x)
     code = textwrap.dedent(
         f"""
         import sys, numpy as np, tensorflow as tf
         served = tf.saved_model.load({str(path)!r})
-        y = served.serve(tf.constant(np.load({str(tmp_path / 'x.npy')!r}))).numpy()
+        y = served.serve(tf.constant(np.load({str(tmp_path / 'x.npy')!r})))["probabilities"].numpy()
         np.save({str(tmp_path / 'y.npy')!r}, y)
         assert not any(m.split('.')[0] in ('recipes', 'layers', 'callbacks') for m in sys.modules)
         """
@@ -96,20 +96,28 @@ class Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt(f"killed at epoch {epoch}")
 
 
-def test_an_interrupted_run_resumes_from_its_last_epoch(mnist_small, tmp_path):
-    kwargs = dict(data=mnist_small, run_dir=tmp_path, verbose=0, diagnose=False, hp={"filters": 8})
+def test_an_interrupted_run_resumes_from_its_last_epoch(mnist_small, tmp_path, capsys):
+    kwargs = dict(data=mnist_small, run_dir=tmp_path, verbose=0, diagnose=False, hp={"filters": 16})
     with pytest.raises(KeyboardInterrupt):
         cnn_mnist.train(epochs=4, callbacks=[Interrupt(2)], **kwargs)
     assert (tmp_path / "backup").exists()
+    first = json.loads((tmp_path / "backup" / "history.json").read_text())
+    assert len(first["history"]["loss"]) == 2 and len(first["epoch_seconds"]) == 2
     seen = []
 
     class Record(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             seen.append(epoch)
 
+    capsys.readouterr()
     result = cnn_mnist.train(epochs=4, callbacks=[Record()], **kwargs)
     assert seen == [2, 3]  # epochs 0 and 1 were not trained again
-    assert len(result.history["loss"]) == 2
+    assert f"Resuming at epoch 3 of 4 from {tmp_path / 'backup'}" in capsys.readouterr().out
+    # The whole run's history and timings, the interrupted part first.
+    assert len(result.history["loss"]) == 4 and len(result.timings["epoch_seconds"]) == 4
+    assert result.history["loss"][:2] == first["history"]["loss"]
+    saved = json.loads((tmp_path / "history.json").read_text())
+    assert saved["loss"] == result.history["loss"]
     assert not (tmp_path / "backup").exists()  # a finished run leaves no backup
 
 
@@ -139,7 +147,7 @@ def test_two_replicas_share_the_global_batch(mnist_small, tmp_path):
     assert strategy.num_replicas_in_sync == 2
     result = cnn_mnist.train(
         epochs=1, batch_size=32, data=mnist_small, strategy=strategy,
-        run_dir=tmp_path, verbose=0, diagnose=False, hp={"filters": 8},
+        run_dir=tmp_path, verbose=0, diagnose=False, hp={"filters": 16},
     )
     assert result.settings["global_batch_size"] == 64
     assert result.settings["replicas"] == 2
@@ -150,7 +158,7 @@ def test_two_replicas_share_the_global_batch(mnist_small, tmp_path):
 
 def test_compare_depth_trains_a_shallower_and_a_deeper_variant(mnist_small, tmp_path):
     result = mlp_mnist.train(
-        epochs=1, data=mnist_small, run_dir=tmp_path, verbose=0, hp=dict(units=16, depth=2),
+        epochs=1, data=mnist_small, run_dir=tmp_path, verbose=0, hp=dict(units=32, depth=2),
         compare_depth=True,
     )
     assert result.comparisons["shallower"]["depth"] == 1

@@ -79,6 +79,26 @@ class KillOnce(keras.callbacks.Callback):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+class KillAtTraining(keras.callbacks.Callback):
+    """SIGKILLs its process after the first batch of the `at`-th training (0-based) of
+    the process, once (a marker file remembers)."""
+
+    started = 0
+
+    def __init__(self, marker, at):
+        super().__init__()
+        self.marker, self.at = marker, at
+
+    def on_train_begin(self, logs=None):
+        KillAtTraining.started += 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        if KillAtTraining.started - 1 != self.at or os.path.exists(self.marker):
+            return
+        open(self.marker, "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 class InterruptTraining(keras.callbacks.Callback):
     """Raises KeyboardInterrupt (as Ctrl-C does) in the `at`-th training (0-based)."""
 
@@ -155,6 +175,39 @@ def test_result_table_json_and_exported_savedmodel(tmp_path):
     )
 
 
+def test_a_search_killed_with_sigkill_resumes_and_completes_every_trial_once(tmp_path):
+    log, marker = tmp_path / "trainings.jsonl", tmp_path / "killed"
+    code = textwrap.dedent(
+        f"""
+        import json
+        from test_tuning import KillAtTraining, TinyRecipe, TrainLog
+        from recipes.engine import tuning
+        result = tuning.search(
+            TinyRecipe(), tuner="random", max_trials=3, epochs=1, verbose=0,
+            directory={str(tmp_path)!r},
+            callbacks=[KillAtTraining({str(marker)!r}, at=1), TrainLog({str(log)!r})],
+        )
+        print(json.dumps([row["status"] for row in result.trials]))
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+
+    def run():
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=env, timeout=300)
+
+    killed = run()
+    assert killed.returncode == -signal.SIGKILL and marker.exists(), killed.stderr[-2000:]
+    resumed = run()
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert json.loads(resumed.stdout.splitlines()[-1]) == ["COMPLETED"] * 3
+    ends = [json.loads(line)["model"] for line in log.read_text().splitlines()
+            if json.loads(line)["event"] == "end"]
+    # Trial 0 finished before the kill and was kept; the killed trial 1 ran again;
+    # every trial finished exactly once.
+    assert len(ends) == 3 and len(set(ends)) == 3
+
+
 def test_an_interrupted_search_resumes(tmp_path, record):
     InterruptTraining.started = 0
     with pytest.raises(KeyboardInterrupt):
@@ -226,7 +279,7 @@ def test_tune_from_the_command_line(tmp_path):
     out = subprocess.run(
         [
             sys.executable, "-m", "recipes", "tune", "cnn_mnist", "--tuner", "random",
-            "--max-trials", "2", "--epochs", "1", "--limit", "512", "--hp", "filters=8",
+            "--max-trials", "2", "--epochs", "1", "--limit", "512", "--hp", "filters=16",
             "--directory", str(tmp_path), "--export", str(tmp_path / "best"),
         ],
         capture_output=True, text=True, timeout=300,
@@ -236,7 +289,7 @@ def test_tune_from_the_command_line(tmp_path):
     assert "Skipping variable loading" not in out.stderr
     assert (tmp_path / "best" / "saved_model.pb").exists()
     best = json.loads((tmp_path / "cnn_mnist" / "best_hyperparameters.json").read_text())
-    assert best["filters"] == 8
+    assert best["filters"] == 16
 
 
 # -- distributed search: a chief and two workers, one of them killed mid-trial -------

@@ -1,0 +1,307 @@
+"""Task bases: recipes that take the user's own data and serve raw inputs.
+
+`ImageTask` is image classification on any source `recipes.data.load_images` reads: a
+TFDS name, a folder of class subfolders, numpy arrays or a `tf.data.Dataset`. Input
+shape, channels, classes and pixel range come from the data; the augmentation preset
+from the kind of images (`recipes.data.augment_for`, overridable with `augment=`).
+A preset (`cnn_mnist`) is a task whose `dataset` is set and whose defaults are measured.
+
+`TableTask` is classification or regression on a table (`recipes.data.load_table`): the
+columns are encoded inside the model by `keras.utils.FeatureSpace` (numbers normalised,
+small sets of integers and text one-hot encoded, text with many values hashed), so the
+model takes raw columns.
+
+Exports (`Result.export`) serve raw inputs and name their outputs: an image model takes
+pixels of the data's shape in the data's own dtype (uint8 for image files and TFDS) and
+returns `probabilities`, `class_id` and `class_name`; a table model takes one named
+input per raw column (float32 for numbers, string for text) and returns `prediction`
+for regression, the same three outputs for classification.
+"""
+
+import re
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from recipes import data as recipe_data
+from recipes.engine.recipe import DataOption, Recipe
+
+
+def export_classifier(model, path, inputs, class_names, prepare=None):
+    """Writes a SavedModel whose `serve` signature returns `probabilities`, `class_id`
+    and `class_name` for raw inputs.
+
+    Args:
+        model: a Keras classifier (softmax outputs).
+        path: the SavedModel directory.
+        inputs: the `tf.TensorSpec` of the raw input, or a dict of them by name.
+        class_names: the name of each class, in label order.
+        prepare: turns the raw inputs into what `model` takes. Defaults to `None`
+            (a cast to float32).
+    """
+    names = tf.constant([str(n) for n in class_names])
+    prepare = prepare or (lambda raw: tf.cast(raw, "float32"))
+
+    def serve(raw):
+        probabilities = tf.cast(model(prepare(raw), training=False), "float32")
+        class_id = tf.argmax(probabilities, axis=-1)
+        return {
+            "probabilities": probabilities,
+            "class_id": class_id,
+            "class_name": tf.gather(names, class_id),
+        }
+
+    _write(model, path, serve, inputs)
+
+
+def export_regressor(model, path, inputs, prepare=None):
+    """Writes a SavedModel whose `serve` signature returns `prediction` (one value per
+    example) for raw inputs; `inputs` and `prepare` as in `export_classifier`."""
+    prepare = prepare or (lambda raw: tf.cast(raw, "float32"))
+
+    def serve(raw):
+        prediction = tf.cast(model(prepare(raw), training=False), "float32")
+        return {"prediction": tf.reshape(prediction, [-1])}
+
+    _write(model, path, serve, inputs)
+
+
+def _write(model, path, serve, inputs):
+    """One `serve` endpoint over raw inputs: one spec, or a dict of named specs (each a
+    named input of the `serve` signature; in Python, `serve({...})` takes the dict)."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", tf.function(serve, input_signature=[inputs]))
+    archive.write_out(str(path), verbose=False)
+
+
+class ImageTask(Recipe):
+    """Image classification on the user's data; subclasses write `build_model`.
+
+    Without data, `build_model()` builds for `input_shape`, `num_classes` and
+    `pixel_max` (28x28 grayscale, 10 classes, 0-255), the defaults of a digits preset.
+    """
+
+    dataset = None  # a preset sets a TFDS name
+    input_shape = (28, 28, 1)
+    num_classes = 10
+    pixel_max = 255.0
+    data_options = {
+        "dataset": DataOption("a tensorflow-datasets name, e.g. fashion_mnist", metavar="NAME"),
+        "images": DataOption("a folder with one subfolder of images per class", metavar="DIR"),
+        "test_images": DataOption("a folder like --images holding the test split", metavar="DIR"),
+        "image_size": DataOption(
+            "resize folder images to H W (needed when their sizes differ)",
+            type=int, nargs=2, metavar=("H", "W"),
+        ),
+        "augment": DataOption(
+            "augmentation preset: digits (no flips), photos (left-right flips) or none; "
+            "default: by the kind of images",
+            choices=("digits", "photos", "none"),
+        ),
+        "x": DataOption("images as a numpy array", cli=False),
+        "y": DataOption("integer labels of x", cli=False),
+        "class_names": DataOption("names of the classes of x or of a tf.data.Dataset", cli=False),
+    }
+
+    def load_data(self, data_dir=None, limit=None, seed=42, *, dataset=None, images=None,
+                  test_images=None, image_size=None, augment=None, x=None, y=None,
+                  class_names=None):
+        """Train, validation and test `Splits` from the one source given, else the
+        recipe's own `dataset` (see `recipes.data.load_images`)."""
+        if augment is not None and augment not in ("digits", "photos", "none"):
+            raise ValueError(
+                "augment must be 'digits', 'photos' or 'none'. "
+                f"Received: augment={augment!r}"
+            )
+        if dataset is None and images is None and x is None:
+            dataset = self.dataset
+        if dataset is None and images is None and x is None:
+            raise ValueError(
+                f"Recipe {self.name!r} trains on your data: pass dataset= (a TFDS name "
+                "or a tf.data.Dataset), images= (a folder of class subfolders) or x= and "
+                "y= (arrays); on the CLI --dataset NAME or --images DIR."
+            )
+        splits = recipe_data.load_images(
+            dataset=dataset, images=images, test_images=test_images,
+            image_size=image_size, x=x, y=y, class_names=class_names, data_dir=data_dir,
+            limit=limit, validation_split=self.defaults["validation_split"], seed=seed,
+        )
+        if augment is not None:
+            splits = dataclasses.replace(splits, augment=augment)
+        return splits
+
+    def augmentation(self, data=None):
+        """The data's preset (`Splits.augment`, else the recipe's `augment`) with this
+        recipe's options for it (`augment_options[name]`); `None` for `"none"`."""
+        name = (data.augment if data is not None else None) or self.augment
+        if name in (None, "none"):
+            return None
+        return recipe_data.get_preset(name, **self.augment_options.get(name, {}))
+
+    def image_inputs(self, data):
+        """`(keras.Input, rescaled tensor)` for the data's images (or the defaults)."""
+        shape = tuple(data.input_shape) if data is not None else self.input_shape
+        pixel_max = (data.pixel_max if data is not None else None) or self.pixel_max
+        inputs = keras.Input(shape, name="image")
+        return inputs, keras.layers.Rescaling(1.0 / pixel_max)(inputs)
+
+    def classes(self, data):
+        return data.num_classes if data is not None else self.num_classes
+
+    def exporter(self, model, data):
+        shape = tuple(data.input_shape)
+        spec = tf.TensorSpec((None, *shape), tf.as_dtype(data.dtype or "float32"), "image")
+        names = data.class_names or tuple(map(str, range(data.num_classes)))
+
+        def export(path):
+            export_classifier(model, path, spec, names)
+
+        return export
+
+
+class TableTask(Recipe):
+    """Classification or regression on a table; subclasses write `build_model` over
+    `encoded_inputs(data)`.
+
+    Without data, the recipe's demo table is used (`load_data()`).
+    """
+
+    data_options = {
+        "csv": DataOption("a CSV file with a header row", metavar="FILE"),
+        "target": DataOption("the column to predict", metavar="COLUMN"),
+        "task": DataOption(
+            "classification or regression (default: chosen from the target column)",
+            choices=("classification", "regression"),
+        ),
+        "frame": DataOption("a pandas DataFrame instead of csv", cli=False),
+    }
+
+    def demo(self):
+        """`(frame, target)` of the table used when no table is given."""
+        raise NotImplementedError(f"{type(self).__name__} has no demo table.")
+
+    def load_data(self, data_dir=None, limit=None, seed=42, *, csv=None, frame=None,
+                  target=None, task=None):
+        """Seeded, shuffled `TableSplits` of the table given (see
+        `recipes.data.load_table`), or of the demo table."""
+        if csv is None and frame is None:
+            frame, demo_target = self.demo()
+            target = target or demo_target
+        if target is None:
+            raise ValueError(
+                f"Recipe {self.name!r} needs the column to predict: target=COLUMN "
+                "(CLI: --target COLUMN)."
+            )
+        return recipe_data.load_table(
+            csv=csv, frame=frame, target=target, task=task, limit=limit, seed=seed,
+            validation_split=self.defaults["validation_split"],
+        )
+
+    def check_data(self, data):
+        """Nothing left to check: `load_table` reported every bad value by row."""
+
+    def check_model(self, model, data):
+        """The model is built from the table's own columns."""
+
+    def classifies(self, model):
+        """Whether `model` is a classifier (a softmax over two or more classes)."""
+        return model.output_shape[-1] > 1
+
+    def get_loss(self, hp, model=None):
+        if model is not None and not self.classifies(model):
+            return "mse"
+        return self.loss
+
+    def get_metrics(self, model=None):
+        if model is not None and not self.classifies(model):
+            return ["mae"]
+        return list(self.metrics)
+
+    def baseline(self, data, hp):
+        """For regression, the mean squared error of predicting the training mean."""
+        if data.task != "regression":
+            return None
+        y = np.concatenate([y for _, y in data.train.batch(4096).as_numpy_iterator()])
+        return float(y.var())
+
+    def encoded_inputs(self, data):
+        """`(inputs, encoded)`: a dict of `keras.Input`s, one per raw column, and their
+        FeatureSpace encoding (adapted on the training split) as one tensor."""
+        # The encoding stays in float32 under mixed precision: it is preprocessing, and
+        # FeatureSpace's normalization cannot adapt in bfloat16 (Keras 3.15).
+        policy = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy("float32")
+        try:
+            return self._feature_space(data)
+        finally:
+            keras.mixed_precision.set_global_policy(policy)
+
+    def _feature_space(self, data):
+        fs = keras.utils.FeatureSpace
+        kinds = {
+            "number": fs.float_normalized,
+            "integer_category": lambda: fs.integer_categorical(num_oov_indices=1),
+        }
+        features = {}
+        for name, kind in data.columns.items():
+            if kind == "text":
+                distinct = self._distinct(data, name)
+                features[name] = (
+                    fs.string_categorical(num_oov_indices=1)
+                    if distinct <= recipe_data.tables.MAX_TEXT_CATEGORIES
+                    else fs.string_hashed(num_bins=2 * recipe_data.tables.MAX_TEXT_CATEGORIES)
+                )
+            else:
+                features[name] = kinds[kind]()
+        space = keras.utils.FeatureSpace(features, output_mode="concat")
+        space.adapt(data.train.map(lambda x, y: x))
+        # A plain dict: FeatureSpace keeps a tracked one, which Keras takes for another
+        # structure than the dicts tf.data yields, and warns on every call.
+        return dict(space.get_inputs()), space.get_encoded_features()
+
+    @staticmethod
+    def _distinct(data, name):
+        values = data.train.map(lambda x, y: x[name]).batch(100_000).get_single_element()
+        return len(np.unique(values.numpy()))
+
+    def target_scale(self, data):
+        """`(std, mean)` of the training targets, to put a regression output in the
+        target's own units."""
+        y = np.concatenate([y for _, y in data.train.batch(4096).as_numpy_iterator()])
+        return float(y.std() or 1.0), float(y.mean())
+
+    def exporter(self, model, data):
+        specs, dtypes = {}, {}
+        for column, kind in data.columns.items():
+            name = _signature_name(column)
+            if name in specs:
+                raise ValueError(
+                    f"Columns {column!r} and another both export as input {name!r}: "
+                    "rename one of them."
+                )
+            specs[name] = tf.TensorSpec((None,), tf.string if kind == "text" else tf.float32, name)
+            dtypes[column] = (name, model.input[column].dtype if isinstance(model.input, dict) else None)
+
+        def prepare(raw):
+            return {
+                column: tf.cast(raw[name], dtype) if dtype != "string" else raw[name]
+                for column, (name, dtype) in sorted(dtypes.items())
+            }
+
+        def export(path):
+            if data.task == "classification":
+                export_classifier(model, path, specs, data.class_names, prepare)
+            else:
+                export_regressor(model, path, specs, prepare)
+
+        return export
+
+
+def _signature_name(column):
+    """A column name as a SavedModel input name: letters, digits, `_`, `.`, `-`."""
+    name = re.sub(r"[^A-Za-z0-9_.\-]", "_", str(column)).strip("_") or "column"
+    return name if name[0].isalpha() else f"c_{name}"

@@ -1,0 +1,41 @@
+"""mlp: image classification with a multilayer perceptron, on your own images.
+
+    from recipes import mlp
+    result = mlp.train(dataset="fashion_mnist", hp={"activation": "maxout"})
+
+The same data as `cnn` (a TFDS name, a folder of class subfolders, arrays or a
+`tf.data.Dataset`; shapes, classes and pixel range read from it), flattened: an MLP sees
+pixels, not shapes, so there is no augmentation. Softmax + cross-entropy. Tunables:
+depth, units (log scale), activation (`relu`, `sigmoid`, `leaky_relu` or `maxout`),
+dropout, L1, L2, optimizer (`sgd`, `momentum`, `adagrad`, `rmsprop`, `adam`) and
+learning rate.
+"""
+
+import keras
+
+from recipes.engine import blocks, hyperparameters
+from recipes.engine.recipe import Recipe
+from recipes.engine.tasks import ImageTask
+
+
+class Mlp(ImageTask):
+    name = "mlp"
+    defaults = dict(Recipe.defaults, epochs=20, batch_size=128, learning_rate=1e-3)
+    units = 512
+    depth = 2
+    dropout = 0.2
+
+    def augmentation(self, data=None):
+        return None  # pixels, not shapes: nothing to keep natural
+
+    def build_model(self, hp=None, data=None):
+        hp = hyperparameters(hp)
+        inputs, x = self.image_inputs(data)
+        x = keras.layers.Flatten()(x)
+        x = blocks.dense_body(x, hp, units=self.units, depth=self.depth, dropout=self.dropout)
+        outputs = blocks.classifier_head(x, self.classes(data))
+        return keras.Model(inputs, outputs, name=self.name)
+
+
+recipe = Mlp()
+train, search, build_model = recipe.train, recipe.search, recipe.build_model

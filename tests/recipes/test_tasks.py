@@ -1,0 +1,324 @@
+"""The task recipes on the user's own data: every task on every source trains and
+exports a SavedModel that scores raw inputs, alone, as the trained model does; the same
+seed gives the same splits from every source; bad data fails before training."""
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from recipes import cnn, data, mlp, tabular
+
+N = 400  # MNIST images per source: seconds per training
+
+
+@pytest.fixture(scope="module")
+def mnist_arrays():
+    x, y = data.load("mnist", limit=N, validation_split=0).arrays("train")
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def mnist_folder(mnist_arrays, tmp_path_factory):
+    """The same images as PNG files, one folder per class, in array order."""
+    root = tmp_path_factory.mktemp("digits")
+    x, y = mnist_arrays
+    for i, (image, label) in enumerate(zip(x, y)):
+        folder = root / f"digit{label}"
+        folder.mkdir(exist_ok=True)
+        Image.fromarray(image[..., 0]).save(folder / f"{i:05d}.png")
+    return root
+
+
+def folder_order(mnist_arrays):
+    """The arrays in the order a folder lists them: by class, then by file name."""
+    x, y = mnist_arrays
+    order = np.lexsort((np.arange(len(y)), y))
+    return x[order], y[order]
+
+
+def sources(name, mnist_arrays, mnist_folder):
+    x, y = folder_order(mnist_arrays)
+    return {
+        "tfds": dict(dataset="mnist", limit=N),
+        "folder": dict(images=mnist_folder),
+        "arrays": dict(x=x[..., 0], y=y),
+        "dataset": dict(dataset=tf.data.Dataset.from_tensor_slices((x, y))),
+    }[name]
+
+
+def serve_in_fresh_process(path, inputs, tmp_path):
+    """Calls the SavedModel's `serve` in a process that imports only TensorFlow."""
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    code = textwrap.dedent(
+        f"""
+        import sys, numpy as np, tensorflow as tf
+        served = tf.saved_model.load({str(path)!r})
+        raw = dict(np.load({str(tmp_path / 'inputs.npz')!r}, allow_pickle=True))
+        raw = {{k: tf.constant(v.astype(str) if v.dtype == object else v) for k, v in raw.items()}}
+        out = served.serve(raw["image"] if list(raw) == ["image"] else raw)
+        np.savez({str(tmp_path / 'outputs.npz')!r}, **{{k: v.numpy() for k, v in out.items()}})
+        assert not any(m.split('.')[0] in ('recipes', 'layers', 'callbacks') for m in sys.modules)
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return dict(np.load(tmp_path / "outputs.npz", allow_pickle=True))
+
+
+@pytest.mark.parametrize("source", ["tfds", "folder", "arrays", "dataset"])
+@pytest.mark.parametrize("task, hp", [(cnn, {"filters": 16}), (mlp, {"units": 32, "depth": 1})])
+def test_every_task_trains_on_every_source_and_serves_raw_pixels(
+    task, hp, source, mnist_arrays, mnist_folder, tmp_path
+):
+    result = task.train(
+        epochs=1, batch_size=64, hp=hp, run_dir=tmp_path / "run", verbose=0,
+        diagnose=False, **sources(source, mnist_arrays, mnist_folder),
+    )
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["test_metrics"]
+    x, y = mnist_arrays
+    pixels = x[:6]  # uint8, as the files and TFDS hold them
+    expected = result.model.predict(pixels.astype("float32"), verbose=0)
+    path = result.export(tmp_path / "saved")
+    out = serve_in_fresh_process(path, {"image": pixels}, tmp_path)
+    np.testing.assert_allclose(out["probabilities"], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(out["class_id"], expected.argmax(-1))
+    names = {"folder": [f"digit{i}" for i in range(10)]}.get(source, [str(i) for i in range(10)])
+    assert [n.decode() for n in out["class_name"]] == [names[i] for i in expected.argmax(-1)]
+
+
+def test_the_same_seed_gives_the_same_splits_from_every_source(mnist_arrays, mnist_folder):
+    def fingerprint(splits):
+        out = {}
+        for split in ("train", "validation", "test"):
+            x, y = splits.arrays(split)
+            out[split] = (y.tolist(), x.reshape(len(x), -1).sum(1).tolist())
+        return out
+
+    x, y = folder_order(mnist_arrays)
+    folder = data.load_images(images=mnist_folder, seed=3)
+    arrays = data.load_images(x=x, y=y, seed=3)
+    dataset = data.load_images(dataset=tf.data.Dataset.from_tensor_slices((x, y)), seed=3)
+    assert fingerprint(folder) == fingerprint(arrays) == fingerprint(dataset)
+    assert (folder.train_size, folder.validation_size, folder.test_size) == (324, 36, 40)
+    assert folder.dtype == arrays.dtype == dataset.dtype == "uint8"
+    assert fingerprint(data.load_images(x=x, y=y, seed=4)) != fingerprint(arrays)
+
+
+def test_augmentation_follows_the_kind_of_images():
+    assert data.augment_for("mnist", 1) == "digits"
+    assert data.augment_for("fashion_mnist", 1) == "photos"  # clothing flips
+    assert data.augment_for("cifar10", 3) == "photos"
+    assert data.augment_for("my_folder", 1) == "digits"
+    x = np.zeros((40, 8, 8, 3), "uint8")
+    splits = cnn.recipe.load_data(x=x, y=np.arange(40) % 2)
+    assert splits.augment == "photos"
+    assert cnn.recipe.augmentation(splits).name == "photos"
+    assert cnn.recipe.augmentation(cnn.recipe.load_data(x=x, y=np.arange(40) % 2, augment="none")) is None
+
+
+def test_zero_to_one_float_pixels_are_not_rescaled_again(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (60, 8, 8)).astype("float32")
+    splits = cnn.recipe.load_data(x=x, y=np.arange(60) % 3)
+    assert splits.pixel_max == 1.0 and splits.num_classes == 3 and splits.input_shape == (8, 8, 1)
+    model = cnn.recipe.build_model(data=splits)
+    rescale = next(layer for layer in model.layers if layer.name.startswith("rescaling"))
+    assert rescale.scale == 1.0
+
+
+def write_image(path, size, mode="L"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, size).save(path)
+
+
+@pytest.mark.parametrize(
+    "layout, message",
+    [
+        ({"a/1.png": (8, 8)}, r"has one class folder \('a'\)"),
+        ({"a/1.png": (8, 8), "b/": None}, r"class folder .*b is empty"),
+        ({"a/1.png": (8, 8), "b/2.png": (9, 8)}, r"2 different sizes .* --image-size H W"),
+        ({"a/1.png": (8, 8), "b/2.png": (8, 8), "b/notes.txt": "text"}, r"notes.txt is not an image"),
+        ({"a/1.png": (8, 8), "b/2.png": "not png"}, r"2.png cannot be read as an image"),
+    ],
+)
+def test_bad_folders_fail_before_training(tmp_path, layout, message):
+    for name, what in layout.items():
+        path = tmp_path / name
+        if name.endswith("/"):
+            path.mkdir(parents=True)
+        elif isinstance(what, tuple):
+            write_image(path, what)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(what)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=message):
+        cnn.train(images=tmp_path, run_dir=tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()
+    assert time.perf_counter() - start < 30
+
+
+def test_mixed_sizes_train_with_image_size(tmp_path):
+    for i in range(12):
+        write_image(tmp_path / "imgs" / f"c{i % 2}" / f"{i}.png", (8 + i % 3, 8))
+    splits = cnn.recipe.load_data(images=tmp_path / "imgs", image_size=(6, 6))
+    assert splits.input_shape == (6, 6, 1) and splits.class_names == ("c0", "c1")
+    image, _ = next(iter(splits.train))
+    assert image.dtype == tf.uint8 and image.shape == (6, 6, 1)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(x=np.zeros((20, 4, 4)), y=np.r_[np.arange(19) % 2, -1]), r"Label y\[19\] = -1 is out of range"),
+        (dict(x=np.zeros((20, 4, 4)), y=np.arange(20) % 2, class_names=["a"]), r"y\[1\] = 1 is out of range: .* \[0, 1\)"),
+        (dict(x=np.zeros((20, 4, 4)), y=np.zeros(20, int)), "one class only"),
+        (dict(x=np.zeros((20, 4, 4)), y=np.arange(20) / 3), r"integer class ids: y\[1\]"),
+        (dict(x=np.zeros((20, 4)), y=np.arange(20) % 2), r"x must hold images of shape"),
+        (dict(), r"trains on your data: pass dataset="),
+        (dict(images="x", x=np.zeros((4, 2, 2)), y=np.arange(4)), "exactly one image source"),
+    ],
+)
+def test_bad_arrays_fail_before_training(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cnn.train(run_dir=tmp_path / "run", verbose=0, **kwargs)
+    assert not (tmp_path / "run").exists()
+
+
+# -- tables ---------------------------------------------------------------------------
+
+
+def houses(n=300, seed=0):
+    """A table with a text column, a small-integer column and two numbers."""
+    rng = np.random.default_rng(seed)
+    town = rng.choice(["Alton", "Brent", "Corby"], n)
+    rooms = rng.integers(1, 6, n)
+    area = rng.uniform(30, 200, n).round(1)
+    age = rng.uniform(0, 80, n).round(0)
+    price = 2.0 * area + 15 * rooms + np.select([town == "Alton", town == "Brent"], [100, 40], 0)
+    price = price - 0.5 * age + rng.normal(0, 5, n)
+    return pd.DataFrame(dict(town=town, rooms=rooms, area=area, age=age, price=price.round(2)))
+
+
+def test_tabular_chooses_the_task_and_encodes_each_column(tmp_path):
+    frame = houses()
+    frame.to_csv(tmp_path / "houses.csv", index=False)
+    splits = data.load_table(csv=tmp_path / "houses.csv", target="price")
+    assert splits.task == "regression"
+    assert splits.columns == {"town": "text", "rooms": "integer_category", "area": "number", "age": "number"}
+    # 15% of 300 rows for the test, then 15% of the other 255 for validation.
+    assert (splits.train_size, splits.validation_size, splits.test_size) == (217, 38, 45)
+    # Shuffled, not in file order: the test rows are spread over the whole file.
+    frame["expensive"] = np.where(frame.price > frame.price.median(), "yes", "no")
+    labels = data.load_table(frame=frame.drop(columns="price"), target="expensive")
+    assert labels.task == "classification" and labels.class_names == ("no", "yes")
+    assert data.load_table(frame=frame, target="rooms").task == "classification"
+    assert data.load_table(frame=frame, target="rooms", task="regression").task == "regression"
+
+
+def linear_baseline(splits):
+    """Least squares on one-hot text, one-hot small integers and standardised numbers:
+    the scikit-style linear baseline, computed here with numpy."""
+    def rows(split):
+        x, y = [], []
+        for features, target in getattr(splits, split).as_numpy_iterator():
+            x.append(features)
+            y.append(target)
+        return x, np.array(y)
+
+    train_x, train_y = rows("train")
+    test_x, test_y = rows("test")
+    columns = []
+    for name, kind in splits.columns.items():
+        values = [r[name] for r in train_x]
+        if kind == "number":
+            columns.append(("n", name, np.mean(values), np.std(values) or 1.0))
+        else:
+            columns.append(("c", name, sorted(set(values)), None))
+
+    def encode(x):
+        out = [np.ones(len(x))]
+        for kind, name, a, b in columns:
+            v = np.array([r[name] for r in x])
+            if kind == "n":
+                out.append((v - a) / b)
+            else:
+                out += [(v == level).astype(float) for level in a]
+        return np.stack(out, 1)
+
+    w, *_ = np.linalg.lstsq(encode(train_x), train_y, rcond=None)
+    return np.abs(encode(test_x) @ w - test_y).mean()
+
+
+def test_tabular_beats_least_squares_on_a_real_table_with_a_text_column(tmp_path):
+    from statsmodels.datasets import grunfeld
+
+    frame = grunfeld.load_pandas().data  # 220 rows; `firm` is text
+    splits = data.load_table(frame=frame, target="invest")
+    assert splits.columns["firm"] == "text"
+    result = tabular.train(data=splits, run_dir=tmp_path / "run", verbose=0, diagnose=False)
+    assert result.test_metrics["mae"] <= linear_baseline(splits)
+
+
+def test_tabular_trains_and_serves_raw_rows(tmp_path):
+    frame = houses()
+    frame.to_csv(tmp_path / "houses.csv", index=False)
+    result = tabular.train(
+        epochs=20, csv=tmp_path / "houses.csv", target="price", run_dir=tmp_path / "run",
+        verbose=0, diagnose=False,
+    )
+    splits = data.load_table(csv=tmp_path / "houses.csv", target="price")
+    mean = np.mean([y for _, y in splits.train.as_numpy_iterator()])
+    trivial = np.mean([abs(y - mean) for _, y in splits.test.as_numpy_iterator()])
+    assert result.test_metrics["mae"] < 0.5 * trivial
+    raw = {"town": np.array(["Alton", "Corby", "Nowhere"], object),
+           "rooms": np.array([1.0, 5.0, 3.0], "float32"),
+           "area": np.array([50.0, 120.0, 80.0], "float32"),
+           "age": np.array([10.0, 60.0, 0.0], "float32")}
+    expected = result.model({
+        "age": tf.constant(raw["age"]), "area": tf.constant(raw["area"]),
+        "rooms": tf.constant(raw["rooms"].astype("int64")),
+        "town": tf.constant(raw["town"].astype(str)),
+    }, training=False).numpy()[:, 0]
+    out = serve_in_fresh_process(result.export(tmp_path / "saved"), raw, tmp_path)
+    np.testing.assert_allclose(out["prediction"], expected, rtol=1e-4, atol=1e-3)
+
+
+def test_tabular_classifier_serves_class_names(tmp_path):
+    frame = houses()
+    frame["band"] = np.where(frame.price > frame.price.median(), "high", "low")
+    result = tabular.train(
+        epochs=20, frame=frame.drop(columns="price"), target="band",
+        run_dir=tmp_path / "run", verbose=0, diagnose=False,
+    )
+    assert set(result.test_metrics) == {"loss", "accuracy"}
+    raw = {"town": np.array(["Alton", "Brent"], object), "rooms": np.array([5.0, 1.0], "float32"),
+           "area": np.array([190.0, 35.0], "float32"), "age": np.array([0.0, 70.0], "float32")}
+    out = serve_in_fresh_process(result.export(tmp_path / "saved"), raw, tmp_path)
+    assert out["probabilities"].shape == (2, 2)
+    assert [n.decode() for n in out["class_name"]] == [["high", "low"][i] for i in out["class_id"]]
+
+
+@pytest.mark.parametrize(
+    "text, target, message",
+    [
+        ("a,b\n1,x\n2,y\n3,x\n", "b2", r"Column 'b2' is not in .*Available columns: \['a', 'b'\]"),
+        ("a,y\n1,5\n2,5\n3,5\n4,5\n5,5\n6,5\n7,5\n", "y", "one value only"),
+        ("a,b,y\n1,u,1.5\n,v,2.5\n3,u,3.5\n4,v,4.5\n5,u,5.5\n6,u,6.5\n7,v,7.5\n8,u,8.5\n9,v,9.5\n10,u,10.5\n11,v,11.5\n", "y",
+         r"line 3, column 'a': missing"),
+        ("a,b,y\n" + "".join(f"{i},u,{i}.5\n" for i in range(1, 20)) + "1O,v,3.5\n", "y",
+         r"line 21, column 'a': non-numeric value '1O'"),
+    ],
+)
+def test_bad_tables_name_the_line(tmp_path, text, target, message):
+    (tmp_path / "t.csv").write_text(text)
+    with pytest.raises(ValueError, match=message):
+        tabular.train(csv=tmp_path / "t.csv", target=target, run_dir=tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()
