@@ -1,16 +1,23 @@
 """Cost of the top Hessian eigenvalues of a ~1M-parameter model, in gradients.
 
-    python benchmarks/hessian.py [--k 5] [--batch-size 256]
+    python benchmarks/hessian.py [--k 5] [--batch-size 256] [--tolerance 1e-4] [--out FILE]
 
 Times, on one batch of MNIST-shaped inputs: one gradient (the reference), one
-Hessian-vector product, Lanczos for the `k` largest (and smallest) eigenvalues with the
-default number of steps, and Hutchinson's trace with 20 probes. Prints one table; each
-time is the median of a few runs after a warm-up (graph tracing excluded).
+Hessian-vector product, Lanczos for the `k` largest eigenvalues with the default number
+of steps (`4k + 20`, what `critical_point` runs for both ends) and with the early stop
+(until the top `k` Ritz pairs reach a relative residual of `--tolerance`), and
+Hutchinson's trace with 20 probes. Each time is the median of a few runs after a warm-up
+(graph tracing excluded), in gradient-equivalents, split into the Hessian-vector
+products and the overhead around them. The true relative residual of each reported pair
+is measured with one more product each. Ends with `summary: ...`; `--out FILE` writes it
+as JSON.
 """
 
 import argparse
+import json
 import os
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -48,6 +55,8 @@ def main():
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tolerance", type=float, default=1e-4)
+    parser.add_argument("--out", help="also write the summary as JSON here")
     args = parser.parse_args()
 
     keras.utils.set_random_seed(0)
@@ -59,39 +68,59 @@ def main():
     op = hessian.Hessian(model, x, y, loss)
     steps = hessian.default_num_steps(args.k, op.size)
     v = rng.normal(size=op.size)
-
     found = {}
 
-    def top_k():
-        found["run"] = hessian.lanczos(op.matvec, op.size, steps)
+    def fixed():
+        found["fixed"] = hessian.lanczos(op.matvec, op.size, steps)
 
-    def trace():
-        op.trace(num_probes=20)
+    def early():
+        found["early"] = hessian.lanczos(op.matvec, op.size, steps, k=args.k, which="top",
+                                         tolerance=args.tolerance)
 
     fast, slow = args.repeats * 3, args.repeats
+    gradient = median_seconds(op.loss_and_gradient, fast)
+    product = median_seconds(lambda: op.matvec(v), fast)
+    t_fixed = median_seconds(fixed, slow)
+    t_early = median_seconds(early, slow)
+    t_trace = median_seconds(lambda: op.trace(num_probes=20), slow)
+    hvps = {"fixed": steps, "early": len(found["early"].values)}
     rows = [
-        ("one gradient", 0, median_seconds(op.loss_and_gradient, fast)),
-        ("one Hessian-vector product", 1, median_seconds(lambda: op.matvec(v), fast)),
-        (f"top {args.k} eigenvalues (Lanczos)", steps, median_seconds(top_k, slow)),
-        ("trace (Hutchinson, 20 probes)", 20, median_seconds(trace, slow)),
+        ("one gradient", 0, gradient),
+        ("one Hessian-vector product", 1, product),
+        (f"top {args.k}, {steps} steps (fixed)", hvps["fixed"], t_fixed),
+        (f"top {args.k}, early stop at {args.tolerance:g}", hvps["early"], t_early),
+        ("trace (Hutchinson, 20 probes)", 20, t_trace),
     ]
-    run = found["run"]
+    run = found["early"]
     top = run.values[::-1][: args.k]
-    # The true residual of the top Ritz pair, one more product (not the Lanczos bound).
-    vector = run.vector(-1)
-    residual = np.linalg.norm(op.matvec(vector) - top[0] * vector) / abs(top[0])
+    residuals = []
+    for i in range(1, args.k + 1):  # true residuals, one more product each
+        vector = run.vector(-i)
+        residuals.append(np.linalg.norm(op.matvec(vector) - run.values[-i] * vector)
+                         / abs(run.values[-i]))
+    fixed_top = found["fixed"].values[::-1][: args.k]
 
     device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
-    print(
-        f"Hessian of a {op.size:,}-parameter MLP, batch {args.batch_size}, "
-        f"float32, {device}"
+    print(f"Hessian of a {op.size:,}-parameter MLP, batch {args.batch_size}, float32, {device}")
+    print(f"{'computation':<36}{'HVPs':>6}{'seconds':>10}{'x gradient':>12}"
+          f"{'of it HVPs':>12}{'overhead':>10}")
+    for name, count, seconds in rows:
+        in_hvps = count * product / gradient
+        print(f"{name:<36}{count:>6}{seconds:>10.3f}{seconds / gradient:>12.1f}"
+              f"{in_hvps:>12.1f}{seconds / gradient - in_hvps:>10.1f}")
+    print(f"top {args.k} eigenvalues: {', '.join(f'{t:.6g}' for t in top)}")
+    print(f"  same, {steps} fixed steps: {', '.join(f'{t:.6g}' for t in fixed_top)}")
+    print(f"relative residuals ||Hv - lv|| / |l|: {', '.join(f'{r:.1e}' for r in residuals)}")
+    summary = dict(
+        hvp_per_gradient=product / gradient,
+        early_gradient_equivalents=t_early / gradient, early_hvps=hvps["early"],
+        early_overhead=t_early / gradient - hvps["early"] * product / gradient,
+        fixed_gradient_equivalents=t_fixed / gradient, fixed_hvps=hvps["fixed"],
+        max_relative_residual=max(residuals),
     )
-    print(f"{'computation':<34}{'HVPs':>6}{'seconds':>10}{'x gradient':>12}")
-    gradient_seconds = rows[0][2]
-    for name, hvps, seconds in rows:
-        print(f"{name:<34}{hvps:>6}{seconds:>10.3f}{seconds / gradient_seconds:>12.1f}")
-    print(f"top {args.k} eigenvalues: {', '.join(f'{t:.4g}' for t in top)}")
-    print(f"relative residual ||Hv - lv|| / |l| of the largest: {residual:.1e}")
+    print("summary: " + " ".join(f"{k}={v:.4g}" for k, v in summary.items()))
+    if args.out:
+        Path(args.out).write_text(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ def main():
         for i, (image, label) in enumerate(zip(x, y)):
             (Path(tmp) / str(label)).mkdir(exist_ok=True)
             Image.fromarray(image[..., 0]).save(Path(tmp) / str(label) / f"{i:05d}.png")
-        folder = data.load_images(images=tmp, validation_split=0.0, test_split=0.0)
+        folder = data.load_images(images=tmp, validation_split=0.0, test_split=0.01)
         from_files = data.make_pipeline(folder.train, args.batch_size, augment="digits", seed=0)
         start = time.perf_counter()
         n = iterate(from_files)

@@ -262,19 +262,28 @@ def load_table(
     )
 
 
+def _text_or_numbers(column):
+    """`(text, values, problems)` of a column that is not boolean: `text` (stripped
+    strings, `""` where missing) when it holds text, else `None` and its numbers. A column
+    of strings is text unless nearly every value (90%) is a number: then the others are
+    typos, reported as problems."""
+    if pd.api.types.is_numeric_dtype(column):
+        return (None, *_numbers(column))
+    text = column.fillna("").astype(str).str.strip()
+    values, problems = _numbers(text)
+    filled = (text != "").to_numpy()
+    if not filled.any() or np.isfinite(values[filled]).mean() < 0.9:
+        return text, None, []
+    return None, values, problems
+
+
 def _column(column):
     """(kind, values, problems) of a feature column; see `load_table`."""
     if pd.api.types.is_bool_dtype(column):
         return "integer_category", column.to_numpy("int64"), []
-    if pd.api.types.is_numeric_dtype(column):
-        values, problems = _numbers(column)
-    else:
-        text = column.fillna("").astype(str).str.strip()
-        values, problems = _numbers(text)
-        filled = text != ""
-        # Text, unless nearly every value is a number: then the others are typos.
-        if filled.sum() == 0 or np.isfinite(values[filled.to_numpy()]).mean() < 0.9:
-            return "text", text.to_numpy(object).astype(str), []
+    text, values, problems = _text_or_numbers(column)
+    if text is not None:
+        return "text", text.to_numpy(object).astype(str), []
     if problems:
         return "number", values, problems
     distinct = np.unique(values)
@@ -285,20 +294,13 @@ def _column(column):
 
 def _target(column, task):
     """(y, task, class_names, problems) of the target column."""
-    text = None
     if pd.api.types.is_bool_dtype(column):
-        values, problems = column.to_numpy("float64"), []
+        text, values, problems = None, column.to_numpy("float64"), []
         task = task or "classification"
-    elif pd.api.types.is_numeric_dtype(column):
-        values, problems = _numbers(column)
     else:
-        text = column.fillna("").astype(str).str.strip()
-        values, problems = _numbers(text)
-        filled = text != ""
-        if np.isfinite(values[filled.to_numpy()]).mean() < 0.9:  # a text target
-            problems = [(line, "missing") for line, v in zip(text.index, text) if v == ""]
-            values = None
-    if values is None:
+        text, values, problems = _text_or_numbers(column)
+    if text is not None:  # a text target: a missing class is a problem
+        problems = [(line, "missing") for line, v in zip(text.index, text) if v == ""]
         if task == "regression":
             raise ValueError(f"The target {column.name!r} holds text: it cannot be regressed.")
         task = "classification"

@@ -81,9 +81,11 @@ class Hessian:
         self.hvp_count = 0
         self._x = tf.convert_to_tensor(x)
         self._y = tf.convert_to_tensor(y)
+        self._dtype = self._weights[0].dtype
         # Partials, not bound methods: TensorFlow keys its "excessive retracing"
-        # warning on the code object, and every new `Hessian` traces once.
-        self._hvp = tf.function(functools.partial(Hessian._hvp_graph, self))
+        # warning on the code object, and every new `Hessian` traces once. The product
+        # takes and returns one flat vector, split and joined inside the graph.
+        self._hvp = tf.function(functools.partial(Hessian._hvp_flat_graph, self))
         self._loss_and_gradient = tf.function(
             functools.partial(Hessian._loss_and_gradient_graph, self)
         )
@@ -113,6 +115,15 @@ class Hessian:
             unconnected_gradients=tf.UnconnectedGradients.ZERO,
         )
 
+    def _hvp_flat_graph(self, flat):
+        parts = tf.split(flat, self._sizes)
+        vectors = [
+            tf.cast(tf.reshape(p, s), w.dtype)
+            for p, s, w in zip(parts, self._shapes, self._weights)
+        ]
+        products = self._hvp_graph(vectors)
+        return tf.concat([tf.reshape(tf.cast(h, flat.dtype), [-1]) for h in products], 0)
+
     def loss_and_gradient(self):
         """Returns the loss (a float) and its gradient (a flat float64 array)."""
         loss, grads = self._loss_and_gradient()
@@ -126,12 +137,9 @@ class Hessian:
                 f"Expected a flat vector of {self.size} values. "
                 f"Received: shape={v.shape}"
             )
-        parts = [
-            tf.constant(p, dtype=w.dtype)
-            for p, w in zip(self.to_weights(v), self._weights)
-        ]
         self.hvp_count += 1
-        return self._flatten(self._hvp(parts))
+        product = self._hvp(tf.constant(v, dtype=self._dtype))
+        return product.numpy().astype("float64")
 
     def trace(self, num_probes=100, seed=0):
         """Estimates the trace with Hutchinson's method (Rademacher probes).
@@ -189,19 +197,31 @@ class Lanczos:
         return self.coefficients[:, i] @ self.basis
 
 
-def lanczos(matvec, size, num_steps, seed=0):
-    """Runs `num_steps` Lanczos steps, fully reorthogonalised, on a symmetric operator.
+def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=None):
+    """Runs up to `num_steps` Lanczos steps, reorthogonalised, on a symmetric operator.
 
     Each step calls `matvec` once. When the Krylov space is exhausted (a zero residual),
     the iteration restarts from a fresh random vector orthogonal to the basis, so with
     `num_steps == size` the Ritz values are the exact spectrum, multiplicities included.
-    Memory is `num_steps * size` float64 values for the basis.
+    Memory is `num_steps * size` float64 values for the basis. Each new vector is
+    orthogonalised against the basis once, and a second time only when the first pass
+    cancelled most of it (loss of orthogonality; "twice is enough").
+
+    With `tolerance`, the iteration stops as soon as the `k` wanted Ritz pairs have
+    converged: each residual `|beta_j s_ji|` (for a reorthogonalised basis, the true
+    `||A y - theta y||`) at most `tolerance * |theta|`.
 
     Args:
         matvec: a function mapping a flat float64 vector to `A @ v`.
         size: the dimension of `A`.
-        num_steps: number of Lanczos steps (at most `size`).
+        num_steps: the most Lanczos steps (at most `size`).
         seed: seed of the random start vector. Defaults to 0.
+        k: how many Ritz pairs must converge for an early stop. Defaults to `None`
+            (run all `num_steps`).
+        which: the wanted pairs: `"top"` (largest), `"bottom"` or `"both"` ends.
+            Defaults to `"top"`.
+        tolerance: the relative residual of a converged pair. Defaults to `None`
+            (no early stop).
 
     Returns:
         A `Lanczos`.
@@ -217,10 +237,15 @@ def lanczos(matvec, size, num_steps, seed=0):
             f"num_steps must be between 1 and size={size}. "
             f"Received: num_steps={num_steps}"
         )
+    if which not in ("top", "bottom", "both"):
+        raise ValueError(f"which must be 'top', 'bottom' or 'both'. Received: which={which!r}")
+    if tolerance is not None and (k is None or k < 1):
+        raise ValueError(f"An early stop needs k >= 1 pairs to converge. Received: k={k}")
     rng = np.random.default_rng(seed)
     basis = np.zeros((num_steps, size))
     alphas, betas = np.zeros(num_steps), np.zeros(num_steps)
     q = rng.choice([-1.0, 1.0], size=size) / math.sqrt(size)
+    steps = num_steps
     for j in range(num_steps):
         basis[j] = q
         w = matvec(q)
@@ -228,20 +253,40 @@ def lanczos(matvec, size, num_steps, seed=0):
         betas[j] = _orthogonalize(w, basis[: j + 1])
         if j + 1 == num_steps:
             break
+        if tolerance is not None and _converged(alphas, betas, j + 1, k, which, tolerance):
+            steps = j + 1
+            break
         if betas[j] <= 1e-10 * max(1.0, np.max(np.abs(alphas[: j + 1]))):
             betas[j] = 0.0  # Invariant subspace found: restart orthogonally.
             w = rng.normal(size=size)
             _orthogonalize(w, basis[: j + 1])
         q = w / np.linalg.norm(w)
-    tridiagonal = np.diag(alphas) + np.diag(betas[:-1], 1) + np.diag(betas[:-1], -1)
-    values, coefficients = np.linalg.eigh(tridiagonal)
+    values, coefficients = _ritz(alphas[:steps], betas[:steps])
     return Lanczos(
         values=values,
         weights=coefficients[0] ** 2,
-        residuals=np.abs(betas[-1] * coefficients[-1]),
-        basis=basis,
+        residuals=np.abs(betas[steps - 1] * coefficients[-1]),
+        basis=basis[:steps],
         coefficients=coefficients,
     )
+
+
+def _ritz(alphas, betas):
+    """Eigenvalues (ascending) and eigenvectors of the Lanczos tridiagonal matrix."""
+    tridiagonal = np.diag(alphas) + np.diag(betas[:-1], 1) + np.diag(betas[:-1], -1)
+    return np.linalg.eigh(tridiagonal)
+
+
+def _converged(alphas, betas, steps, k, which, tolerance):
+    """Whether the `k` wanted Ritz pairs after `steps` steps meet `tolerance`."""
+    wanted = 2 * k if which == "both" else k
+    if steps < wanted + 1:
+        return False
+    values, coefficients = _ritz(alphas[:steps], betas[:steps])
+    residuals = np.abs(betas[steps - 1] * coefficients[-1])
+    index = {"top": np.arange(steps - k, steps), "bottom": np.arange(k),
+             "both": np.r_[np.arange(k), np.arange(steps - k, steps)]}[which]
+    return bool(np.all(residuals[index] <= tolerance * np.abs(values[index])))
 
 
 def _orthogonalize(w, basis):

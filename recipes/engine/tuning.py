@@ -492,13 +492,17 @@ def _search_on_local_workers(recipe, plan, workers, overwrite, max_restarts=2):
     def on_exit(name, code):
         if code == 0:
             return False
-        if name == "chief" or len(procs.exit_codes[name]) > max_restarts:
+        # A dead chief loses no trial: its oracle reloads from the project directory.
+        # Workers lose their connection meanwhile, so they get more restarts.
+        allowed = max_restarts if name == "chief" else 2 * max_restarts + 1
+        if len(procs.exit_codes[name]) > allowed:
             raise RuntimeError(
                 f"The search's {name} process exited with status {code}. The end of its "
                 f"log ({procs.log_dir / name}.log):\n{procs.log_tail(name)}"
             )
         if plan["verbose"]:
-            print(f"{name} exited with status {code}; restarting it to finish its trial.")
+            what = "its oracle" if name == "chief" else "its trial"
+            print(f"{name} exited with status {code}; restarting it to finish {what}.")
         return True
 
     with processes.LocalProcesses(project_dir / "logs") as procs:

@@ -196,3 +196,18 @@ def test_compiled_loss_and_errors():
         hessian.lanczos(lambda v: v, 3, 4)
     with pytest.raises(ValueError, match="flat vector"):
         hessian.Hessian(model, x, y).matvec(np.ones(3))
+
+
+def test_lanczos_stops_when_the_top_pairs_have_converged():
+    model = tanh_mlp("float64", sizes=(4, 8, 3))
+    x, y = random_batch(model)
+    exact = np.linalg.eigvalsh(exact_hessian(model, x, y, "mse"))
+    op = hessian.Hessian(model, x, y, "mse")
+    run = hessian.lanczos(op.matvec, op.size, op.size, k=3, which="top", tolerance=1e-6)
+    assert op.hvp_count == len(run.values) < op.size  # stopped early, one product a step
+    np.testing.assert_allclose(run.values[::-1][:3], exact[::-1][:3], rtol=1e-5)
+    for i in (1, 2, 3):  # the true residual of each reported pair meets the tolerance
+        v = run.vector(-i)
+        assert np.linalg.norm(op.matvec(v) - run.values[-i] * v) <= 1e-5 * abs(run.values[-i])
+    with pytest.raises(ValueError, match="which must be"):
+        hessian.lanczos(op.matvec, op.size, 5, which="middle")
