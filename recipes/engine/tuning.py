@@ -492,8 +492,9 @@ def _search_on_local_workers(recipe, plan, workers, overwrite, max_restarts=2):
     def on_exit(name, code):
         if code == 0:
             return False
-        # A dead chief loses no trial: its oracle reloads from the project directory.
-        # Workers lose their connection meanwhile, so they get more restarts.
+        # A dead chief is started again: its oracle reloads from the project directory
+        # and the workers, who lose their connection meanwhile, get more restarts. Best
+        # effort: a trial a worker was reporting at that moment can end up FAILED.
         allowed = max_restarts if name == "chief" else 2 * max_restarts + 1
         if len(procs.exit_codes[name]) > allowed:
             raise RuntimeError(
