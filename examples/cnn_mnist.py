@@ -14,5 +14,5 @@ print("test accuracy:", result.test_metrics["accuracy"])
 # The lecture's flowchart, applied to this run's losses.
 print(result.diagnosis)
 
-# A SavedModel that takes raw 0-255 pixels and needs only TensorFlow to serve.
+# A SavedModel that takes raw uint8 pixels, names its outputs, and needs only TensorFlow.
 print("exported to", result.export("out/cnn_mnist"))
