@@ -114,8 +114,7 @@ def _positive_float(text):
     return value
 
 
-def _add_common(p, recipe):
-    from recipes.engine import STRATEGIES
+def _add_common(p, recipe, strategies):
 
     p.add_argument("recipe", help="recipe name (see `python -m recipes list`)")
     p.add_argument("--epochs", type=_positive_int, help="epochs (per trial when tuning)")
@@ -126,7 +125,7 @@ def _add_common(p, recipe):
     p.add_argument(
         "--strategy",
         default="auto",
-        choices=STRATEGIES,
+        choices=strategies,
         help="tf.distribute strategy (default: auto)",
     )
     p.add_argument(
@@ -172,9 +171,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser(recipe=None):
-    """The parser; `train` and `tune` also take `recipe`'s data options."""
-    from recipes.engine import TUNERS
+def build_parser(recipe=None, engine=True):
+    """The parser; `train` and `tune` also take `recipe`'s data options. With
+    `engine=False` (`list`, top-level `--help`) it imports no TensorFlow and leaves the
+    strategy and tuner names unchecked (those commands do not parse them)."""
+    strategies, tuners = None, None
+    if engine:
+        from recipes.engine import STRATEGIES as strategies
+        from recipes.engine import TUNERS as tuners
 
     parser = _Parser(
         prog="python -m recipes",
@@ -185,7 +189,7 @@ def build_parser(recipe=None):
     sub.add_parser("list", help="list the recipes")
 
     p = sub.add_parser("train", help="train a recipe and evaluate it on the test split")
-    _add_common(p, recipe)
+    _add_common(p, recipe, strategies)
     p.add_argument("--run-dir", help="backups, history and result (default: runs/NAME)")
     p.add_argument("--export", metavar="DIR", help="export a SavedModel to DIR")
     p.add_argument("--save", metavar="PATH.keras", help="save a .keras file")
@@ -197,8 +201,8 @@ def build_parser(recipe=None):
     )
 
     p = sub.add_parser("tune", help="search hyperparameters with KerasTuner")
-    _add_common(p, recipe)
-    p.add_argument("--tuner", default="hyperband", choices=TUNERS)
+    _add_common(p, recipe, strategies)
+    p.add_argument("--tuner", default="hyperband", choices=tuners)
     p.add_argument("--max-trials", type=_positive_int, default=10)
     p.add_argument("--directory", default="tuning", help="where the search is kept")
     p.add_argument("--export", metavar="DIR", help="export the best model to DIR")
@@ -248,7 +252,7 @@ def main(argv=None):
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    parser = build_parser(recipe)
+    parser = build_parser(recipe, engine=needs_tensorflow)
     args, extra = parser.parse_known_args(argv)
     if extra:
         where = ""
@@ -260,6 +264,9 @@ def main(argv=None):
         parser.error(f"unrecognized arguments: {' '.join(extra)}{where}")
     try:
         return _run(args, recipe)
+    except BrokenPipeError:  # `python -m recipes list | head`: the reader has gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
