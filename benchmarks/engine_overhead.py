@@ -75,6 +75,8 @@ def main():
     print(f"{'plain keras fit':<22} {plain:>11.0f}")
     print(f"{'recipes ' + recipe.name:<22} {engine:>11.0f}")
     print(f"ratio engine / plain: {engine / plain:.2f} (target >= 0.95)")
+    print(f"summary: recipe={recipe.name} plain_examples_per_s={plain:.0f} "
+          f"engine_examples_per_s={engine:.0f} ratio={engine / plain:.3g} repeats={args.repeats}")
 
 
 if __name__ == "__main__":

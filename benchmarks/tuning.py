@@ -87,6 +87,9 @@ def main():
     columns = ["", "test accuracy", "val_loss", "trials", "epochs trained", "minutes"]
     print(format_table(columns, rows))
     print(f"best hyperparameters: {search.best_hyperparameters}")
+    print(f"summary: defaults_acc={rows[0][1]:.4g} search_acc={rows[1][1]:.4g} "
+          f"defaults_minutes={rows[0][5]:.3g} search_minutes={rows[1][5]:.3g} "
+          f"trials={rows[1][3]}")
 
 
 if __name__ == "__main__":

@@ -77,9 +77,10 @@ def check_not_options(values, options=()):
             )
 
 
-def check_known(hp, given, recipe):
-    """Raises a `ValueError` for values in `given` that `hp`'s space does not register."""
-    registered = {p.name for p in hp.space}
+def check_known(space, given, recipe):
+    """Raises a `ValueError` for names in `given` that `space` (a list of KerasTuner
+    hyperparameters, e.g. `hp.space`) does not register."""
+    registered = {p.name for p in space}
     unknown = [name for name in given if name not in registered]
     if unknown:
         raise ValueError(

@@ -213,7 +213,7 @@ class Recipe:
             # Conditional tunables (a model's units) appear once their parent is set.
             space = self._space({k: v for k, v in values.items() if k in tuned})
             values.update(check_values(space, tuned))
-            check_known_space(space, tuned, self.name)
+            check_known(space, tuned, self.name)
         return hyperparameters(values, options=self.data_options)
 
     def check_data(self, data):
@@ -425,7 +425,7 @@ class Recipe:
         global_batch = settings["batch_size"] * replicas
         hp.values["learning_rate"] = settings["learning_rate"]
         model = self.build(hp, data, strategy, settings["epochs"], global_batch)
-        check_known(hp, [k for k in given or () if k != "batch_size"], self.name)
+        check_known(hp.space, [k for k in given or () if k != "batch_size"], self.name)
         self.check_model(model, data)
         train_ds, val_ds, test_ds = self.pipelines(data, global_batch, seed=seed)
         fitted = fit(
@@ -507,14 +507,3 @@ def _one_of(name, argument, hp_values):
             f"({value!r}). Received: {name}={argument!r}, hp[{name!r}]={value!r}"
         )
     return argument if argument is not None else value
-
-
-def check_known_space(space, given, recipe):
-    """`check_known` over a list of hyperparameters."""
-    registered = {p.name for p in space}
-    unknown = [name for name in given if name not in registered]
-    if unknown:
-        raise ValueError(
-            f"Recipe {recipe!r} has no hyperparameter(s) {unknown}. "
-            f"Known: {sorted(registered)}."
-        )

@@ -225,8 +225,7 @@ class TableTask(Recipe):
         """For regression, the mean squared error of predicting the training mean."""
         if data.task != "regression":
             return None
-        y = np.concatenate([y for _, y in data.train.batch(4096).as_numpy_iterator()])
-        return float(y.var())
+        return float(_train_targets(data).var())
 
     def encoded_inputs(self, data):
         """`(inputs, encoded)`: a dict of `keras.Input`s, one per raw column, and their
@@ -271,7 +270,7 @@ class TableTask(Recipe):
     def target_scale(self, data):
         """`(std, mean)` of the training targets, to put a regression output in the
         target's own units."""
-        y = np.concatenate([y for _, y in data.train.batch(4096).as_numpy_iterator()])
+        y = _train_targets(data)
         return float(y.std() or 1.0), float(y.mean())
 
     def exporter(self, model, data):
@@ -299,6 +298,12 @@ class TableTask(Recipe):
                 export_regressor(model, path, specs, prepare)
 
         return export
+
+
+def _train_targets(data):
+    """The training split's targets as one array (a table's inputs are dicts, which
+    `Splits.arrays` cannot stack)."""
+    return np.concatenate([y for _, y in data.train.batch(4096).as_numpy_iterator()])
 
 
 def _signature_name(column):

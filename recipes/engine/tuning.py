@@ -414,7 +414,7 @@ def _check(hypermodel, fixed):
     not have, and for data the model cannot take (`Recipe.check_model`)."""
     probe = keras_tuner.HyperParameters()
     model = hypermodel.build(probe)
-    check_known(probe, fixed, hypermodel.recipe.name)
+    check_known(probe.space, fixed, hypermodel.recipe.name)
     hypermodel.recipe.check_model(model, hypermodel.data)
     clear_session()
 
