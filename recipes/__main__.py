@@ -114,6 +114,16 @@ def _positive_float(text):
     return value
 
 
+def _budget(text):
+    from recipes.engine.auto import parse_budget
+
+    try:
+        parse_budget(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).replace("auto=", "--auto ")) from None
+    return text
+
+
 def _add_common(p, recipe, strategies):
 
     p.add_argument("recipe", help="recipe name (see `python -m recipes list`)")
@@ -198,6 +208,12 @@ def build_parser(recipe=None, engine=True):
         "--compare-depth",
         action="store_true",
         help="also train a shallower and a deeper variant (bias vs optimization)",
+    )
+    p.add_argument(
+        "--auto",
+        metavar="BUDGET",
+        type=_budget,
+        help="act on the diagnosis until BUDGET (e.g. 900, 15m, 1h) is spent",
     )
 
     p = sub.add_parser("tune", help="search hyperparameters with KerasTuner")
@@ -333,6 +349,7 @@ def _run(args, recipe):
             run_dir=args.run_dir,
             tensorboard=args.tensorboard,
             compare_depth=args.compare_depth,
+            auto=args.auto,
             **common,
         )
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items())

@@ -25,7 +25,7 @@ class Mlp(ImageTask):
     depth = 2
     dropout = 0.2
 
-    def augmentation(self, data=None):
+    def augmentation(self, data=None, scale=1.0):
         return None  # pixels, not shapes: nothing to keep natural
 
     def build_model(self, hp=None, data=None):

@@ -14,7 +14,16 @@ DataFrames, read with pandas),
 dataset is loaded.
 """
 
-from recipes.data.augment import PRESETS, audio, augment_for, digits, get_preset, photos
+from recipes.data.augment import (
+    LIMITS,
+    PRESETS,
+    audio,
+    augment_for,
+    digits,
+    get_preset,
+    photos,
+    stronger,
+)
 from recipes.data.checks import check_data_dir, check_dataset, check_positive_int
 from recipes.data.images import from_arrays, from_dataset, from_directory, load_images
 from recipes.data.pipeline import make_pipeline
@@ -42,6 +51,8 @@ __all__ = [
     "digits",
     "from_csv",
     "get_preset",
+    "stronger",
+    "LIMITS",
     "lag_features",
     "load",
     "load_table",

@@ -11,6 +11,8 @@ A preset is a plain `keras.Sequential`, applied to whole batches in the input pi
 pixel values, cast to float32: rescaling belongs in the model.
 """
 
+import inspect
+
 import keras
 
 
@@ -132,6 +134,31 @@ def augment_for(name, channels):
 
 
 PRESETS = {"digits": digits, "photos": photos, "audio": audio}
+
+# How far each image preset goes and stays natural: a digit turned by more than 20
+# degrees or shifted by a fifth of the image starts to look like another one.
+LIMITS = {
+    "digits": dict(rotation=20.0, translation=0.2, zoom=0.2),
+    "photos": dict(translation=0.2, zoom=0.25),
+}
+
+
+def stronger(name, options, scale):
+    """The options of image preset `name` with every strength times `scale`, each at
+    most its natural limit (`LIMITS`); the preset's defaults fill what `options` lacks.
+
+    Example:
+
+    >>> stronger("digits", {"rotation": 5.0}, 2)
+    {'rotation': 10.0, 'translation': 0.2, 'zoom': 0.2}
+    """
+    if name not in LIMITS:
+        raise ValueError(f"Only {sorted(LIMITS)} have strengths. Received: name={name!r}")
+    defaults = inspect.signature(PRESETS[name]).parameters
+    return {
+        key: min(limit, float(options.get(key, defaults[key].default)) * scale)
+        for key, limit in LIMITS[name].items()
+    }
 
 
 def get_preset(name, **kwargs):

@@ -177,3 +177,45 @@ def optimizer_study(losses, path, title=None):
     ax.legend()
     ax.set_title(title or "Optimizers, same budget")
     return _save(fig, path)
+
+
+def auto_steps(steps, path, title=None):
+    """Plots the learning curves of `train(auto=...)`'s steps: validation (solid) and
+    training (dotted) of the error where recorded, else of the loss, one colour per
+    step; dropped steps are faint.
+
+    Args:
+        steps: the steps of `auto.json` (each with `step`, `change`, `kept` and a
+            `history`).
+        path: where to write the PNG.
+        title: a title over the figure. Defaults to "--auto steps".
+
+    Returns:
+        The path written, as a string.
+    """
+    if not steps:
+        raise ValueError("steps must hold at least one step. Received: steps=[]")
+    fig, (ax,) = _figure()
+    accuracy = _accuracy_name(steps[0]["history"])
+    for step in steps:
+        history = step["history"]
+        name = accuracy if accuracy in history else "loss"
+
+        def values(key):
+            raw = history.get(key) or []
+            return [1 - v for v in raw] if name == accuracy and accuracy else raw
+
+        alpha = 1.0 if step["kept"] else 0.35
+        val = values("val_" + name)
+        line, = ax.plot(range(1, len(val) + 1), val, alpha=alpha,
+                        label=f"{step['step']}: {step['change']}"[:48])
+        train = values(name)
+        ax.plot(range(1, len(train) + 1), train, ":", color=line.get_color(), alpha=alpha)
+    measure = "error" if accuracy else "loss"
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{measure} (validation solid, training dotted)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    ax.set_title(title or "--auto steps")
+    return _save(fig, path)

@@ -23,6 +23,7 @@ import keras_tuner
 
 import callbacks as recipe_callbacks
 from recipes import data as recipe_data
+from recipes.engine import auto as auto_module
 from recipes.engine import tuning
 from recipes.engine.fit import fit, steps_per_epoch
 from recipes.engine.hparams import check_known, check_values, hyperparameters
@@ -135,12 +136,16 @@ class Recipe:
             limit=limit,
         )
 
-    def augmentation(self, data=None):
+    def augmentation(self, data=None, scale=1.0):
         """The Keras augmentation model applied on the fly in training, or None: the
-        recipe's `augment` preset with its options (`augment_options[augment]`)."""
+        recipe's `augment` preset with its options (`augment_options[augment]`), each
+        strength times `scale` up to its natural limit (`recipes.data.stronger`)."""
         if self.augment is None:
             return None
-        return recipe_data.get_preset(self.augment, **self.augment_options.get(self.augment, {}))
+        options = self.augment_options.get(self.augment, {})
+        if scale != 1.0:
+            options = recipe_data.stronger(self.augment, options, scale)
+        return recipe_data.get_preset(self.augment, **options)
 
     def baseline(self, data, hp):
         """The loss of a trivial predictor, the scale the diagnosis judges a loss
@@ -294,9 +299,10 @@ class Recipe:
             warmup_epochs=settings["warmup_epochs"],
         )
 
-    def pipelines(self, data, global_batch, seed=42):
-        """Batched, prefetched train (augmented, shuffled), validation and test sets."""
-        aug = self.augmentation(data)
+    def pipelines(self, data, global_batch, seed=42, augment_scale=1.0):
+        """Batched, prefetched train (augmented, shuffled), validation and test sets;
+        `augment_scale` scales the augmentation's strengths (see `augmentation`)."""
+        aug = self.augmentation(data, scale=augment_scale)
         make = recipe_data.make_pipeline
         return (
             make(data.train, global_batch, augment=aug, seed=seed),
@@ -322,6 +328,7 @@ class Recipe:
         verbose="auto",
         diagnose=True,
         compare_depth=False,
+        auto=None,
         seed=42,
         **data_options,
     ):
@@ -350,6 +357,12 @@ class Recipe:
             compare_depth: also train a shallower and a deeper variant (same
                 settings) so that the diagnosis can tell model bias from an
                 optimization failure. Defaults to `False`.
+            auto: a wall-clock budget (seconds, or text such as `"15m"`): train,
+                diagnose, take the diagnosis's next step (a deeper, wider or
+                regularized model, a learning rate from the range test ...) and
+                repeat while the budget lasts, choosing on validation; the test split
+                is evaluated once, with the chosen model. See
+                `recipes.engine.auto`. Defaults to `None` (one run).
             seed: seed for the validation split, shuffling and initial weights.
                 Defaults to 42.
             **data_options: the recipe's data options (`data_options`), e.g.
@@ -376,6 +389,13 @@ class Recipe:
                 f"compare_depth needs a `depth` hyperparameter, which this {self.name} "
                 f"model does not have. Known: {sorted(self.space())}."
             )
+        if auto is not None:
+            auto_module.parse_budget(auto)
+            if compare_depth:
+                raise ValueError(
+                    "auto and compare_depth cannot be combined: auto trains the "
+                    "shallower or deeper variant itself when the diagnosis asks for it."
+                )
         strategy = get_strategy(strategy)
         keras.utils.set_random_seed(seed)
         if data is None:
@@ -386,8 +406,13 @@ class Recipe:
         extra = list(callbacks)
         if tensorboard:
             extra.append(keras.callbacks.TensorBoard(str(run_dir / "logs")))
-        result = self._run(hp, data, settings, strategy, run_dir, extra, verbose, seed,
-                           given=given)
+        if auto is not None:
+            loop = auto_module.AutoLoop(self, auto, hp, data, settings, strategy, run_dir,
+                                        extra, verbose, seed, given=given)
+            result = loop.run()
+        else:
+            result = self._run(hp, data, settings, strategy, run_dir, extra, verbose, seed,
+                               given=given)
         if compare_depth:
             result.comparisons = self.compare_depth(result, hp, data, strategy, run_dir)
         result.timings["total_seconds"] = time.perf_counter() - start
@@ -418,16 +443,19 @@ class Recipe:
         return list(probe.space)
 
     def _run(self, hp, data, settings, strategy, run_dir, callbacks, verbose, seed,
-             given=None):
+             given=None, augment_scale=1.0, evaluate=True):
         """One training of the model of `hp` on `data` through the fit loop, evaluated
-        once on the test split; the `Result` before comparisons and diagnosis."""
+        once on the test split (unless not `evaluate`: `--auto` evaluates its chosen
+        model only); the `Result` before comparisons and diagnosis."""
         replicas = strategy.num_replicas_in_sync
         global_batch = settings["batch_size"] * replicas
         hp.values["learning_rate"] = settings["learning_rate"]
         model = self.build(hp, data, strategy, settings["epochs"], global_batch)
         check_known(hp.space, [k for k in given or () if k != "batch_size"], self.name)
         self.check_model(model, data)
-        train_ds, val_ds, test_ds = self.pipelines(data, global_batch, seed=seed)
+        train_ds, val_ds, test_ds = self.pipelines(
+            data, global_batch, seed=seed, augment_scale=augment_scale
+        )
         fitted = fit(
             model,
             train_ds,
@@ -438,7 +466,7 @@ class Recipe:
             callbacks=callbacks,
             verbose=verbose,
         )
-        test_metrics = model.evaluate(test_ds, return_dict=True, verbose=0)
+        test_metrics = model.evaluate(test_ds, return_dict=True, verbose=0) if evaluate else {}
         return Result(
             recipe=self.name,
             model=model,
@@ -454,6 +482,7 @@ class Recipe:
                 train_size=data.train_size,
                 seed=seed,
                 baseline=self.baseline(data, hp),
+                augment_scale=augment_scale,
             ),
             hyperparameters=dict(hp.values),
             stop_reason=fitted.stop_reason,

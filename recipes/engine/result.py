@@ -57,6 +57,9 @@ class Result:
         run_dir: where the run was saved.
         diagnosis: the `recipes.diagnostics.Diagnosis` of the run.
         comparisons: `{"shallower": ..., "deeper": ...}` of `compare_depth`.
+        auto: what `train(auto=...)` did: the budget, the seconds spent, every
+            step (without histories; those are in `auto.json`), the chosen step and
+            why the loop stopped; `None` for a single run.
         exporter: writes the SavedModel for `export(path)`, as the recipe serves its
             data (named raw inputs and outputs); `None`: `model.export`.
     """
@@ -72,10 +75,11 @@ class Result:
     run_dir: str | None = None
     diagnosis: object = None
     comparisons: dict = dataclasses.field(default_factory=dict)
+    auto: dict | None = None
     exporter: object = dataclasses.field(default=None, repr=False)
 
     _SAVED = ("recipe", "test_metrics", "settings", "hyperparameters", "timings",
-              "stop_reason", "comparisons")
+              "stop_reason", "comparisons", "auto")
 
     def export(self, path):
         """Exports a SavedModel whose `serve` signature takes raw inputs.

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import json
 import time
 
 import pytest
@@ -80,6 +81,9 @@ def a_file(tmp_path_factory):
         (["--hp", "units=32", "--hp", "filtres=8"], "no hyperparameter(s) ['filtres']"),
         (["--data-dir", "/no/such/dir"], "The data directory /no/such/dir does not exist"),
         (["--batch-size", "0"], "--batch-size: expected a positive integer, got 0"),
+        (["--auto", "0"], "argument --auto: A budget is a positive number of seconds"),
+        (["--auto", "soon"], "Received: --auto 'soon'"),
+        (["--auto", "60", "--compare-depth"], "auto and compare_depth cannot be combined"),
     ],
 )
 def test_bad_arguments_fail_in_seconds_before_any_data_is_read(args, message, a_file, tmp_path):
@@ -138,3 +142,23 @@ def test_train_exports_a_savedmodel(tmp_path):
     assert (tmp_path / "run" / "learning_curves.png").stat().st_size > 0
     out = run_cli("diagnose", tmp_path / "nothing-here")
     assert out.returncode == 2 and "Traceback" not in out.stderr
+
+
+def test_auto_prints_a_row_per_step_and_ends_in_budget(tmp_path):
+    start = time.perf_counter()
+    out = run_cli(
+        "train", "mlp_mnist", "--epochs", "2", "--limit", "512", "--hp", "units=32",
+        "--auto", "25", "--run-dir", tmp_path / "run", "--export", tmp_path / "model",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("step  diagnosis"))
+    rows = [line for line in lines[header:] if line[:4].strip().isdigit()]
+    saved = json.loads((tmp_path / "run" / "auto.json").read_text())
+    assert len(rows) == len(saved["steps"]) >= 1
+    assert rows[0].split()[:2] == ["0", "-"] and "defaults" in rows[0]
+    assert any(line.startswith("auto: chose step ") for line in lines)
+    assert saved["elapsed_seconds"] < 25 + 15  # one step may finish its epoch
+    assert (tmp_path / "model" / "saved_model.pb").is_file()
+    assert time.perf_counter() - start < 25 + 60

@@ -1,0 +1,227 @@
+"""`train(auto=...)`: each diagnosis made for real on tiny data, the move the loop takes
+for it, the choice on validation, the budget and resumption."""
+
+import json
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import TinyRecipe
+from recipes.data import Splits
+from recipes.engine import Recipe, hyperparameters
+from recipes.engine.auto import parse_budget, score
+
+
+def splits(train, val, test, num_classes=2):
+    def ds(xy):
+        return tf.data.Dataset.from_tensor_slices((xy[0].astype("float32"), xy[1]))
+
+    return Splits(
+        "toy", ds(train), ds(val), ds(test), input_shape=train[0].shape[1:],
+        num_classes=num_classes, train_size=len(train[1]), validation_size=len(val[1]),
+        test_size=len(test[1]),
+    )
+
+
+def rings(n, rng):
+    """Two concentric rings in 2-D: a model of two ReLU units cannot separate them."""
+    y = rng.integers(0, 2, n)
+    angle = rng.uniform(0, 2 * np.pi, n)
+    radius = 1.0 + 1.5 * y + rng.normal(0, 0.15, n)
+    return np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1), y
+
+
+def noisy(n, rng, dims=40):
+    """Two classes told apart by one feature of `dims`; the rest is noise to memorise."""
+    y = rng.integers(0, 2, n)
+    x = rng.normal(0, 1, (n, dims))
+    x[:, 0] += 1.2 * (2 * y - 1)
+    return x, y
+
+
+class Toy(Recipe):
+    """A dense network on given splits: `depth` layers of `units` (2-64), dropout, L2."""
+
+    name = "toy"
+    description = "test recipe"
+    defaults = dict(Recipe.defaults, epochs=20, batch_size=32, learning_rate=1e-2,
+                    warmup_epochs=0, patience=40)
+
+    def __init__(self, data, units=2, depth=1, **defaults):
+        self.data, self.units, self.depth = data, units, depth
+        self.defaults = dict(Toy.defaults, **defaults)
+
+    def load_data(self, data_dir=None, limit=None, seed=42):
+        return self.data
+
+    def build_model(self, hp=None, data=None):
+        hp = hyperparameters(hp)
+        units = hp.Int("units", 2, 64, sampling="log", default=self.units)
+        depth = hp.Int("depth", 1, 3, default=self.depth)
+        dropout = hp.Float("dropout", 0.0, 0.5, step=0.05, default=0.0)
+        l2 = hp.Choice("l2", [0.0, 1e-4, 1e-3, 1e-2], default=0.0)
+        x = inputs = keras.Input(self.data.input_shape)
+        for _ in range(depth):
+            x = keras.layers.Dense(units, activation="relu",
+                                   kernel_regularizer=keras.regularizers.L2(l2) if l2 else None)(x)
+            x = keras.layers.Dropout(dropout)(x)
+        outputs = keras.layers.Dense(2, activation="softmax")(x)
+        return keras.Model(inputs, outputs)
+
+
+def ring_data(seed=0):
+    rng = np.random.default_rng(seed)
+    return splits(rings(600, rng), rings(300, rng), rings(300, rng))
+
+
+def assert_chosen_is_best(result):
+    steps = result.auto["steps"]
+    best = min(steps, key=score)
+    assert result.auto["chosen"] == best["step"]
+    assert result.hyperparameters["units"] == best["hyperparameters"]["units"]
+
+
+def test_a_model_too_small_is_first_compared_with_a_deeper_one(tmp_path):
+    recipe = Toy(ring_data())
+    result = recipe.train(auto=120, run_dir=tmp_path, verbose=0, diagnose=False)
+    steps = result.auto["steps"]
+    assert steps[0]["train_error"] > 0.1  # two units cannot fit two rings
+    assert steps[1]["diagnosis"].startswith("high training loss")
+    assert steps[1]["move"] == "deeper" and steps[1]["hyperparameters"]["depth"] == 2
+    # The comparison decides the cause; capacity helps here, so the model grows wider.
+    assert any(s["move"] == "wider" for s in steps[2:])
+    assert_chosen_is_best(result)
+    assert score(steps[result.auto["chosen"]]) < score(steps[0])
+    assert set(result.test_metrics) == {"loss", "accuracy"}  # evaluated once, at the end
+    saved = json.loads((tmp_path / "auto.json").read_text())
+    assert [s["step"] for s in saved["steps"]] == list(range(len(steps)))
+    assert (tmp_path / "auto.png").stat().st_size > 0
+
+
+def test_a_learning_rate_far_too_high_gets_the_range_test(tmp_path):
+    recipe = Toy(ring_data(1), units=16, learning_rate=30.0)
+    result = recipe.train(auto=120, run_dir=tmp_path, verbose=0, diagnose=False)
+    steps = result.auto["steps"]
+    assert steps[1]["diagnosis"].startswith("optimization failure")
+    assert steps[1]["move"] == "lr_finder"
+    assert steps[1]["settings"]["learning_rate"] < 1.0
+    assert steps[1]["kept"] and steps[1]["val_error"] < steps[0]["val_error"] - 0.2
+    assert_chosen_is_best(result)
+
+
+def test_a_model_that_memorises_gets_regularized(tmp_path):
+    rng = np.random.default_rng(2)
+    data = splits(noisy(48, rng), noisy(300, rng), noisy(300, rng))
+    recipe = Toy(data, units=64, depth=2, epochs=40)
+    result = recipe.train(auto=120, run_dir=tmp_path, verbose=0, diagnose=False)
+    steps = result.auto["steps"]
+    assert steps[0]["train_error"] < steps[0]["val_error"] - 0.1
+    assert steps[1]["diagnosis"].startswith("overfitting")
+    assert steps[1]["move"] == "dropout"
+    regularized = {s["move"] for s in steps[1:]}
+    assert regularized <= {"dropout", "l2", "narrower"}
+    assert_chosen_is_best(result)
+    saved = json.loads((tmp_path / "auto.json").read_text())
+    assert saved["checks"]["shifted"] is False
+
+
+def test_a_validation_split_from_elsewhere_stops_the_loop(tmp_path):
+    rng = np.random.default_rng(3)
+    (x, y), (xv, yv) = noisy(48, rng), noisy(300, rng)
+    data = splits((x, y), (xv + 1.5, yv), noisy(300, rng))
+    recipe = Toy(data, units=64, depth=2, epochs=40)
+    result = recipe.train(auto=120, run_dir=tmp_path, verbose=0, diagnose=False)
+    assert len(result.auto["steps"]) == 1
+    assert result.auto["stopped"].startswith("train/validation mismatch")
+
+
+def test_fine_data_stops_after_the_first_step(tmp_path):
+    result = TinyRecipe().train(epochs=20, auto=60, run_dir=tmp_path, verbose=0,
+                                diagnose=False)
+    assert len(result.auto["steps"]) == 1
+    assert result.auto["stopped"].startswith("fine")
+
+
+def test_the_budget_is_respected(tmp_path):
+    budget = 8.0
+    start = time.monotonic()
+    result = Toy(ring_data(), epochs=1000, patience=1000).train(auto=budget, run_dir=tmp_path, verbose=0,
+                                                diagnose=False)
+    wall = time.monotonic() - start
+    # A step stops at the epoch end that would overrun; the test split and the plot
+    # come after.
+    assert result.auto["elapsed_seconds"] <= budget + 1.0
+    assert wall <= budget + 10.0
+    assert result.auto["steps"][0]["stop_reason"] == "budget"
+    assert result.auto["stopped"].startswith("budget")
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt at epoch 3 of the `at`-th training (counted by class)."""
+
+    trainings = 0
+
+    def __init__(self, at=None):
+        super().__init__()
+        self.at = at
+
+    def on_train_begin(self, logs=None):
+        Interrupt.trainings += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if Interrupt.trainings == self.at and epoch == 2:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_loop_resumes_at_its_step(tmp_path, capsys):
+    recipe = Toy(ring_data(), epochs=8)
+    Interrupt.trainings = 0
+    with pytest.raises(KeyboardInterrupt):
+        recipe.train(auto=120, run_dir=tmp_path, verbose=0, diagnose=False,
+                     callbacks=[Interrupt(at=2)])
+    saved = json.loads((tmp_path / "auto.json").read_text())
+    assert len(saved["steps"]) == 1 and saved["current"]["move"] == "deeper"
+    Interrupt.trainings = 0
+    result = recipe.train(auto=120, run_dir=tmp_path, verbose=1, diagnose=False,
+                          callbacks=[Interrupt()])
+    out = capsys.readouterr().out
+    assert "Resuming --auto" in out and "Resuming at epoch 4 of 8" in out
+    steps = result.auto["steps"]
+    assert Interrupt.trainings == len(steps) - 1  # step 0 was not trained again
+    assert len(json.loads((tmp_path / "auto.json").read_text())["steps"][1]["history"]["loss"]) == 8
+    assert_chosen_is_best(result)
+    # Once the loop has stopped, the same command trains nothing.
+    Interrupt.trainings = 0
+    again = recipe.train(auto=120, run_dir=tmp_path, verbose=0, diagnose=False,
+                         callbacks=[Interrupt()])
+    assert Interrupt.trainings == 0
+    assert again.auto["chosen"] == result.auto["chosen"]
+    assert again.test_metrics == pytest.approx(result.test_metrics, rel=1e-5)
+
+
+def test_another_auto_run_in_the_same_directory_is_an_error(tmp_path):
+    recipe = Toy(ring_data(), epochs=2)
+    recipe.train(auto=3, run_dir=tmp_path, verbose=0, diagnose=False)
+    with pytest.raises(ValueError, match="another --auto run"):
+        recipe.train(auto=3, epochs=3, run_dir=tmp_path, verbose=0, diagnose=False)
+
+
+@pytest.mark.parametrize("text, seconds", [("900", 900), (90, 90), ("90s", 90),
+                                           ("15m", 900), ("1.5h", 5400), (" 2 min ", 120)])
+def test_budgets_parse(text, seconds):
+    assert parse_budget(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "soon", "15 minutes", True, None, float("inf")])
+def test_bad_budgets_are_errors(bad):
+    with pytest.raises(ValueError, match="budget"):
+        parse_budget(bad)
+
+
+def test_auto_with_compare_depth_is_an_error_before_training(tmp_path):
+    with pytest.raises(ValueError, match="cannot be combined"):
+        TinyRecipe().train(auto=10, compare_depth=True, run_dir=tmp_path)
+    assert not (tmp_path / "auto.json").exists()
