@@ -8,9 +8,8 @@
 Modules: `flowchart` (the lecture's flowchart: model bias, optimization failure,
 overfitting, mismatch), `hessian` (Lanczos on Hessian-vector products, critical points),
 `receptive_field` (per-layer output size and receptive field), `plots` (learning curves,
-spectra, studies), `experiments` (the batch-size and optimizer studies), `lr_finder`
-(the learning-rate range test), `shift` (do training and validation come from one
-distribution?), `tables` (plain-text tables).
+spectra, studies), `experiments` (the batch-size and optimizer studies), `shift` (do
+training and validation come from one distribution?), `tables` (plain-text tables).
 """
 
 from recipes.diagnostics import experiments, plots
@@ -33,7 +32,6 @@ from recipes.diagnostics.hessian import (
     lanczos,
     spectral_density,
 )
-from recipes.diagnostics.lr_finder import LearningRateFinding, find_learning_rate
 from recipes.diagnostics.receptive_field import FieldRow, FieldTable, receptive_field
 from recipes.diagnostics.shift import Shift, split_shift
 from recipes.diagnostics.tables import format_table
@@ -52,12 +50,10 @@ __all__ = [
     "FieldTable",
     "Hessian",
     "Lanczos",
-    "LearningRateFinding",
     "Shift",
     "critical_point",
     "diagnose",
     "experiments",
-    "find_learning_rate",
     "format_table",
     "lanczos",
     "plots",

@@ -15,7 +15,7 @@ diagnosis picks the next step's move, each taken only on its evidence (Hung-yi L
   quarter of the epochs, then wider (`filters`/`units` x2), then deeper, each within
   the recipe's own search space.
 - **optimization failure**: the learning-rate range test
-  (`recipes.diagnostics.find_learning_rate`) sets the learning rate; then batch
+  (`callbacks.find_lr`, fastai's valley rule) sets the learning rate; then batch
   normalization (where the recipe has it), then a longer warm-up. A loss that became
   NaN or never fell is an optimization failure too: the range test, then a tenth of
   the learning rate with warm-up.
@@ -68,8 +68,9 @@ from pathlib import Path
 import keras
 import keras_tuner
 
+import callbacks as recipe_callbacks
+
 from recipes.diagnostics import flowchart, plots
-from recipes.diagnostics.lr_finder import find_learning_rate
 from recipes.diagnostics.shift import split_shift
 from recipes.engine.result import Result
 
@@ -438,11 +439,14 @@ class AutoLoop:
             train, _, _ = self.recipe.pipelines(self.data, self._global_batch(best),
                                                 seed=self.seed,
                                                 augment_scale=best["augment_scale"])
-            finding = find_learning_rate(model, train, min_lr=1e-6, max_lr=10.0, steps=100)
+            finding = recipe_callbacks.find_lr(model, train, min_lr=1e-6, max_lr=10.0)
             found[str(parent)] = finding.suggestion
             del model
         lr, current = found[str(parent)], best["settings"]["learning_rate"]
         self.state["tried"].append(move["key"])
+        if lr is None:
+            self._say([f"(range test from step {parent}: no valley in the loss; not trained)"])
+            return None
         if max(lr, current) / min(lr, current) < 1.5:
             self._say([f"(range test from step {parent}: {lr:.3g}, about the current "
                        f"{current:.3g}; not trained)"])

@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import keras
@@ -400,7 +401,43 @@ def _make_tuner(recipe, plan, data=None, overwrite=False):
         tuner = keras_tuner.BayesianOptimization(max_trials=plan["max_trials"], **common)
     else:
         tuner = keras_tuner.RandomSearch(max_trials=plan["max_trials"], **common)
+    if hasattr(tuner.oracle, "stub"):  # a worker's client of the chief's oracle
+        tuner.oracle.stub = PatientStub(tuner.oracle.stub)
     return tuner, hypermodel
+
+
+class PatientStub:
+    """A worker's gRPC stub of the chief's oracle whose calls outlast a chief restart.
+
+    KerasTuner's client waits for a chief that is not up yet (`wait_for_ready`), but a
+    call in flight when the chief dies fails at once with UNAVAILABLE; the worker then
+    marks the trial it was reporting FAILED and, once the chief is back, tells it so.
+    Each call here is tried again on UNAVAILABLE, with backoff, for up to `patience`
+    seconds: the restarted chief's oracle reloads from disk and still holds the trial
+    as this worker's, so the report lands and the trial completes once.
+    """
+
+    def __init__(self, stub, patience=300.0):
+        self._stub, self._patience = stub, patience
+
+    def __getattr__(self, name):
+        import grpc  # a worker has it: KerasTuner's client imported it
+
+        method = getattr(self._stub, name)
+
+        def call(*args, **kwargs):
+            deadline, delay = time.monotonic() + self._patience, 0.25
+            while True:
+                try:
+                    return method(*args, **kwargs)
+                except grpc.RpcError as e:
+                    code = e.code() if callable(getattr(e, "code", None)) else None
+                    if code != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                        raise
+                time.sleep(delay)
+                delay = min(2 * delay, 5.0)
+
+        return call
 
 
 def _run(tuner, plan):
@@ -492,9 +529,9 @@ def _search_on_local_workers(recipe, plan, workers, overwrite, max_restarts=2):
     def on_exit(name, code):
         if code == 0:
             return False
-        # A dead chief is started again: its oracle reloads from the project directory
-        # and the workers, who lose their connection meanwhile, get more restarts. Best
-        # effort: a trial a worker was reporting at that moment can end up FAILED.
+        # A dead chief is started again: its oracle reloads from the project directory,
+        # and the workers' calls wait for it (`PatientStub`); should one die meanwhile,
+        # it has more restarts.
         allowed = max_restarts if name == "chief" else 2 * max_restarts + 1
         if len(procs.exit_codes[name]) > allowed:
             raise RuntimeError(

@@ -79,6 +79,29 @@ class KillOnce(keras.callbacks.Callback):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+class KillChiefOnce(keras.callbacks.Callback):
+    """SIGKILLs the search's chief process when a worker's first training ends, once."""
+
+    def __init__(self, marker):
+        super().__init__()
+        self.marker = marker
+
+    def on_train_end(self, logs=None):
+        try:
+            os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
+            except OSError:
+                continue
+            if b"chief.call.pkl" in cmdline and str(self.marker.rsplit("/", 1)[0]).encode() in cmdline:
+                os.kill(int(entry), signal.SIGKILL)
+
+
 class KillAtTraining(keras.callbacks.Callback):
     """SIGKILLs its process after the first batch of the `at`-th training (0-based) of
     the process, once (a marker file remembers)."""
@@ -335,6 +358,46 @@ def distributed(tmp_path_factory):
     )
 
 
+def test_a_distributed_search_survives_its_chief_killed(tmp_path):
+    """The chief (KerasTuner's oracle) is SIGKILLed after the first trial: it is started
+    again, reloads the oracle, the workers reconnect, and every trial completes once."""
+    log, marker = tmp_path / "trainings.jsonl", tmp_path / "chief-killed"
+    code = textwrap.dedent(
+        f"""
+        import json
+        from test_tuning import KillChiefOnce, TinyRecipe, TrainLog
+        from recipes.engine import tuning
+        result = tuning.search(
+            TinyRecipe(), tuner="random", max_trials=4, epochs=1, workers=2,
+            directory={str(tmp_path)!r}, verbose=0,
+            callbacks=[KillChiefOnce({str(marker)!r}), TrainLog({str(log)!r})],
+        )
+        print(json.dumps(dict(processes=result.processes, trials=result.trials)))
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    driver = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env, start_new_session=True,
+    )
+    try:
+        stdout, stderr = driver.communicate(timeout=240)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+    assert driver.returncode == 0, stderr[-3000:]
+    out = json.loads(stdout.splitlines()[-1])
+    assert marker.exists() and out["processes"]["chief"][0] == -signal.SIGKILL
+    assert out["processes"]["chief"][-1] == 0
+    assert [row["status"] for row in out["trials"]] == ["COMPLETED"] * 4
+    assert [row["trial_id"] for row in out["trials"]] == ["0", "1", "2", "3"]
+    # Trials the workers were training when the chief died are trained again (the
+    # reloaded oracle had them running); none is lost and none is counted twice.
+    oracle = json.loads((tmp_path / "tiny" / "oracle.json").read_text())
+    assert set(oracle["end_order"]) == {"0", "1", "2", "3"}
+
+
 def test_distributed_search_runs_every_trial_once(distributed):
     trials = distributed["trials"]
     assert [row["trial_id"] for row in trials] == ["0", "1", "2", "3"]
@@ -366,3 +429,41 @@ def test_a_killed_worker_is_restarted_and_finishes_its_trial(distributed):
     assert [died["event"], again["event"], done["event"]] == ["begin", "begin", "end"]
     assert died["pid"] != again["pid"] == done["pid"]
     assert died["model"] == again["model"] == done["model"]
+
+
+class Unavailable(Exception):
+    """Stands in for a `grpc.RpcError` of a given status code."""
+
+    def __init__(self, code):
+        super().__init__(code)
+        self._code = code
+
+    def code(self):
+        return self._code
+
+
+def test_a_workers_calls_wait_for_a_restarted_chief(monkeypatch):
+    import grpc
+
+    monkeypatch.setattr(grpc, "RpcError", Unavailable)
+    calls = []
+
+    class Stub:
+        def EndTrial(self, request, **kwargs):
+            calls.append(request)
+            if len(calls) < 3:  # the chief is down for two tries
+                raise Unavailable(grpc.StatusCode.UNAVAILABLE)
+            return "ended"
+
+        def GetTrial(self, request, **kwargs):
+            raise Unavailable(grpc.StatusCode.NOT_FOUND)
+
+    stub = tuning.PatientStub(Stub(), patience=30)
+    assert stub.EndTrial("trial 3", wait_for_ready=True) == "ended"
+    assert calls == ["trial 3"] * 3
+    with pytest.raises(Unavailable):  # other errors are not retried
+        stub.GetTrial("trial 9")
+    calls.clear()
+    with pytest.raises(Unavailable):  # nor past the patience
+        tuning.PatientStub(Stub(), patience=0).EndTrial("trial 4")
+    assert len(calls) == 1
