@@ -76,7 +76,12 @@ def stop_trials_after(deadline):
 
 
 def summary_of(result):
+    """One line on what `--auto` did, after its steps (printed as they were)."""
     steps = result.auto["steps"]
+    for s in steps:
+        val = s["val_error"] if s["val_error"] is not None else s["val_loss"]
+        print(f"    step {s['step']}: {s['diagnosis'] or '-'} -> {s['change']}: "
+              f"val {val:.4g}, {s['seconds']:.0f} s, {'kept' if s['kept'] else 'dropped'}")
     kept = [s["change"] for s in steps if s["kept"] and s["step"]]
     return (f"{len(steps)} steps; kept: {', '.join(kept) or 'the defaults'}; "
             f"stopped: {result.auto['stopped'][:90]}")
@@ -98,7 +103,9 @@ def hard_case(seed, limit, tmp):
         if side == "auto":
             result = cnn.recipe.train(data=data, seed=seed, run_dir=f"{tmp}/auto-{seed}",
                                       auto=budget, verbose=0, diagnose=False)
-            row["auto"] = dict(acc=result.test_metrics["accuracy"], what=summary_of(result))
+            print(f"  hard digits, --auto (seed {seed}):")
+            row["auto"] = dict(acc=result.test_metrics["accuracy"], what=summary_of(result),
+                               steps=result.auto["steps"])
         else:
             stop, restore = stop_trials_after(time.monotonic() + budget)
             try:
@@ -138,9 +145,12 @@ def table_case(seed, tmp):
             epoch = min(range(len(result.history["val_loss"])),
                         key=result.history["val_loss"].__getitem__)
             metric = "accuracy" if "accuracy" in result.test_metrics else "mae"
+            if side == "auto":
+                print(f"  {name}, --auto (seed {seed}):")
             what = (summary_of(result) if side == "auto"
                     else f"diagnosis: {result.diagnose(epoch='best').verdict}")
             row[side] = dict(val_loss=result.history["val_loss"][epoch],
+                             steps=result.auto["steps"] if result.auto else None,
                              test=result.test_metrics[metric], metric=metric,
                              seconds=time.monotonic() - start, what=what)
         rows[name] = row
@@ -151,6 +161,7 @@ def mnist_case(seed, tmp):
     start = time.monotonic()
     result = cnn_mnist.recipe.train(seed=seed, run_dir=f"{tmp}/mnist-{seed}", auto="15m",
                                     verbose=0, diagnose=False)
+    print(f"  cnn_mnist, --auto (seed {seed}):")
     return dict(acc=result.test_metrics["accuracy"], steps=len(result.auto["steps"]),
                 seconds=time.monotonic() - start, what=summary_of(result))
 

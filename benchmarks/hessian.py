@@ -5,7 +5,8 @@
 Times, on one batch of MNIST-shaped inputs: one gradient (the reference), one
 Hessian-vector product, Lanczos for the `k` largest eigenvalues with the default number
 of steps (`4k + 20`, what `critical_point` runs for both ends) and with the early stop
-(until the top `k` Ritz pairs reach a relative residual of `--tolerance`), and
+(until the top `k` Ritz pairs reach a relative residual of `--tolerance`), with partial
+reorthogonalisation and, alternating with it, with full reorthogonalisation, and
 Hutchinson's trace with 20 probes. Each time is the median of a few runs after a warm-up
 (graph tracing excluded), in gradient-equivalents, split into the Hessian-vector
 products and the overhead around them. The true relative residual of each reported pair
@@ -77,17 +78,27 @@ def main():
         found["early"] = hessian.lanczos(op.matvec, op.size, steps, k=args.k, which="top",
                                          tolerance=args.tolerance)
 
+    def early_full():  # the reference: every vector against the whole basis
+        found["full"] = hessian.lanczos(op.matvec, op.size, steps, k=args.k, which="top",
+                                        tolerance=args.tolerance, reorthogonalize="full")
+
     fast, slow = args.repeats * 3, args.repeats
     gradient = median_seconds(op.loss_and_gradient, fast)
     product = median_seconds(lambda: op.matvec(v), fast)
     t_fixed = median_seconds(fixed, slow)
-    t_early = median_seconds(early, slow)
+    t_early, t_full = [], []
+    for _ in range(slow):  # the two alternate
+        t_early.append(median_seconds(early, 1))
+        t_full.append(median_seconds(early_full, 1))
+    t_early, t_full = float(np.median(t_early)), float(np.median(t_full))
     t_trace = median_seconds(lambda: op.trace(num_probes=20), slow)
-    hvps = {"fixed": steps, "early": len(found["early"].values)}
+    hvps = {"fixed": steps, "early": len(found["early"].values),
+            "full": len(found["full"].values)}
     rows = [
         ("one gradient", 0, gradient),
         ("one Hessian-vector product", 1, product),
         (f"top {args.k}, {steps} steps (fixed)", hvps["fixed"], t_fixed),
+        (f"top {args.k}, early stop, full reorth.", hvps["full"], t_full),
         (f"top {args.k}, early stop at {args.tolerance:g}", hvps["early"], t_early),
         ("trace (Hutchinson, 20 probes)", 20, t_trace),
     ]
@@ -110,11 +121,15 @@ def main():
               f"{in_hvps:>12.1f}{seconds / gradient - in_hvps:>10.1f}")
     print(f"top {args.k} eigenvalues: {', '.join(f'{t:.6g}' for t in top)}")
     print(f"  same, {steps} fixed steps: {', '.join(f'{t:.6g}' for t in fixed_top)}")
+    print(f"full passes over the basis: {found['early'].reorthogonalizations} of "
+          f"{hvps['early']} steps (partial), {found['full'].reorthogonalizations} (full)")
     print(f"relative residuals ||Hv - lv|| / |l|: {', '.join(f'{r:.1e}' for r in residuals)}")
     summary = dict(
         hvp_per_gradient=product / gradient,
         early_gradient_equivalents=t_early / gradient, early_hvps=hvps["early"],
         early_overhead=t_early / gradient - hvps["early"] * product / gradient,
+        full_reorth_gradient_equivalents=t_full / gradient,
+        reorthogonalizations=found["early"].reorthogonalizations,
         fixed_gradient_equivalents=t_fixed / gradient, fixed_hvps=hvps["fixed"],
         max_relative_residual=max(residuals),
     )

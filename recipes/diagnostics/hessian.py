@@ -11,7 +11,7 @@ backpropagation with `tf.GradientTape` at the cost of about two gradients each:
 
 - `Hessian`: the Hessian of the loss on one batch as a linear operator, with a
   `hvp_count` counter of the products it has computed.
-- `lanczos`: Lanczos iteration with full reorthogonalisation. Its Ritz values
+- `lanczos`: Lanczos iteration with partial reorthogonalisation. Its Ritz values
   approximate the extreme eigenvalues (both ends at once) and, weighted by the squared
   first components of their eigenvectors, form a one-probe stochastic Lanczos
   quadrature of the spectral density (Ghorbani et al., 2019); `spectral_density`
@@ -184,6 +184,8 @@ class Lanczos:
         residuals: `||A y - theta y||` of each Ritz pair (0 means converged).
         basis: the orthonormal Lanczos vectors, one per row.
         coefficients: eigenvectors of the tridiagonal matrix, one per column.
+        reorthogonalizations: the steps whose vector was orthogonalised against the
+            whole basis (the others only against the last two).
     """
 
     values: np.ndarray
@@ -191,21 +193,30 @@ class Lanczos:
     residuals: np.ndarray
     basis: np.ndarray
     coefficients: np.ndarray
+    reorthogonalizations: int = 0
 
     def vector(self, i):
         """Returns the Ritz vector of `values[i]` (unit length)."""
         return self.coefficients[:, i] @ self.basis
 
 
-def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=None):
+def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=None,
+            reorthogonalize="partial"):
     """Runs up to `num_steps` Lanczos steps, reorthogonalised, on a symmetric operator.
 
     Each step calls `matvec` once. When the Krylov space is exhausted (a zero residual),
     the iteration restarts from a fresh random vector orthogonal to the basis, so with
     `num_steps == size` the Ritz values are the exact spectrum, multiplicities included.
-    Memory is `num_steps * size` float64 values for the basis. Each new vector is
-    orthogonalised against the basis once, and a second time only when the first pass
-    cancelled most of it (loss of orthogonality; "twice is enough").
+    Memory is `num_steps * size` float64 values for the basis.
+
+    Reorthogonalisation is partial (Simon, 1984): each new vector is orthogonalised
+    against the last two by the three-term recurrence, and Simon's omega recurrence
+    estimates its overlap with every earlier one; only when an estimate passes
+    `sqrt(eps)` is it (and the next vector) orthogonalised against the whole basis,
+    which reads all of it. The basis stays orthogonal to `sqrt(eps)`, enough for the
+    Ritz values and residuals to be as accurate as with full reorthogonalisation
+    (`reorthogonalize="full"`, every step, kept for comparison). A full pass runs
+    twice only when the first cancelled most of the vector ("twice is enough").
 
     With `tolerance`, the iteration stops as soon as the `k` wanted Ritz pairs have
     converged: each residual `|beta_j s_ji|` (for a reorthogonalised basis, the true
@@ -222,6 +233,7 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
             Defaults to `"top"`.
         tolerance: the relative residual of a converged pair. Defaults to `None`
             (no early stop).
+        reorthogonalize: `"partial"` or `"full"`. Defaults to `"partial"`.
 
     Returns:
         A `Lanczos`.
@@ -241,16 +253,31 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
         raise ValueError(f"which must be 'top', 'bottom' or 'both'. Received: which={which!r}")
     if tolerance is not None and (k is None or k < 1):
         raise ValueError(f"An early stop needs k >= 1 pairs to converge. Received: k={k}")
+    if reorthogonalize not in ("partial", "full"):
+        raise ValueError(
+            f"reorthogonalize must be 'partial' or 'full'. Received: {reorthogonalize!r}"
+        )
     rng = np.random.default_rng(seed)
     basis = np.zeros((num_steps, size))
     alphas, betas = np.zeros(num_steps), np.zeros(num_steps)
     q = rng.choice([-1.0, 1.0], size=size) / math.sqrt(size)
-    steps = num_steps
+    steps, full, overlap = num_steps, 0, _Overlap(size)
     for j in range(num_steps):
         basis[j] = q
         w = matvec(q)
         alphas[j] = q @ w
-        betas[j] = _orthogonalize(w, basis[: j + 1])
+        w -= alphas[j] * q
+        if j:
+            # q_{j-1} . A q_j is beta_{j-1} for an exact symmetric operator: the
+            # difference measures how exact this one is.
+            overlap.observe(basis[j - 1] @ w - betas[j - 1], abs(alphas[j]) + betas[j - 1])
+            w -= betas[j - 1] * basis[j - 1]
+        beta = np.linalg.norm(w)
+        if reorthogonalize == "full" or overlap.lost(alphas, betas, j, beta):
+            beta = _orthogonalize(w, basis[: j + 1])
+            overlap.reset()
+            full += 1
+        betas[j] = beta
         if j + 1 == num_steps:
             break
         if tolerance is not None and _converged(alphas, betas, j + 1, k, which, tolerance):
@@ -260,6 +287,7 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
             betas[j] = 0.0  # Invariant subspace found: restart orthogonally.
             w = rng.normal(size=size)
             _orthogonalize(w, basis[: j + 1])
+            overlap.restart()
         q = w / np.linalg.norm(w)
     values, coefficients = _ritz(alphas[:steps], betas[:steps])
     return Lanczos(
@@ -268,7 +296,63 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
         residuals=np.abs(betas[steps - 1] * coefficients[-1]),
         basis=basis[:steps],
         coefficients=coefficients,
+        reorthogonalizations=full,
     )
+
+
+class _Overlap:
+    """Simon's (1984) estimates `omega[k] ~ q_j . q_k` of the Lanczos vectors' loss of
+    orthogonality, for partial reorthogonalisation.
+
+    Simon's analysis takes the operator exact to rounding (`eps`); a Hessian-vector
+    product in float32, or by double backpropagation at all, is exact to far less. The
+    rounding level used is therefore the larger of `eps` and the operator's own
+    measured error (`observe`), and the vectors are kept orthogonal to its square root.
+    """
+
+    EPS = np.finfo("float64").eps
+
+    def __init__(self, size):
+        self.size, self.norm, self.noise = size, 0.0, self.EPS
+        self.previous, self.current = np.zeros(0), np.ones(1)
+        self.forced = self.second = False
+
+    def observe(self, error, scale):
+        """Records an operator error `error` on a product of size about `scale`."""
+        if scale > 0:
+            self.noise = max(self.noise, 10 * abs(error) / scale)
+
+    def lost(self, alphas, betas, j, beta):
+        """Updates the estimates for `q_{j+1} = r / beta`; whether they passed
+        `sqrt(eps)` (or the previous vector was reorthogonalised, as partial
+        reorthogonalisation does both of a pair)."""
+        self.norm = max(self.norm, abs(alphas[j]) + beta + (betas[j - 1] if j else 0.0))
+        if beta == 0.0:
+            return True
+        new = np.zeros(j + 2)
+        if j:
+            omega, low = self.current, np.r_[0.0, self.current[: j - 1]]
+            new[:j] = (betas[:j] * omega[1 : j + 1] + (alphas[:j] - alphas[j]) * omega[:j]
+                       + np.r_[0.0, betas[: j - 1]] * low - betas[j - 1] * self.previous[:j])
+            new[:j] /= beta
+            new[:j] += np.copysign(2 * self.noise * self.norm / beta, new[:j])
+        new[j] = self.noise * math.sqrt(self.size) * self.norm / beta
+        new[j + 1] = 1.0
+        self.previous, self.current = self.current, new
+        self.second, self.forced = self.forced, False
+        if self.second:
+            return True
+        return bool(np.max(np.abs(new[: j + 1])) > math.sqrt(self.noise))
+
+    def reset(self):
+        """After a full reorthogonalisation: overlaps at rounding level, and the next
+        vector is reorthogonalised too."""
+        self.current[:-1] = self.noise
+        self.forced = not self.second
+
+    def restart(self):
+        """After a restart from a random vector orthogonal to the basis."""
+        self.current[:-1] = self.noise
 
 
 def _ritz(alphas, betas):

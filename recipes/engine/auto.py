@@ -39,7 +39,9 @@ test split is evaluated once, at the end, with the chosen model.
 The budget is wall-clock seconds for the whole loop. A step starts only if its
 estimate fits in what is left: the parent's median seconds per epoch times the
 epochs times the move's cost factor (`COST`: 2x for a deeper model, 2.5x for a wider
-one, 2x for twice the epochs), plus the parent's time outside its epochs. A running
+one, 2x for twice the epochs), plus the parent's time outside its epochs. A move that
+does not fit but would with at least half its epochs is trained with the epochs that
+fit, its warm-up and schedule shortened with them (the table says so). A running
 step stops at the end of the epoch after which one more would overrun the budget
 (its stop reason is then "budget"), so the loop ends within about one epoch of it.
 
@@ -222,8 +224,11 @@ class AutoLoop:
                     continue
             estimate = self.estimate(best, move)
             if estimate > left:
-                too_long.append(f"{move['change']} ~{estimate:.0f} s")
-                continue
+                short = self._shortened(best, move, left)
+                if short is None:
+                    too_long.append(f"{move['change']} ~{estimate:.0f} s")
+                    continue
+                move, estimate = short, self.estimate(best, short)
             move.update(parent=best["step"], diagnosis=_summary(diagnosis), estimate=estimate)
             return move
         if too_long:
@@ -253,7 +258,7 @@ class AutoLoop:
         if deadline.fired and result.stop_reason is None:
             result.stop_reason = "budget"
         result.save(self.run_dir / f"step-{index}")
-        step = {k: v for k, v in move.items() if k != "key"}
+        step = {k: v for k, v in move.items() if k not in ("key", "base_key")}
         # Every tunable's value, defaults included (the learning rate is a setting).
         step["hyperparameters"] = {k: v for k, v in result.hyperparameters.items()
                                    if k != "learning_rate"}
@@ -270,6 +275,8 @@ class AutoLoop:
             result.model.save_weights(self.run_dir / f"step-{index}" / "model.weights.h5")
         self.state["tried"].append(
             _key(move["hyperparameters"], move["settings"], move["augment_scale"]))
+        if "base_key" in move:  # shortened to fit: the full move counts as tried too
+            self.state["tried"].append(move["base_key"])
         self.state["steps"].append(step)
         self.state["current"] = None
         self._save()
@@ -423,6 +430,22 @@ class AutoLoop:
                     add("l2", f"L2 {value:g} -> {bigger[0]:g}", {"l2": bigger[0]})
             step_int(width, 0.5, "narrower")
         return out
+
+    def _shortened(self, parent, move, left):
+        """The move with the epochs that fit in `left` seconds, its warm-up and schedule
+        shortened with them, if at least half of its epochs fit (and, for "longer",
+        more than its parent had); else `None`."""
+        epochs = move["settings"]["epochs"]
+        per_epoch = self.estimate(parent, move) / epochs  # outside time counted in
+        fit = int(left // per_epoch) if per_epoch > 0 else 0
+        floor = parent["settings"]["epochs"] + 1 if move["move"] == "longer" else -(-epochs // 2)
+        if fit < max(1, floor):
+            return None
+        settings = dict(move["settings"], epochs=fit)
+        return dict(move, settings=settings,
+                    change=f"{move['change']}, {fit} of {epochs} epochs (budget)",
+                    base_key=move["key"],
+                    key=_key(move["hyperparameters"], settings, move["augment_scale"]))
 
     def _range_test(self, best, move):
         """The learning-rate range test on `best`'s model; the move with its rate, or

@@ -77,7 +77,7 @@ def dense_body(
     units = hp.Int("units", 32, 1024, sampling="log", default=units)
     activation = hp.Choice("activation", list(ACTIVATIONS), default=activation)
     dropout = hp.Float("dropout", 0.0, 0.5, step=0.05, default=dropout)
-    l2 = hp.Choice("l2", [0.0, 1e-5, 1e-4, 1e-3], default=l2)
+    l2 = hp.Choice("l2", [0.0, 1e-5, 1e-4, 1e-3, 1e-2], default=l2)
     l1 = hp.Choice("l1", [0.0, 1e-5, 1e-4, 1e-3], default=l1)
     penalty = regularizer(l1=l1, l2=l2)
     for _ in range(depth):

@@ -211,3 +211,35 @@ def test_lanczos_stops_when_the_top_pairs_have_converged():
         assert np.linalg.norm(op.matvec(v) - run.values[-i] * v) <= 1e-5 * abs(run.values[-i])
     with pytest.raises(ValueError, match="which must be"):
         hessian.lanczos(op.matvec, op.size, 5, which="middle")
+
+
+def test_partial_reorthogonalisation_matches_full_with_fewer_passes():
+    # A Hessian-like spectrum: a few outliers above a bulk of both signs near 0.
+    rng = np.random.default_rng(0)
+    spectrum = np.r_[[50.0, 30.0, 20.0, 12.0, 8.0], rng.normal(0, 0.3, 20_000 - 5)]
+    runs = {
+        mode: hessian.lanczos(lambda v: spectrum * v, spectrum.size, 60,
+                              reorthogonalize=mode)
+        for mode in ("partial", "full")
+    }
+    np.testing.assert_allclose(runs["partial"].values[-5:], [8, 12, 20, 30, 50], rtol=1e-10)
+    np.testing.assert_allclose(runs["partial"].values[-5:], runs["full"].values[-5:],
+                               rtol=1e-10)
+    assert runs["full"].reorthogonalizations == 60
+    assert runs["partial"].reorthogonalizations <= 30
+    basis = runs["partial"].basis  # semi-orthogonal: far below sqrt(eps) ~ 1.5e-8
+    assert np.abs(basis @ basis.T - np.eye(60)).max() < 1.5e-8
+
+
+def test_partial_reorthogonalisation_adapts_to_an_inexact_operator():
+    # A float32 Hessian-vector product is exact to ~1e-7, not to float64's 2e-16: held
+    # to 2e-16, the basis would lose orthogonality unnoticed and repeat eigenvalues.
+    model = tanh_mlp("float32")
+    x, y = random_batch(model)
+    exact = np.linalg.eigvalsh(exact_hessian(model, x, y, "mse"))
+    op = hessian.Hessian(model, x, y, "mse")
+    run = hessian.lanczos(op.matvec, op.size, 40)
+    np.testing.assert_allclose(run.values[-5:], exact[-5:], rtol=1e-4)
+    assert 0 < run.reorthogonalizations < 40
+    with pytest.raises(ValueError, match="'partial' or 'full'"):
+        hessian.lanczos(op.matvec, op.size, 5, reorthogonalize="some")
