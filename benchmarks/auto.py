@@ -13,7 +13,8 @@ Three cases, each side by side in one run, the sides alternating seed by seed:
 - `tables`: the `tabular` task on two real tables cut to few rows (statsmodels'
   `anes96`, 150 rows, classification of `vote`; `star98`, 100 rows and 21 columns,
   regression of `NABOVE`), where the defaults overfit: the defaults against
-  `--auto 120` (seconds). Validation loss (what `--auto` chooses by) and the test score.
+  `--auto 120` (seconds). Validation loss and MAE (what `--auto` chooses a regression
+  by: the loss counts the L2 penalty), and the test score.
 - `mnist`: `cnn_mnist`, whose defaults are already fine: `--auto` should stop after
   the first step.
 Each line gives medians (min-max) over the seeds; the auto rows also say which steps
@@ -150,6 +151,7 @@ def table_case(seed, tmp):
             what = (summary_of(result) if side == "auto"
                     else f"diagnosis: {result.diagnose(epoch='best').verdict}")
             row[side] = dict(val_loss=result.history["val_loss"][epoch],
+                             val_mae=(result.history.get("val_mae") or [None] * (epoch + 1))[epoch],
                              steps=result.auto["steps"] if result.auto else None,
                              test=result.test_metrics[metric], metric=metric,
                              seconds=time.monotonic() - start, what=what)
@@ -201,7 +203,9 @@ def main():
                 print(f"\n{name} (few rows), auto budget 120 s")
                 for side in ("defaults", "auto"):
                     cells = [r[name][side] for r in runs]
-                    print(f"  {side:<10} val loss {med((c['val_loss'] for c in cells), '{:.4g}')}"
+                    mae = (f"  val MAE {med((c['val_mae'] for c in cells), '{:.4g}')}"
+                           if cells[0]["val_mae"] is not None else "")
+                    print(f"  {side:<10} val loss {med((c['val_loss'] for c in cells), '{:.4g}')}{mae}"
                           f"  test {cells[0]['metric']} {med((c['test'] for c in cells), '{:.4g}')}"
                           f"  {med((c['seconds'] for c in cells), '{:.0f}')} s  {cells[-1]['what']}")
                     summary[f"{name}_{side}_val_loss"] = statistics.median(

@@ -46,16 +46,21 @@ class Tabular(TableTask):
         hp = hyperparameters(hp)
         data = data if data is not None else self.load_data()
         inputs, encoded = self.encoded_inputs(data)
-        x = blocks.dense_body(encoded, hp, units=64, depth=2, dropout=0.1)
+        regression = data.task != "classification"
+        std, mean = self.target_scale(data) if regression else (1.0, 0.0)
+        # The loss is in the target's units: L2 is weighed against its variance.
+        x = blocks.dense_body(encoded, hp, units=64, depth=2, dropout=0.1,
+                              penalty_scale=std**2)
         # Wide and deep (Cheng et al., 2016): a linear path from the encoded columns
         # beside the deep one, so that the model starts where a linear model ends.
         wide = hp.Boolean("wide", default=True)
         x = keras.layers.Concatenate()([x, encoded]) if wide else x
-        if data.task == "classification":
+        if not regression:
             outputs = blocks.classifier_head(x, data.num_classes)
         else:
-            std, mean = self.target_scale(data)
-            z = keras.layers.Dense(1, dtype="float32")(x)
+            # The L2 of the body constrains the output too, the linear path included.
+            penalty = blocks.regularizer(l2=hp.get("l2") * std**2)
+            z = keras.layers.Dense(1, kernel_regularizer=penalty, dtype="float32")(x)
             outputs = keras.layers.Rescaling(std, offset=mean, dtype="float32")(z)
         return keras.Model(inputs, outputs, name=self.name)
 

@@ -32,7 +32,8 @@ overfitting, or, read at its best epoch, like a high training loss), so the loop
 and says so.
 
 A step is kept when it beats the best so far on validation (the error for
-classifiers, the loss otherwise; the validation loss breaks ties), and the moves of
+classifiers, else the recipe's first metric such as the MAE, which unlike the loss
+holds no weight penalty; the validation loss breaks ties), and the moves of
 the best model's diagnosis are tried in order until one is kept or none is left. The
 test split is evaluated once, at the end, with the chosen model.
 
@@ -128,8 +129,12 @@ class Deadline(keras.callbacks.Callback):
 
 
 def measures(history, epoch):
-    """Training and validation loss and error (`1 - accuracy`, or `None`) at `epoch`."""
+    """Training and validation loss and error (`1 - accuracy`, or `None`) at `epoch`,
+    and, without an accuracy, the recipe's first validation metric (`val_mae` ...),
+    which unlike the loss holds no weight penalty."""
     accuracy = next((k for k in history if "acc" in k and "val_" + k in history), None)
+    metric = None if accuracy else next(
+        (k for k in history if k.startswith("val_") and k != "val_loss"), None)
 
     def at(key):
         values = history.get(key) or []
@@ -140,7 +145,8 @@ def measures(history, epoch):
         return None if value is None else 1.0 - value
 
     return dict(train_loss=at("loss"), val_loss=at("val_loss"),
-                train_error=error(accuracy), val_error=error("val_" + (accuracy or "")))
+                train_error=error(accuracy), val_error=error("val_" + (accuracy or "")),
+                val_metric=metric and at(metric), val_metric_name=metric)
 
 
 def best_epoch(history, monitor="val_loss"):
@@ -153,10 +159,17 @@ def best_epoch(history, monitor="val_loss"):
 
 
 def score(step):
-    """What steps are chosen by, lower is better: validation error, then loss."""
-    error, loss = step["val_error"], step["val_loss"]
+    """What steps are chosen by, lower is better: the validation error, else the
+    validation metric (a regression's MAE: the loss would count the L2 penalty
+    against the model that has one), then the validation loss."""
+    loss = step["val_loss"]
     loss = math.inf if loss is None or not math.isfinite(loss) else loss
-    return (math.inf if error is None and not math.isfinite(loss) else (error or 0.0), loss)
+    first = step["val_error"]
+    if first is None:
+        first = step.get("val_metric")
+    if first is None or not math.isfinite(first):
+        first = math.inf if first is not None or not math.isfinite(loss) else 0.0
+    return (first, loss)
 
 
 class AutoLoop:

@@ -64,14 +64,17 @@ def regularizer(l1=0.0, l2=0.0):
 
 
 def dense_body(
-    x, hp, units=512, depth=2, activation="relu", dropout=0.2, l2=0.0, l1=0.0
+    x, hp, units=512, depth=2, activation="relu", dropout=0.2, l2=0.0, l1=0.0,
+    penalty_scale=1.0,
 ):
     """`depth` dense layers of `units` with a chosen activation, dropout, L1 and L2.
 
     `activation="maxout"` uses `layers.Maxout(units, pieces=2)`: a learned activation
     with ReLU as a special case. Tunables: `depth`, `units` (log scale), `activation`,
     `dropout`, `l2` and `l1` (each log scale, 0 disables it; see `regularizer`), on
-    every layer's kernel.
+    every layer's kernel, times `penalty_scale`: a loss in the target's own units (a
+    regression's mean squared error) passes the target's variance, so that the same
+    `l2` weighs the same against the loss whatever the units.
     """
     depth = hp.Int("depth", 1, 4, default=depth)
     units = hp.Int("units", 32, 1024, sampling="log", default=units)
@@ -79,7 +82,7 @@ def dense_body(
     dropout = hp.Float("dropout", 0.0, 0.5, step=0.05, default=dropout)
     l2 = hp.Choice("l2", [0.0, 1e-5, 1e-4, 1e-3, 1e-2], default=l2)
     l1 = hp.Choice("l1", [0.0, 1e-5, 1e-4, 1e-3], default=l1)
-    penalty = regularizer(l1=l1, l2=l2)
+    penalty = regularizer(l1=l1 * penalty_scale, l2=l2 * penalty_scale)
     for _ in range(depth):
         if activation == "maxout":
             x = recipe_layers.Maxout(units, pieces=2, kernel_regularizer=penalty)(x)
