@@ -80,7 +80,7 @@ def summary_of(result):
     """One line on what `--auto` did, after its steps (printed as they were)."""
     steps = result.auto["steps"]
     for s in steps:
-        val = s["val_error"] if s["val_error"] is not None else s["val_loss"]
+        val = next(v for v in (s["val_error"], s.get("val_metric"), s["val_loss"]) if v is not None)
         print(f"    step {s['step']}: {s['diagnosis'] or '-'} -> {s['change']}: "
               f"val {val:.4g}, {s['seconds']:.0f} s, {'kept' if s['kept'] else 'dropped'}")
     kept = [s["change"] for s in steps if s["kept"] and s["step"]]

@@ -336,7 +336,10 @@ class _Overlap:
                        + np.r_[0.0, betas[: j - 1]] * low - betas[j - 1] * self.previous[:j])
             new[:j] /= beta
             new[:j] += np.copysign(2 * self.noise * self.norm / beta, new[:j])
-        new[j] = self.noise * math.sqrt(self.size) * self.norm / beta
+        # Rounding in a product of `size` terms: sqrt(size) eps; a measured error is
+        # already the size of one inner product.
+        local = max(self.EPS * math.sqrt(self.size), self.noise)
+        new[j] = local * self.norm / beta
         new[j + 1] = 1.0
         self.previous, self.current = self.current, new
         self.second, self.forced = self.forced, False
