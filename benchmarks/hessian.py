@@ -68,19 +68,20 @@ def main():
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     op = hessian.Hessian(model, x, y, loss)
     steps = hessian.default_num_steps(args.k, op.size)
-    v = rng.normal(size=op.size)
+    v = rng.normal(size=op.size).astype(op.dtype)
     found = {}
 
     def fixed():
-        found["fixed"] = hessian.lanczos(op.matvec, op.size, steps)
+        found["fixed"] = hessian.lanczos(op.matvec, op.size, steps, dtype=op.dtype)
 
     def early():
         found["early"] = hessian.lanczos(op.matvec, op.size, steps, k=args.k, which="top",
-                                         tolerance=args.tolerance)
+                                         tolerance=args.tolerance, dtype=op.dtype)
 
     def early_full():  # the reference: every vector against the whole basis
         found["full"] = hessian.lanczos(op.matvec, op.size, steps, k=args.k, which="top",
-                                        tolerance=args.tolerance, reorthogonalize="full")
+                                        tolerance=args.tolerance, reorthogonalize="full",
+                                        dtype=op.dtype)
 
     fast, slow = args.repeats * 3, args.repeats
     gradient = median_seconds(op.loss_and_gradient, fast)

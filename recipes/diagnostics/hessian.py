@@ -44,8 +44,10 @@ NOT_CRITICAL = "not a critical point"
 class Hessian:
     """The Hessian of a model's loss on one batch, as a matrix-free linear operator.
 
-    Vectors are flat float64 NumPy arrays of length `size`, laid out as the model's
-    trainable weights concatenated in order (`to_weights` splits one back).
+    Vectors are flat NumPy arrays of length `size` (float64, or float32: a product
+    comes back in its vector's dtype), laid out as the model's trainable weights
+    concatenated in order (`to_weights` splits one back). `dtype` is the weights'
+    dtype, the precision the products are computed in.
 
     Args:
         model: a built `keras.Model`.
@@ -82,6 +84,7 @@ class Hessian:
         self._x = tf.convert_to_tensor(x)
         self._y = tf.convert_to_tensor(y)
         self._dtype = self._weights[0].dtype
+        self.dtype = np.dtype(self._dtype)
         # Partials, not bound methods: TensorFlow keys its "excessive retracing"
         # warning on the code object, and every new `Hessian` traces once. The product
         # takes and returns one flat vector, split and joined inside the graph.
@@ -130,8 +133,11 @@ class Hessian:
         return float(loss), self._flatten(grads)
 
     def matvec(self, v):
-        """Returns the Hessian-vector product `H @ v` for a flat vector `v`."""
-        v = np.asarray(v, dtype="float64")
+        """Returns the Hessian-vector product `H @ v` for a flat vector `v`, in `v`'s
+        dtype (float32 or float64; anything else as float64)."""
+        v = np.asarray(v)
+        if v.dtype not in (np.float32, np.float64):
+            v = v.astype("float64")
         if v.shape != (self.size,):
             raise ValueError(
                 f"Expected a flat vector of {self.size} values. "
@@ -139,7 +145,7 @@ class Hessian:
             )
         self.hvp_count += 1
         product = self._hvp(tf.constant(v, dtype=self._dtype))
-        return product.numpy().astype("float64")
+        return product.numpy().astype(v.dtype, copy=False)
 
     def trace(self, num_probes=100, seed=0):
         """Estimates the trace with Hutchinson's method (Rademacher probes).
@@ -159,8 +165,8 @@ class Hessian:
         rng = np.random.default_rng(seed)
         samples = []
         for _ in range(num_probes):
-            v = rng.choice([-1.0, 1.0], size=self.size)
-            samples.append(v @ self.matvec(v))
+            v = rng.choice([-1.0, 1.0], size=self.size).astype(self.dtype)
+            samples.append(float(v @ self.matvec(v)))
         error = np.std(samples, ddof=1) / math.sqrt(num_probes)
         return float(np.mean(samples)), float(error)
 
@@ -201,13 +207,16 @@ class Lanczos:
 
 
 def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=None,
-            reorthogonalize="partial"):
+            reorthogonalize="partial", dtype="float64"):
     """Runs up to `num_steps` Lanczos steps, reorthogonalised, on a symmetric operator.
 
     Each step calls `matvec` once. When the Krylov space is exhausted (a zero residual),
     the iteration restarts from a fresh random vector orthogonal to the basis, so with
     `num_steps == size` the Ritz values are the exact spectrum, multiplicities included.
-    Memory is `num_steps * size` float64 values for the basis.
+    Memory is `num_steps * size` values of `dtype` for the basis. A float32 basis
+    (for an operator that computes in float32 anyway, such as a float32 model's
+    `Hessian`) halves the memory and the time of the vector arithmetic; the
+    coefficients and the tridiagonal matrix stay float64.
 
     Reorthogonalisation is partial (Simon, 1984): each new vector is orthogonalised
     against the last two by the three-term recurrence, and Simon's omega recurrence
@@ -234,6 +243,8 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
         tolerance: the relative residual of a converged pair. Defaults to `None`
             (no early stop).
         reorthogonalize: `"partial"` or `"full"`. Defaults to `"partial"`.
+        dtype: the dtype of the vectors, `"float64"` or `"float32"`; `matvec` is
+            called with vectors of it. Defaults to `"float64"`.
 
     Returns:
         A `Lanczos`.
@@ -257,14 +268,17 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
         raise ValueError(
             f"reorthogonalize must be 'partial' or 'full'. Received: {reorthogonalize!r}"
         )
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64. Received: dtype={dtype}")
     rng = np.random.default_rng(seed)
-    basis = np.zeros((num_steps, size))
+    basis = np.zeros((num_steps, size), dtype)
     alphas, betas = np.zeros(num_steps), np.zeros(num_steps)
-    q = rng.choice([-1.0, 1.0], size=size) / math.sqrt(size)
-    steps, full, overlap = num_steps, 0, _Overlap(size)
+    q = (rng.choice([-1.0, 1.0], size=size) / math.sqrt(size)).astype(dtype)
+    steps, full, overlap = num_steps, 0, _Overlap(size, np.finfo(dtype).eps)
     for j in range(num_steps):
         basis[j] = q
-        w = matvec(q)
+        w = np.asarray(matvec(q), dtype)
         alphas[j] = q @ w
         w -= alphas[j] * q
         if j:
@@ -285,10 +299,10 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
             break
         if betas[j] <= 1e-10 * max(1.0, np.max(np.abs(alphas[: j + 1]))):
             betas[j] = 0.0  # Invariant subspace found: restart orthogonally.
-            w = rng.normal(size=size)
+            w = rng.normal(size=size).astype(dtype)
             _orthogonalize(w, basis[: j + 1])
             overlap.restart()
-        q = w / np.linalg.norm(w)
+        q = w / dtype.type(np.linalg.norm(w))
     values, coefficients = _ritz(alphas[:steps], betas[:steps])
     return Lanczos(
         values=values,
@@ -310,10 +324,8 @@ class _Overlap:
     measured error (`observe`), and the vectors are kept orthogonal to its square root.
     """
 
-    EPS = np.finfo("float64").eps
-
-    def __init__(self, size):
-        self.size, self.norm, self.noise = size, 0.0, self.EPS
+    def __init__(self, size, eps=np.finfo("float64").eps):
+        self.size, self.norm, self.noise, self.EPS = size, 0.0, eps, eps
         self.previous, self.current = np.zeros(0), np.ones(1)
         self.forced = self.second = False
 
@@ -546,7 +558,7 @@ def critical_point(
     hessian = Hessian(model, x, y, loss_fn)
     num_steps = num_steps or default_num_steps(k, hessian.size)
     loss, gradient = hessian.loss_and_gradient()
-    run = lanczos(hessian.matvec, hessian.size, num_steps, seed=seed)
+    run = lanczos(hessian.matvec, hessian.size, num_steps, seed=seed, dtype=hessian.dtype)
     trace, trace_error = (
         hessian.trace(num_probes, seed=seed + 1) if num_probes else (math.nan, math.nan)
     )

@@ -15,10 +15,11 @@ diagnosis picks the next step's move, each taken only on its evidence (Hung-yi L
   quarter of the epochs, then wider (`filters`/`units` x2), then deeper, each within
   the recipe's own search space.
 - **optimization failure**: the learning-rate range test
-  (`callbacks.find_lr`, fastai's valley rule) sets the learning rate; then batch
-  normalization (where the recipe has it), then a longer warm-up. A loss that became
-  NaN or never fell is an optimization failure too: the range test, then a tenth of
-  the learning rate with warm-up.
+  (`callbacks.find_lr`, fastai's valley rule) sets the learning rate; then Adam (for
+  another optimizer), batch normalization (where the recipe has it), a longer warm-up.
+  A loss that became NaN, blew up or never fell is an optimization failure too: the
+  range test, then a tenth of the learning rate with warm-up, then gradients clipped
+  to norm 1.
 - **overfitting**: stronger
   augmentation (x2, within what keeps the data natural, `recipes.data.LIMITS`), more
   dropout (+0.2), L2 (1e-4, then 1e-3), a narrower model. Early stopping with the best
@@ -417,7 +418,12 @@ class AutoLoop:
                 lr = s["learning_rate"]
                 add("lower_lr", f"lr {lr:.3g} -> {lr / 10:.3g}, warm-up 1 epoch",
                     learning_rate=lr / 10, warmup_epochs=max(1, s["warmup_epochs"]))
+                if not s.get("clipnorm"):
+                    add("clip", "gradients clipped to norm 1", clipnorm=1.0)
             else:
+                if hp.get("optimizer", "adam") != "adam":
+                    add("optimizer", f"optimizer {hp['optimizer']} -> adam",
+                        {"optimizer": "adam"})
                 if "batch_norm" in ranges and not hp.get("batch_norm", ranges["batch_norm"].default):
                     add("batch_norm", "batch norm on", {"batch_norm": True})
                 warmup = max(1, 2 * s["warmup_epochs"])

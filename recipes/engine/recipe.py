@@ -33,7 +33,7 @@ from recipes.engine.strategy import check_strategy, clear_session, get_strategy,
 OPTIMIZERS = ("adam", "sgd", "momentum", "rmsprop", "adagrad")
 
 
-def make_optimizer(name, learning_rate):
+def make_optimizer(name, learning_rate, clipnorm=None):
     """Builds one of the lecture's optimizers by name.
 
     The lecture's sequence (Hung-yi Lee, ML 2021): `sgd` is plain gradient descent on
@@ -45,6 +45,8 @@ def make_optimizer(name, learning_rate):
     Args:
         name: one of `OPTIMIZERS`.
         learning_rate: a float or a `keras.optimizers.schedules.LearningRateSchedule`.
+        clipnorm: clip each gradient to this norm, or `None` (no clipping).
+            Defaults to `None`.
 
     Returns:
         A `keras.optimizers.Optimizer`.
@@ -54,16 +56,17 @@ def make_optimizer(name, learning_rate):
     >>> make_optimizer("momentum", 0.01)
     <keras.src.optimizers.sgd.SGD object at ...>
     """
+    clip = {} if clipnorm is None else {"clipnorm": clipnorm}
     if name == "adam":
-        return keras.optimizers.Adam(learning_rate)
+        return keras.optimizers.Adam(learning_rate, **clip)
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate)
+        return keras.optimizers.SGD(learning_rate, **clip)
     if name == "momentum":
-        return keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True)
+        return keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True, **clip)
     if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate)
+        return keras.optimizers.RMSprop(learning_rate, **clip)
     if name == "adagrad":
-        return keras.optimizers.Adagrad(learning_rate)
+        return keras.optimizers.Adagrad(learning_rate, **clip)
     raise ValueError(
         f"Unknown optimizer. Expected one of {OPTIMIZERS}. Received: optimizer={name!r}"
     )
@@ -118,6 +121,7 @@ class Recipe:
         warmup_epochs=1,
         patience=5,
         validation_split=0.1,
+        clipnorm=None,
     )
 
     # -- what a recipe declares ------------------------------------------------------
@@ -185,6 +189,10 @@ class Recipe:
         s = {**self.defaults, **overrides}
         recipe_data.check_positive_int("epochs", s["epochs"])
         recipe_data.check_positive_int("batch_size", s["batch_size"])
+        if s.get("clipnorm") is not None and not s["clipnorm"] > 0:
+            raise ValueError(
+                f"clipnorm must be positive or None. Received: clipnorm={s['clipnorm']!r}"
+            )
         if not s["learning_rate"] > 0:
             raise ValueError(
                 "learning_rate must be positive. "
@@ -253,9 +261,12 @@ class Recipe:
             )
 
     # -- shared mechanics ------------------------------------------------------------
-    def compile(self, model, hp=None, steps_per_epoch=None, epochs=None, replicas=1):
+    def compile(self, model, hp=None, steps_per_epoch=None, epochs=None, replicas=1,
+                warmup_epochs=None, clipnorm=None):
         """Compiles `model` with the recipe's optimizer, warm-up + cosine schedule,
-        loss and metrics. `learning_rate` and `optimizer` are tunables.
+        loss and metrics. `learning_rate` and `optimizer` are tunables; `epochs`,
+        `warmup_epochs` and `clipnorm` (gradient clipping, `None`: none) default to
+        the recipe's.
 
         Without `steps_per_epoch` the learning rate is constant (handy for
         benchmarks and tests that call `fit` themselves).
@@ -267,28 +278,32 @@ class Recipe:
         )
         name = hp.Choice("optimizer", list(OPTIMIZERS), default=d["optimizer"])
         lr = lr * replicas  # linear scaling rule (see module docstring)
+        clipnorm = d.get("clipnorm") if clipnorm is None else clipnorm
         if steps_per_epoch:
             epochs = epochs or d["epochs"]
             total = max(1, steps_per_epoch * epochs)
-            warmup = min(total - 1, round(steps_per_epoch * d["warmup_epochs"]))
+            warmup_epochs = d["warmup_epochs"] if warmup_epochs is None else warmup_epochs
+            warmup = min(total - 1, round(steps_per_epoch * warmup_epochs))
             lr = recipe_callbacks.WarmUpCosine(
                 peak=lr, total_steps=total, warmup_steps=warmup
             )
         model.compile(
-            optimizer=make_optimizer(name, lr),
+            optimizer=make_optimizer(name, lr, clipnorm),
             loss=self.get_loss(hp, model),
             metrics=self.get_metrics(model),
             jit_compile=jit_compile(),
         )
         return model
 
-    def build(self, hp, data, strategy, epochs, global_batch):
+    def build(self, hp, data, strategy, epochs, global_batch, warmup_epochs=None,
+              clipnorm=None):
         """Builds and compiles the model of `hp` in `strategy`'s scope, its schedule
-        counted in steps of `global_batch` over `epochs`."""
+        counted in steps of `global_batch` over `epochs` (see `compile`)."""
         steps = steps_per_epoch(data.train_size, global_batch)
         with strategy.scope():
             model = self.build_model(hp, data=data)
-            self.compile(model, hp, steps, epochs, strategy.num_replicas_in_sync)
+            self.compile(model, hp, steps, epochs, strategy.num_replicas_in_sync,
+                         warmup_epochs=warmup_epochs, clipnorm=clipnorm)
         return model
 
     def stopping(self, settings):
@@ -450,7 +465,9 @@ class Recipe:
         replicas = strategy.num_replicas_in_sync
         global_batch = settings["batch_size"] * replicas
         hp.values["learning_rate"] = settings["learning_rate"]
-        model = self.build(hp, data, strategy, settings["epochs"], global_batch)
+        model = self.build(hp, data, strategy, settings["epochs"], global_batch,
+                           warmup_epochs=settings["warmup_epochs"],
+                           clipnorm=settings.get("clipnorm"))
         check_known(hp.space, [k for k in given or () if k != "batch_size"], self.name)
         self.check_model(model, data)
         train_ds, val_ds, test_ds = self.pipelines(

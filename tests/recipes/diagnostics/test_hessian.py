@@ -243,3 +243,23 @@ def test_partial_reorthogonalisation_adapts_to_an_inexact_operator():
     assert 0 < run.reorthogonalizations < 40
     with pytest.raises(ValueError, match="'partial' or 'full'"):
         hessian.lanczos(op.matvec, op.size, 5, reorthogonalize="some")
+
+
+def test_a_float32_basis_finds_the_same_eigenvalues():
+    rng = np.random.default_rng(1)
+    spectrum = np.r_[[40.0, 25.0, 16.0, 9.0, 7.0], rng.normal(0, 0.5, 50_000 - 5)]
+    runs = {
+        dtype: hessian.lanczos(lambda v: (spectrum * v).astype(v.dtype), spectrum.size, 60,
+                               k=5, which="top", tolerance=1e-6, dtype=dtype)
+        for dtype in ("float64", "float32")
+    }
+    assert runs["float32"].basis.dtype == np.float32
+    np.testing.assert_allclose(runs["float32"].values[-5:], [7, 9, 16, 25, 40], rtol=1e-5)
+    np.testing.assert_allclose(runs["float32"].values[-5:], runs["float64"].values[-5:],
+                               rtol=1e-5)
+    # A float32 model's Hessian takes and returns float32 vectors.
+    model = tanh_mlp("float32")
+    op = hessian.Hessian(model, *random_batch(model), "mse")
+    assert op.dtype == np.float32
+    assert op.matvec(np.ones(op.size, "float32")).dtype == np.float32
+    assert op.matvec(np.ones(op.size)).dtype == np.float64

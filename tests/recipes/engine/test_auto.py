@@ -225,3 +225,21 @@ def test_auto_with_compare_depth_is_an_error_before_training(tmp_path):
     with pytest.raises(ValueError, match="cannot be combined"):
         TinyRecipe().train(auto=10, compare_depth=True, run_dir=tmp_path)
     assert not (tmp_path / "auto.json").exists()
+
+
+def test_the_warm_up_and_clipping_moves_reach_the_optimizer():
+    # The moves change settings; the model must be compiled with them, not the defaults.
+    recipe, data = TinyRecipe(), TinyRecipe().load_data()
+    strategy = tf.distribute.get_strategy()
+    model = recipe.build(hyperparameters(), data, strategy, epochs=4, global_batch=16,
+                         warmup_epochs=2, clipnorm=1.0)
+    schedule = model.optimizer.learning_rate if not hasattr(
+        model.optimizer, "_learning_rate") else model.optimizer._learning_rate
+    steps = -(-data.train_size // 16)
+    assert schedule.warmup_steps == 2 * steps and schedule.total_steps == 4 * steps
+    assert model.optimizer.clipnorm == 1.0
+    plain = recipe.build(hyperparameters(), data, strategy, epochs=4, global_batch=16)
+    assert plain.optimizer.clipnorm is None
+    assert plain.optimizer._learning_rate.warmup_steps == 0  # TinyRecipe's default
+    with pytest.raises(ValueError, match="clipnorm must be positive"):
+        recipe.settings(clipnorm=-1.0)
