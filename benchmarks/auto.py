@@ -37,7 +37,6 @@ import keras_tuner  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from recipes import cnn, cnn_mnist, tabular  # noqa: E402
-from recipes.engine.auto import parse_budget  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cnn_tasks import harder, mnist_arrays  # noqa: E402
@@ -182,7 +181,6 @@ def main():
     parser.add_argument("--limit", type=int, default=20000)
     parser.add_argument("--out")
     args = parser.parse_args()
-    parse_budget(1)  # the module is importable: fail here, not after an hour
     out, summary = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         if "hard" in args.cases:

@@ -83,8 +83,7 @@ class Hessian:
         self.hvp_count = 0
         self._x = tf.convert_to_tensor(x)
         self._y = tf.convert_to_tensor(y)
-        self._dtype = self._weights[0].dtype
-        self.dtype = np.dtype(self._dtype)
+        self.dtype = np.dtype(self._weights[0].dtype)
         # Partials, not bound methods: TensorFlow keys its "excessive retracing"
         # warning on the code object, and every new `Hessian` traces once. The product
         # takes and returns one flat vector, split and joined inside the graph.
@@ -144,7 +143,7 @@ class Hessian:
                 f"Received: shape={v.shape}"
             )
         self.hvp_count += 1
-        product = self._hvp(tf.constant(v, dtype=self._dtype))
+        product = self._hvp(tf.constant(v, dtype=self.dtype))
         return product.numpy().astype(v.dtype, copy=False)
 
     def trace(self, num_probes=100, seed=0):
@@ -222,8 +221,11 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
     against the last two by the three-term recurrence, and Simon's omega recurrence
     estimates its overlap with every earlier one; only when an estimate passes
     `sqrt(eps)` is it (and the next vector) orthogonalised against the whole basis,
-    which reads all of it. The basis stays orthogonal to `sqrt(eps)`, enough for the
-    Ritz values and residuals to be as accurate as with full reorthogonalisation
+    which reads all of it. `eps` is the vectors' rounding, or the operator's own
+    error where that is larger, measured as the iteration goes (a float32 Hessian-vector
+    product is far less exact than its rounding). The basis stays orthogonal to
+    `sqrt(eps)`, enough for the Ritz values and residuals to be as accurate as with full
+    reorthogonalisation
     (`reorthogonalize="full"`, every step, kept for comparison). A full pass runs
     twice only when the first cancelled most of the vector ("twice is enough").
 
@@ -325,7 +327,7 @@ class _Overlap:
     """
 
     def __init__(self, size, eps=np.finfo("float64").eps):
-        self.size, self.norm, self.noise, self.EPS = size, 0.0, eps, eps
+        self.size, self.norm, self.noise, self.eps = size, 0.0, eps, eps
         self.previous, self.current = np.zeros(0), np.ones(1)
         self.forced = self.second = False
 
@@ -350,7 +352,7 @@ class _Overlap:
             new[:j] += np.copysign(2 * self.noise * self.norm / beta, new[:j])
         # Rounding in a product of `size` terms: sqrt(size) eps; a measured error is
         # already the size of one inner product.
-        local = max(self.EPS * math.sqrt(self.size), self.noise)
+        local = max(self.eps * math.sqrt(self.size), self.noise)
         new[j] = local * self.norm / beta
         new[j + 1] = 1.0
         self.previous, self.current = self.current, new

@@ -22,7 +22,7 @@ diagnosis picks the next step's move, each taken only on its evidence (Hung-yi L
   to norm 1.
 - **overfitting**: stronger
   augmentation (x2, within what keeps the data natural, `recipes.data.LIMITS`), more
-  dropout (+0.2), L2 (1e-4, then 1e-3), a narrower model. Early stopping with the best
+  dropout (+0.2), L2 (at least 1e-3, else 10x), a narrower model. Early stopping with the best
   weights restored is always on.
 - **fine**: stop.
 
@@ -74,6 +74,7 @@ import keras_tuner
 
 import callbacks as recipe_callbacks
 
+from recipes.data import LIMITS, stronger
 from recipes.diagnostics import flowchart, plots
 from recipes.diagnostics.shift import split_shift
 from recipes.engine.result import Result
@@ -371,11 +372,10 @@ class AutoLoop:
         verdict = diagnosis.verdict
         out = []
 
-        def add(name, change, hp_changes=None, **settings):
+        def add(name, change, hp_changes=None, augment_scale=None, **settings):
             values = dict(hp, **(hp_changes or {}))
             new = dict(s, **settings)
-            scale = settings.pop("augment_scale", None) or best["augment_scale"]
-            new.pop("augment_scale", None)
+            scale = augment_scale or best["augment_scale"]
             key = _key(values, new, scale)
             if name == "lr_finder":  # its rate is found later: one test per parent
                 key = f"lr_finder after step {best['step']}"
@@ -399,8 +399,8 @@ class AutoLoop:
                     add(label, f"depth {value} -> {value + delta}", {"depth": value + delta})
 
         width = "filters" if "filters" in ranges else "units"
-        diverged = diagnosis.verdict == flowchart.OPTIMIZATION and any(
-            word in diagnosis.reason for word in ("never fell", "blew up", "diverged"))
+        # NaN, a loss that blew up or never fell: the flowchart's "diverged" advice.
+        diverged = diagnosis.advice == flowchart.ADVICE["diverged"]
         if verdict == flowchart.HIGH_TRAINING_LOSS:
             depth_by(+1, "deeper")
             depth_by(-1, "shallower")
@@ -432,8 +432,7 @@ class AutoLoop:
                         warmup_epochs=warmup)
         elif verdict == flowchart.OVERFITTING:
             scale = best["augment_scale"]
-            if self.recipe.augmentation(self.data) is not None and \
-                    _stronger_changes(self.recipe, self.data, scale):
+            if _stronger_changes(self.recipe, self.data, scale):
                 add("augment", f"augmentation x{scale * 2:g}", augment_scale=scale * 2)
             p = ranges.get("dropout")
             if p is not None:
@@ -613,11 +612,11 @@ def _row(step):
 def _fixed(row):
     """A row in the fixed widths of the header, so rows printed one by one align."""
     cells = []
-    for value, width in zip(row, _WIDTHS):
+    for column, value, width in zip(COLUMNS, row, _WIDTHS):
         if value is None:
             text = "-".rjust(width)
         elif isinstance(value, float):
-            text = (f"{value:.1f}" if width == 7 else f"{value:.4g}").rjust(width)
+            text = (f"{value:.1f}" if column == "seconds" else f"{value:.4g}").rjust(width)
         elif isinstance(value, int):
             text = str(value).rjust(width)
         else:
@@ -644,11 +643,10 @@ def _still_falling(losses):
 
 
 def _stronger_changes(recipe, data, scale):
-    """Whether doubling the augmentation's strengths changes anything (not all at their
-    limits)."""
-    name = (getattr(data, "augment", None) or recipe.augment)
-    from recipes.data import LIMITS, stronger
-
+    """Whether the recipe augments `data` with an image preset whose strengths, doubled,
+    are not all at their limits already."""
+    augmentation = recipe.augmentation(data)
+    name = None if augmentation is None else augmentation.name  # the preset's name
     if name not in LIMITS:
         return False
     options = recipe.augment_options.get(name, {})

@@ -142,14 +142,19 @@ class Recipe:
 
     def augmentation(self, data=None, scale=1.0):
         """The Keras augmentation model applied on the fly in training, or None: the
-        recipe's `augment` preset with its options (`augment_options[augment]`), each
-        strength times `scale` up to its natural limit (`recipes.data.stronger`)."""
-        if self.augment is None:
+        recipe's `augment` preset (see `preset`)."""
+        return self.preset(self.augment, scale)
+
+    def preset(self, name, scale=1.0):
+        """Augmentation preset `name` with this recipe's options for it
+        (`augment_options[name]`), each strength times `scale` up to its natural limit
+        (`recipes.data.stronger`); `None` for no name or `"none"`."""
+        if name in (None, "none"):
             return None
-        options = self.augment_options.get(self.augment, {})
+        options = self.augment_options.get(name, {})
         if scale != 1.0:
-            options = recipe_data.stronger(self.augment, options, scale)
-        return recipe_data.get_preset(self.augment, **options)
+            options = recipe_data.stronger(name, options, scale)
+        return recipe_data.get_preset(name, **options)
 
     def baseline(self, data, hp):
         """The loss of a trivial predictor, the scale the diagnosis judges a loss

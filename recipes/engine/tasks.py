@@ -137,14 +137,9 @@ class ImageTask(Recipe):
     def augmentation(self, data=None, scale=1.0):
         """The data's preset (`Splits.augment`, else the recipe's `augment`) with this
         recipe's options for it (`augment_options[name]`), each strength times `scale`
-        up to its natural limit (`recipes.data.stronger`); `None` for `"none"`."""
+        up to its natural limit (see `Recipe.preset`); `None` for `"none"`."""
         name = (data.augment if data is not None else None) or self.augment
-        if name in (None, "none"):
-            return None
-        options = self.augment_options.get(name, {})
-        if scale != 1.0:
-            options = recipe_data.stronger(name, options, scale)
-        return recipe_data.get_preset(name, **options)
+        return self.preset(name, scale)
 
     def image_inputs(self, data):
         """`(keras.Input, rescaled tensor)` for the data's images (or the defaults)."""

@@ -318,21 +318,20 @@ def test_tune_from_the_command_line(tmp_path):
 # -- distributed search: a chief and two workers, one of them killed mid-trial -------
 
 
-@pytest.fixture(scope="module")
-def distributed(tmp_path_factory):
+def search_in_a_driver(directory, killer, log, timeout):
     """Runs a 4-trial random search with `workers=2` in a driver process (its own
-    session, so that a hang kills every process it started)."""
-    folder = tmp_path_factory.mktemp("distributed")
-    log, marker = folder / "trainings.jsonl", folder / "killed"
+    session, so that a hang kills every process it started), with the callback
+    `killer` (source text, a class of this module) and a `TrainLog` to `log`. Returns
+    the search's processes and trials."""
     code = textwrap.dedent(
         f"""
         import json
-        from test_tuning import KillOnce, TinyRecipe, TrainLog
-        from recipes.engine import processes, tuning
+        from test_tuning import KillChiefOnce, KillOnce, TinyRecipe, TrainLog
+        from recipes.engine import tuning
         result = tuning.search(
             TinyRecipe(), tuner="random", max_trials=4, epochs=1, workers=2,
-            directory={str(folder)!r}, verbose=0,
-            callbacks=[KillOnce({str(marker)!r}), TrainLog({str(log)!r})],
+            directory={str(directory)!r}, verbose=0,
+            callbacks=[{killer}, TrainLog({str(log)!r})],
         )
         print(json.dumps(dict(processes=result.processes, trials=result.trials)))
         """
@@ -343,15 +342,25 @@ def distributed(tmp_path_factory):
         text=True, env=env, start_new_session=True,
     )
     try:
-        stdout, stderr = driver.communicate(timeout=170)
+        stdout, stderr = driver.communicate(timeout=timeout)
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
             driver.wait()
     assert driver.returncode == 0, stderr[-3000:]
+    return json.loads(stdout.splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def distributed(tmp_path_factory):
+    """Runs a 4-trial random search with `workers=2` in a driver process (its own
+    session, so that a hang kills every process it started)."""
+    folder = tmp_path_factory.mktemp("distributed")
+    log, marker = folder / "trainings.jsonl", folder / "killed"
+    out = search_in_a_driver(folder, f"KillOnce({str(marker)!r})", log, timeout=170)
     events = [json.loads(line) for line in log.read_text().splitlines()]
     return dict(
-        json.loads(stdout.splitlines()[-1]),
+        out,
         events=events,
         killed=marker.read_text(),
         oracle=json.loads((folder / "tiny" / "oracle.json").read_text()),
@@ -362,32 +371,7 @@ def test_a_distributed_search_survives_its_chief_killed(tmp_path):
     """The chief (KerasTuner's oracle) is SIGKILLed after the first trial: it is started
     again, reloads the oracle, the workers reconnect, and every trial completes once."""
     log, marker = tmp_path / "trainings.jsonl", tmp_path / "chief-killed"
-    code = textwrap.dedent(
-        f"""
-        import json
-        from test_tuning import KillChiefOnce, TinyRecipe, TrainLog
-        from recipes.engine import tuning
-        result = tuning.search(
-            TinyRecipe(), tuner="random", max_trials=4, epochs=1, workers=2,
-            directory={str(tmp_path)!r}, verbose=0,
-            callbacks=[KillChiefOnce({str(marker)!r}), TrainLog({str(log)!r})],
-        )
-        print(json.dumps(dict(processes=result.processes, trials=result.trials)))
-        """
-    )
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    driver = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=env, start_new_session=True,
-    )
-    try:
-        stdout, stderr = driver.communicate(timeout=240)
-    finally:
-        if driver.poll() is None:
-            os.killpg(driver.pid, signal.SIGKILL)
-            driver.wait()
-    assert driver.returncode == 0, stderr[-3000:]
-    out = json.loads(stdout.splitlines()[-1])
+    out = search_in_a_driver(tmp_path, f"KillChiefOnce({str(marker)!r})", log, timeout=240)
     assert marker.exists() and out["processes"]["chief"][0] == -signal.SIGKILL
     assert out["processes"]["chief"][-1] == 0
     assert [row["status"] for row in out["trials"]] == ["COMPLETED"] * 4
