@@ -1,15 +1,18 @@
 """Cost of the top Hessian eigenvalues of a ~1M-parameter model, in gradients.
 
-    python benchmarks/hessian.py [--k 5] [--batch-size 256] [--tolerance 1e-4] [--out FILE]
+    python benchmarks/hessian.py [--k 5] [--batch-size 256] [--tolerance 1e-4] [--repeats 7] [--out FILE]
 
 Times, on one batch of MNIST-shaped inputs: one gradient (the reference), one
 Hessian-vector product, Lanczos for the `k` largest eigenvalues with the default number
 of steps (`4k + 20`, what `critical_point` runs for both ends) and with the early stop
 (until the top `k` Ritz pairs reach a relative residual of `--tolerance`), with partial
 reorthogonalisation and, alternating with it, with full reorthogonalisation, and
-Hutchinson's trace with 20 probes. Each time is the median of a few runs after a warm-up
-(graph tracing excluded), in gradient-equivalents, split into the Hessian-vector
-products and the overhead around them. The true relative residual of each reported pair
+Hutchinson's trace with 20 probes. After a warm-up (graph tracing excluded), `--repeats`
+rounds each time one gradient (median of 5) and then every computation once, the
+partial and the full reorthogonalisation side by side; each time is divided by its own
+round's gradient, so the machine's drift cancels, and the table gives the median (min-max)
+of these gradient-equivalents, split into the Hessian-vector products and the overhead
+around them. The true relative residual of each reported pair
 is measured with one more product each. Ends with `summary: ...`; `--out FILE` writes it
 as JSON.
 """
@@ -55,7 +58,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--tolerance", type=float, default=1e-4)
     parser.add_argument("--out", help="also write the summary as JSON here")
     args = parser.parse_args()
@@ -83,25 +86,32 @@ def main():
                                         tolerance=args.tolerance, reorthogonalize="full",
                                         dtype=op.dtype)
 
-    fast, slow = args.repeats * 3, args.repeats
-    gradient = median_seconds(op.loss_and_gradient, fast)
-    product = median_seconds(lambda: op.matvec(v), fast)
-    t_fixed = median_seconds(fixed, slow)
-    t_early, t_full = [], []
-    for _ in range(slow):  # the two alternate
-        t_early.append(median_seconds(early, 1))
-        t_full.append(median_seconds(early_full, 1))
-    t_early, t_full = float(np.median(t_early)), float(np.median(t_full))
-    t_trace = median_seconds(lambda: op.trace(num_probes=20), slow)
-    hvps = {"fixed": steps, "early": len(found["early"].values),
-            "full": len(found["full"].values)}
+    # Rounds: each times a gradient and a product (medians of 5 calls) and then every
+    # computation once, so that each ratio to a gradient is taken within a round and the
+    # machine's drift between rounds cancels out.
+    computations = {"fixed": fixed, "full": early_full, "early": early,
+                    "trace": lambda: op.trace(num_probes=20)}
+    for fn in computations.values():
+        fn()  # warm-up: traces the graphs
+    ratios = {name: [] for name in ("product", *computations)}
+    gradients = []
+    for _ in range(args.repeats):
+        gradient = median_seconds(op.loss_and_gradient, 5)
+        gradients.append(gradient)
+        ratios["product"].append(median_seconds(lambda: op.matvec(v), 5) / gradient)
+        for name, fn in computations.items():
+            start = time.perf_counter()
+            fn()
+            ratios[name].append((time.perf_counter() - start) / gradient)
+    median = {name: float(np.median(r)) for name, r in ratios.items()}
+    hvps = {name: len(found[name].values) for name in ("fixed", "early", "full")}
+    hvps.update(product=1, trace=20)
     rows = [
-        ("one gradient", 0, gradient),
-        ("one Hessian-vector product", 1, product),
-        (f"top {args.k}, {steps} steps (fixed)", hvps["fixed"], t_fixed),
-        (f"top {args.k}, early stop, full reorth.", hvps["full"], t_full),
-        (f"top {args.k}, early stop at {args.tolerance:g}", hvps["early"], t_early),
-        ("trace (Hutchinson, 20 probes)", 20, t_trace),
+        ("one Hessian-vector product", "product"),
+        (f"top {args.k}, {steps} steps (fixed)", "fixed"),
+        (f"top {args.k}, early stop, full reorth.", "full"),
+        (f"top {args.k}, early stop at {args.tolerance:g}", "early"),
+        ("trace (Hutchinson, 20 probes)", "trace"),
     ]
     run = found["early"]
     top = run.values[::-1][: args.k]
@@ -114,24 +124,29 @@ def main():
 
     device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
     print(f"Hessian of a {op.size:,}-parameter MLP, batch {args.batch_size}, float32, {device}")
-    print(f"{'computation':<36}{'HVPs':>6}{'seconds':>10}{'x gradient':>12}"
-          f"{'of it HVPs':>12}{'overhead':>10}")
-    for name, count, seconds in rows:
-        in_hvps = count * product / gradient
-        print(f"{name:<36}{count:>6}{seconds:>10.3f}{seconds / gradient:>12.1f}"
-              f"{in_hvps:>12.1f}{seconds / gradient - in_hvps:>10.1f}")
+    print(f"one gradient: {np.median(gradients) * 1e3:.1f} ms (median of {args.repeats} rounds)")
+    print(f"{'computation':<36}{'HVPs':>6}{'x gradient (min-max)':>24}{'of it HVPs':>12}"
+          f"{'overhead':>10}")
+    for title, name in rows:
+        low, high = min(ratios[name]), max(ratios[name])
+        in_hvps = hvps[name] * median["product"]
+        spread = f"{median[name]:.1f} ({low:.1f}-{high:.1f})"
+        print(f"{title:<36}{hvps[name]:>6}{spread:>24}{in_hvps:>12.1f}"
+              f"{median[name] - in_hvps:>10.1f}")
     print(f"top {args.k} eigenvalues: {', '.join(f'{t:.6g}' for t in top)}")
     print(f"  same, {steps} fixed steps: {', '.join(f'{t:.6g}' for t in fixed_top)}")
     print(f"full passes over the basis: {found['early'].reorthogonalizations} of "
           f"{hvps['early']} steps (partial), {found['full'].reorthogonalizations} (full)")
     print(f"relative residuals ||Hv - lv|| / |l|: {', '.join(f'{r:.1e}' for r in residuals)}")
     summary = dict(
-        hvp_per_gradient=product / gradient,
-        early_gradient_equivalents=t_early / gradient, early_hvps=hvps["early"],
-        early_overhead=t_early / gradient - hvps["early"] * product / gradient,
-        full_reorth_gradient_equivalents=t_full / gradient,
+        hvp_per_gradient=median["product"],
+        early_gradient_equivalents=median["early"], early_min=min(ratios["early"]),
+        early_max=max(ratios["early"]), early_hvps=hvps["early"],
+        early_overhead=median["early"] - hvps["early"] * median["product"],
+        full_reorth_gradient_equivalents=median["full"],
         reorthogonalizations=found["early"].reorthogonalizations,
-        fixed_gradient_equivalents=t_fixed / gradient, fixed_hvps=hvps["fixed"],
+        fixed_gradient_equivalents=median["fixed"], fixed_hvps=hvps["fixed"],
+        trace_gradient_equivalents=median["trace"],
         max_relative_residual=max(residuals),
     )
     print("summary: " + " ".join(f"{k}={v:.4g}" for k, v in summary.items()))

@@ -82,6 +82,16 @@ def test_lanczos_restarts_on_repeated_eigenvalues():
     np.testing.assert_allclose(run.weights.sum(), 1.0)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_lanczos_on_a_multiple_of_the_identity(dtype):
+    # Every step ends in an exactly zero residual (a restart each step), and the identity
+    # returns the very vector it is given, which must not alias the basis.
+    for scale, matvec in ((2.0, lambda v: 2 * v), (1.0, lambda v: v)):
+        run = hessian.lanczos(matvec, 4, 4, dtype=dtype)
+        np.testing.assert_allclose(run.values, [scale] * 4, rtol=1e-6)
+        np.testing.assert_allclose(run.basis @ run.basis.T, np.eye(4), atol=1e-6)
+
+
 def two_weight_model(w1, w2):
     """y_pred = w2 * w1 * x: with x = y = 1 and MSE, loss = (w1 * w2 - 1)**2."""
     model = keras.Sequential(
