@@ -1,4 +1,5 @@
-"""Custom Keras layers: hard sigmoid, piecewise-linear, maxout, noise mixing."""
+"""Custom Keras layers: hard sigmoid, piecewise-linear, maxout, noise mixing, random
+affine transforms of images."""
 
 import os
 
@@ -9,6 +10,7 @@ from layers.hard_sigmoid import hard_sigmoid  # noqa: E402
 from layers.maxout import Maxout  # noqa: E402
 from layers.mix_background_noise import MixBackgroundNoise  # noqa: E402
 from layers.piecewise_linear import PiecewiseLinear  # noqa: E402
+from layers.random_affine import RandomAffine  # noqa: E402
 
 # Registration only: the recipes compile with these learning-rate schedules, so a
 # `.keras` file of a recipe's model (optimizer included) loads after `import layers`.
@@ -19,5 +21,6 @@ __all__ = [
     "Maxout",
     "MixBackgroundNoise",
     "PiecewiseLinear",
+    "RandomAffine",
     "hard_sigmoid",
 ]

@@ -1,4 +1,4 @@
-"""Augmentation presets built from Keras preprocessing layers.
+"""Augmentation presets built from Keras preprocessing layers and the project's own.
 
     from recipes import data
     digits = data.get_preset("digits", rotation=5)
@@ -6,7 +6,8 @@
 Augmentation keeps data natural (the lectures' rule): digits turn, shift and zoom a
 little but never flip (a flipped 2 is not a 2); photos flip left-right, shift and zoom,
 never upside down; speech gets background noise at a chosen signal-to-noise ratio.
-A preset is a plain `keras.Sequential`, applied to whole batches in the input pipeline
+Turns, shifts and zooms are one `layers.RandomAffine` (one resampling of the batch
+instead of one per Keras layer). A preset is a plain `keras.Sequential`, applied to whole batches in the input pipeline
 (`recipes.data.make_pipeline`) and in training mode only (the layers are the identity at inference). Images stay raw
 pixel values, cast to float32: rescaling belongs in the model.
 """
@@ -14,6 +15,8 @@ pixel values, cast to float32: rescaling belongs in the model.
 import inspect
 
 import keras
+
+import layers
 
 
 def digits(rotation=10.0, translation=0.1, zoom=0.1, seed=None):
@@ -37,17 +40,9 @@ def digits(rotation=10.0, translation=0.1, zoom=0.1, seed=None):
     >>> augment(images, training=True).shape == images.shape
     True
     """
-    fill = dict(fill_mode="constant", fill_value=0.0)
-    return keras.Sequential(
-        [
-            keras.layers.RandomRotation(rotation / 360, seed=_seed(seed, 0), **fill),
-            keras.layers.RandomTranslation(
-                translation, translation, seed=_seed(seed, 1), **fill
-            ),
-            keras.layers.RandomZoom(zoom, seed=_seed(seed, 2), **fill),
-        ],
-        name="digits",
-    )
+    affine = layers.RandomAffine(rotation, translation, zoom, fill_mode="constant", fill_value=0.0,
+                          seed=seed)
+    return keras.Sequential([affine], name="digits")
 
 
 def photos(translation=0.1, zoom=0.1, seed=None):
@@ -71,15 +66,10 @@ def photos(translation=0.1, zoom=0.1, seed=None):
     >>> augment(images, training=True).shape == images.shape
     True
     """
+    affine = layers.RandomAffine(translation=translation, zoom=zoom, fill_mode="reflect",
+                          seed=_seed(seed, 1))
     return keras.Sequential(
-        [
-            keras.layers.RandomFlip("horizontal", seed=_seed(seed, 0)),
-            keras.layers.RandomTranslation(
-                translation, translation, fill_mode="reflect", seed=_seed(seed, 1)
-            ),
-            keras.layers.RandomZoom(zoom, fill_mode="reflect", seed=_seed(seed, 2)),
-        ],
-        name="photos",
+        [keras.layers.RandomFlip("horizontal", seed=_seed(seed, 0)), affine], name="photos"
     )
 
 
@@ -106,8 +96,6 @@ def audio(noise, snr_min=0.0, snr_max=20.0, pad_mode=None, seed=None):
     >>> augment = recipes.data.audio(noise_clips, snr_min=5, snr_max=15)
     >>> noisy = augment(waveforms, training=True)
     """
-    import layers  # Imported here: only this preset needs the project's layers.
-
     mix = layers.MixBackgroundNoise(noise, snr_min, snr_max, pad_mode=pad_mode, seed=seed)
     return keras.Sequential([mix], name="audio")
 

@@ -29,6 +29,8 @@ import math
 
 import keras
 
+import layers
+
 _L = keras.layers
 
 
@@ -67,7 +69,7 @@ _POINTWISE = _classes(
     "RandomColorDegeneration", "RandomSharpness", "RandomInvert", "RandomPosterization",
     "RandomGaussianBlur", "RandomErasing", "RandomPerspective", "AutoContrast",
     "Equalization", "Solarization",
-)
+) + (layers.RandomAffine,)
 
 
 @dataclasses.dataclass(frozen=True)

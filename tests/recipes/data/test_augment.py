@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import layers
 from recipes import data as augment
 
 
@@ -20,13 +21,10 @@ def layer_types(model):
 def test_digits_turns_shifts_zooms_and_never_flips():
     preset = augment.get_preset("digits")
     assert isinstance(preset, keras.Sequential) and preset.name == "digits"
-    assert layer_types(preset) == [
-        keras.layers.RandomRotation,
-        keras.layers.RandomTranslation,
-        keras.layers.RandomZoom,
-    ]
-    rotation = preset.layers[0].get_config()["factor"]
-    assert np.allclose(np.abs(rotation), 10 / 360)  # +-10 degrees, as a turn fraction.
+    assert layer_types(preset) == [layers.RandomAffine]  # one resampling, not three
+    config = preset.layers[0].get_config()
+    assert (config["rotation"], config["translation"], config["zoom"]) == (10.0, 0.1, 0.1)
+    assert (config["fill_mode"], config["fill_value"]) == ("constant", 0.0)
 
 
 def test_photos_flip_left_right_only():
