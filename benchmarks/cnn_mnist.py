@@ -10,8 +10,9 @@ benchmark adds after every epoch to find the time to reach a test accuracy.
 Each seed trains both, the two alternating (reference first on even seeds), because this
 machine's speed drifts by about 20% between runs. Prints one table of medians (min-max)
 over the seeds: the test accuracy of the model each returns (keras.io's after its last
-epoch; the recipe's from its best validation epoch, which it restores), training time, time to 99.0% and to 99.5% (runs that
-never reach a mark count as infinitely slow in the median), and ends with
+epoch; the recipe's from its best validation epoch, which it restores), training time,
+time to 99.0% and to 99.5% (runs that never reach a mark count as infinitely slow in the
+median), and ends with
 `summary: recipe_acc=... reference_acc=... ratio_to_99=...`, the recipe's median seconds
 to 99.0% over the reference's; `--out FILE` writes the same as JSON.
 """

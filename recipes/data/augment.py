@@ -7,9 +7,10 @@ Augmentation keeps data natural (the lectures' rule): digits turn, shift and zoo
 little but never flip (a flipped 2 is not a 2); photos flip left-right, shift and zoom,
 never upside down; speech gets background noise at a chosen signal-to-noise ratio.
 Turns, shifts and zooms are one `layers.RandomAffine` (one resampling of the batch
-instead of one per Keras layer). A preset is a plain `keras.Sequential`, applied to whole batches in the input pipeline
-(`recipes.data.make_pipeline`) and in training mode only (the layers are the identity at inference). Images stay raw
-pixel values, cast to float32: rescaling belongs in the model.
+instead of one per Keras layer). A preset is a plain `keras.Sequential`, applied to whole
+batches in the input pipeline (`recipes.data.make_pipeline`) and in training mode only
+(the layers are the identity at inference). Images stay raw pixel values, cast to
+float32: rescaling belongs in the model.
 """
 
 import inspect
@@ -40,8 +41,8 @@ def digits(rotation=10.0, translation=0.1, zoom=0.1, seed=None):
     >>> augment(images, training=True).shape == images.shape
     True
     """
-    affine = layers.RandomAffine(rotation, translation, zoom, fill_mode="constant", fill_value=0.0,
-                          seed=seed)
+    affine = layers.RandomAffine(rotation, translation, zoom, fill_mode="constant",
+                                 fill_value=0.0, seed=seed)
     return keras.Sequential([affine], name="digits")
 
 
@@ -67,7 +68,7 @@ def photos(translation=0.1, zoom=0.1, seed=None):
     True
     """
     affine = layers.RandomAffine(translation=translation, zoom=zoom, fill_mode="reflect",
-                          seed=_seed(seed, 1))
+                                 seed=_seed(seed, 1))
     return keras.Sequential(
         [keras.layers.RandomFlip("horizontal", seed=_seed(seed, 0)), affine], name="photos"
     )

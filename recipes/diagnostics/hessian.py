@@ -317,9 +317,9 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
         if betas[j] <= 1e-10 * max(1.0, np.max(np.abs(alphas[: j + 1]))):
             betas[j] = 0.0  # Invariant subspace found: restart orthogonally.
             w = rng.normal(size=size).astype(dtype)
-            _orthogonalize(w, basis[: j + 1], float(np.linalg.norm(w)), scratch)
+            beta = _orthogonalize(w, basis[: j + 1], float(np.linalg.norm(w)), scratch)
             overlap.restart()
-        np.divide(w, np.linalg.norm(w), out=basis[j + 1])
+        np.divide(w, beta, out=basis[j + 1])  # `beta` is `||w||` here
     values, coefficients = _ritz(alphas[:steps], betas[:steps])
     return Lanczos(
         values=values,
@@ -358,25 +358,22 @@ class _Overlap:
         self.norm = max(self.norm, abs(alphas[j]) + beta + (betas[j - 1] if j else 0.0))
         new = np.zeros(j + 2)
         if beta == 0.0:  # An invariant subspace: reorthogonalised, then restarted.
-            new[:] = self.noise
-            new[j + 1] = 1.0
-            self.previous, self.current = self.current, new
-            self.second, self.forced = self.forced, False
-            return True
-        if j:
-            omega, low = self.current, np.r_[0.0, self.current[: j - 1]]
-            new[:j] = (betas[:j] * omega[1 : j + 1] + (alphas[:j] - alphas[j]) * omega[:j]
-                       + np.r_[0.0, betas[: j - 1]] * low - betas[j - 1] * self.previous[:j])
-            new[:j] /= beta
-            new[:j] += np.copysign(2 * self.noise * self.norm / beta, new[:j])
-        # Rounding in a product of `size` terms: sqrt(size) eps; a measured error is
-        # already the size of one inner product.
-        local = max(self.eps * math.sqrt(self.size), self.noise)
-        new[j] = local * self.norm / beta
+            new[: j + 1] = self.noise
+        else:
+            if j:
+                omega, low = self.current, np.r_[0.0, self.current[: j - 1]]
+                new[:j] = (betas[:j] * omega[1 : j + 1] + (alphas[:j] - alphas[j]) * omega[:j]
+                           + np.r_[0.0, betas[: j - 1]] * low - betas[j - 1] * self.previous[:j])
+                new[:j] /= beta
+                new[:j] += np.copysign(2 * self.noise * self.norm / beta, new[:j])
+            # Rounding in a product of `size` terms: sqrt(size) eps; a measured error is
+            # already the size of one inner product.
+            local = max(self.eps * math.sqrt(self.size), self.noise)
+            new[j] = local * self.norm / beta
         new[j + 1] = 1.0
         self.previous, self.current = self.current, new
         self.second, self.forced = self.forced, False
-        if self.second:
+        if self.second or beta == 0.0:
             return True
         return bool(np.max(np.abs(new[: j + 1])) > math.sqrt(self.noise))
 
