@@ -7,8 +7,8 @@ The same data as `cnn` (a TFDS name, a folder of class subfolders, arrays or a
 `tf.data.Dataset`; shapes, classes and pixel range read from it), flattened: an MLP sees
 pixels, not shapes, so there is no augmentation. Softmax + cross-entropy. Tunables:
 depth, units (log scale), activation (`relu`, `sigmoid`, `leaky_relu` or `maxout`),
-dropout, L1, L2, optimizer (`sgd`, `momentum`, `adagrad`, `rmsprop`, `adam`) and
-learning rate.
+dropout, input_dropout (of the pixels, before the first layer), L1, L2, optimizer
+(`sgd`, `momentum`, `adagrad`, `rmsprop`, `adam`) and learning rate.
 """
 
 import keras
@@ -24,6 +24,7 @@ class Mlp(ImageTask):
     units = 512
     depth = 2
     dropout = 0.2
+    input_dropout = 0.2
 
     def augmentation(self, data=None, scale=1.0):
         return None  # pixels, not shapes: nothing to keep natural
@@ -32,6 +33,10 @@ class Mlp(ImageTask):
         hp = hyperparameters(hp)
         inputs, x = self.image_inputs(data)
         x = keras.layers.Flatten()(x)
+        input_dropout = hp.Float("input_dropout", 0.0, 0.5, step=0.05,
+                                 default=self.input_dropout)
+        if input_dropout:
+            x = keras.layers.Dropout(input_dropout)(x)
         x = blocks.dense_body(x, hp, units=self.units, depth=self.depth, dropout=self.dropout)
         outputs = blocks.classifier_head(x, self.classes(data))
         return keras.Model(inputs, outputs, name=self.name)

@@ -8,6 +8,7 @@ import sys
 import textwrap
 import time
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -91,6 +92,20 @@ def test_every_task_trains_on_every_source_and_serves_raw_pixels(
     np.testing.assert_array_equal(out["class_id"], expected.argmax(-1))
     names = {"folder": [f"digit{i}" for i in range(10)]}.get(source, [str(i) for i in range(10)])
     assert [n.decode() for n in out["class_name"]] == [names[i] for i in expected.argmax(-1)]
+
+
+def test_mlp_drops_pixels_before_its_first_layer():
+    model = mlp.build_model(hp={"input_dropout": 0.3, "units": 16, "depth": 1})
+    flat = next(layer for layer in model.layers if isinstance(layer, keras.layers.Flatten))
+    after = model.layers[model.layers.index(flat) + 1]
+    assert isinstance(after, keras.layers.Dropout)
+    pixels = keras.Model(model.inputs[0], after.output)
+    ones = np.full((64, 28, 28, 1), 255.0, "float32")
+    dropped = np.mean(keras.ops.convert_to_numpy(pixels(ones, training=True)) == 0)
+    assert dropped == pytest.approx(0.3, abs=0.01)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(pixels(ones)), 1.0)
+    plain = mlp.build_model(hp={"input_dropout": 0.0, "units": 16, "depth": 1})
+    assert sum(isinstance(layer, keras.layers.Dropout) for layer in plain.layers) == 1
 
 
 def test_the_same_seed_gives_the_same_splits_from_every_source(mnist_arrays, mnist_folder):

@@ -68,6 +68,35 @@ def test_validation_is_a_seeded_disjoint_subset_of_the_first_examples(mnist):
     assert examples(data.load("mnist", limit=600, seed=7).validation) != val
 
 
+@pytest.mark.parametrize("shared, reads_per_epoch", [(True, 600), (False, 1200)])
+def test_both_splits_parse_the_records_once_when_they_fit_in_memory(
+    monkeypatch, shared, reads_per_epoch
+):
+    reads = []
+    as_dataset = tfds.core.DatasetBuilder.as_dataset
+
+    def counted(self, *args, **kwargs):
+        def tap(image, label):
+            label = tf.numpy_function(
+                lambda v: reads.append(1) or v, [label], label.dtype, stateful=True
+            )
+            return image, tf.ensure_shape(label, [])
+
+        return as_dataset(self, *args, **kwargs).map(tap)
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "as_dataset", counted)
+    if not shared:
+        monkeypatch.setattr(sources, "SHARED_CACHE_BYTES", 0)
+    splits = data.load("mnist", limit=600, validation_split=0.1, seed=42)
+    pipelines = [data.make_pipeline(splits.train, 64, seed=0),
+                 data.make_pipeline(splits.validation, 64, shuffle=False)]
+    for _ in range(2):  # epochs: the second reads the pipelines' own caches
+        for pipeline in pipelines:
+            assert sum(len(y) for _, y in pipeline) in (540, 60)
+    assert len(reads) == reads_per_epoch
+    assert examples(splits.validation) == examples(data.load("mnist", limit=600).validation)
+
+
 def test_mnist_is_prepared_from_the_manual_dir_once(tmp_path, monkeypatch):
     # Prepare 100 examples per split only (TFDS's own option), to keep the test fast;
     # TFDS still reads and checksums the original files from RECIPES_DATA_DIR/mnist.
