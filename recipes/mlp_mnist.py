@@ -5,8 +5,8 @@
 
 A preset of `mlp`: the data is MNIST (through tensorflow-datasets), the defaults the
 ones measured on it (benchmarks/mlp_mnist.py). Tunables: depth, units, activation
-(`relu`, `sigmoid`, `leaky_relu` or `maxout`), dropout, L1, L2, optimizer (`sgd`,
-`momentum`, `adagrad`, `rmsprop`, `adam`) and learning rate. No augmentation: an MLP sees
+(`relu`, `sigmoid`, `leaky_relu` or `maxout`), dropout, input_dropout, L1, L2, optimizer
+(`sgd`, `momentum`, `adagrad`, `rmsprop`, `adam`) and learning rate. No augmentation: an MLP sees
 pixels, not shapes.
 """
 

@@ -24,9 +24,9 @@ from recipes.data.checks import check_positive_int
 from recipes.data.splits import Splits, cardinality, seeded_split
 
 
-# The training split is cached whole, before the validation split, when its decoded
-# images take at most this much memory (MNIST 47 MB, CIFAR-10 154 MB, SVHN 226 MB).
-SHARED_CACHE_BYTES = 256 * 2**20
+# The training split is read into memory at once, before the validation split, when its
+# decoded images take at most this much (MNIST 47 MB, CIFAR-10 154 MB, SVHN 226 MB).
+IN_MEMORY_BYTES = 256 * 2**20
 
 
 class DataUnavailableError(FileNotFoundError):
@@ -51,9 +51,9 @@ def load(
     permutation from `numpy.random.default_rng(seed)` over TFDS's fixed file order, so
     the same seed gives the same split on every machine. The test split is left whole,
     for the final evaluation only. Both splits filter one source; when its decoded
-    images take at most `SHARED_CACHE_BYTES` (256 MiB: MNIST, CIFAR-10, SVHN), that
-    source is cached in memory as it is first read, so the first epoch parses each
-    record once rather than once per split.
+    images take at most `IN_MEMORY_BYTES` (256 MiB: MNIST, CIFAR-10, SVHN), that source
+    is read into memory here, once, rather than parsed lazily by each split's first
+    epoch (as larger ones are).
 
     Args:
         name: a TFDS name, e.g. `"mnist"`, `"fashion_mnist"`, `"cifar10"`.
@@ -115,10 +115,12 @@ def load(
     if limit is not None and limit < size:
         train, size = train.take(limit), limit
     image = builder.info.features[image_key]
-    if _decoded_bytes(image, size) <= SHARED_CACHE_BYTES:
-        # Train and validation are two filters over one source: without this, the
-        # first epoch parses every record twice (once per split).
-        train = train.cache()
+    if _decoded_bytes(image, size) <= IN_MEMORY_BYTES:
+        # Train and validation are two filters over one source: read lazily, the first
+        # epoch would parse every record twice (once per split).
+        split = "train" if size == builder.info.splits["train"].num_examples else f"train[:{size}]"
+        arrays = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1, **read))
+        train = tf.data.Dataset.from_tensor_slices(arrays)
     train, validation, val_size = seeded_split(train, size, validation_split, seed)
     try:
         test = builder.as_dataset(split="test", **read)

@@ -68,32 +68,35 @@ def test_validation_is_a_seeded_disjoint_subset_of_the_first_examples(mnist):
     assert examples(data.load("mnist", limit=600, seed=7).validation) != val
 
 
-@pytest.mark.parametrize("shared, reads_per_epoch", [(True, 600), (False, 1200)])
-def test_both_splits_parse_the_records_once_when_they_fit_in_memory(
-    monkeypatch, shared, reads_per_epoch
-):
-    reads = []
+@pytest.mark.parametrize("in_memory, reads", [(True, (600, 0)), (False, (0, 1200))])
+def test_a_small_source_is_read_once_at_load_not_by_each_split(monkeypatch, in_memory, reads):
+    read = []
     as_dataset = tfds.core.DatasetBuilder.as_dataset
 
-    def counted(self, *args, **kwargs):
+    def counted(self, *args, **kwargs):  # counts the labels TFDS parses
         def tap(image, label):
-            label = tf.numpy_function(
-                lambda v: reads.append(1) or v, [label], label.dtype, stateful=True
+            counted_label = tf.numpy_function(
+                lambda v: read.append(v.size) or v, [label], label.dtype, stateful=True
             )
-            return image, tf.ensure_shape(label, [])
+            return image, tf.ensure_shape(counted_label, label.shape)
 
-        return as_dataset(self, *args, **kwargs).map(tap)
+        out = as_dataset(self, *args, **kwargs)
+        if isinstance(out, tuple):  # batch_size=-1: the whole split as tensors
+            read.append(int(tf.size(out[1])))
+            return out
+        return out.map(tap)
 
     monkeypatch.setattr(tfds.core.DatasetBuilder, "as_dataset", counted)
-    if not shared:
-        monkeypatch.setattr(sources, "SHARED_CACHE_BYTES", 0)
+    if not in_memory:
+        monkeypatch.setattr(sources, "IN_MEMORY_BYTES", 0)
     splits = data.load("mnist", limit=600, validation_split=0.1, seed=42)
+    at_load = sum(read)
     pipelines = [data.make_pipeline(splits.train, 64, seed=0),
                  data.make_pipeline(splits.validation, 64, shuffle=False)]
     for _ in range(2):  # epochs: the second reads the pipelines' own caches
-        for pipeline in pipelines:
-            assert sum(len(y) for _, y in pipeline) in (540, 60)
-    assert len(reads) == reads_per_epoch
+        assert [sum(len(y) for _, y in p) for p in pipelines] == [540, 60]
+    assert (at_load, sum(read) - at_load) == reads
+    monkeypatch.undo()
     assert examples(splits.validation) == examples(data.load("mnist", limit=600).validation)
 
 
