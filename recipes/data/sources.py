@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from recipes.data.augment import augment_for
 from recipes.data.checks import check_positive_int
-from recipes.data.splits import Splits, cardinality, seeded_split
+from recipes.data.splits import Splits, cardinality, seeded_split, split_mask
 
 
 # The training split is read into memory at once, before the validation split, when its
@@ -52,8 +52,8 @@ def load(
     the same seed gives the same split on every machine. The test split is left whole,
     for the final evaluation only. Both splits filter one source; when its decoded
     images take at most `IN_MEMORY_BYTES` (256 MiB: MNIST, CIFAR-10, SVHN), that source
-    is read into memory here, once, rather than parsed lazily by each split's first
-    epoch (as larger ones are).
+    is read into memory here, once, and split as arrays by the same mask, rather than
+    parsed lazily by each split's first epoch (as larger ones are).
 
     Args:
         name: a TFDS name, e.g. `"mnist"`, `"fashion_mnist"`, `"cifar10"`.
@@ -116,12 +116,16 @@ def load(
         train, size = train.take(limit), limit
     image = builder.info.features[image_key]
     if _decoded_bytes(image, size) <= IN_MEMORY_BYTES:
-        # Train and validation are two filters over one source: read lazily, the first
-        # epoch would parse every record twice (once per split).
-        split = "train" if size == builder.info.splits["train"].num_examples else f"train[:{size}]"
-        arrays = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1, **read))
-        train = tf.data.Dataset.from_tensor_slices(arrays)
-    train, validation, val_size = seeded_split(train, size, validation_split, seed)
+        # Read lazily, train and validation are two filters over one source, and the
+        # first epoch parses every record twice (once per split). In memory, the same
+        # mask splits the arrays.
+        x, y = (t.numpy() for t in train.batch(size).get_single_element())
+        held = split_mask(size, validation_split, seed)
+        train = tf.data.Dataset.from_tensor_slices((x[~held], y[~held]))
+        val_size = int(held.sum())
+        validation = tf.data.Dataset.from_tensor_slices((x[held], y[held])) if val_size else None
+    else:
+        train, validation, val_size = seeded_split(train, size, validation_split, seed)
     try:
         test = builder.as_dataset(split="test", **read)
     except ValueError:  # No test split (e.g. cats_vs_dogs).
