@@ -177,11 +177,15 @@ class _Measure:
             )
         return self.epoch % count
 
-    def at(self, history, prefix=""):
-        """The measure on a split ("" for training, "val_") at the chosen epoch."""
+    def at(self, history, prefix="", shorter_ok=False):
+        """The measure on a split ("" for training, "val_") at the chosen epoch; with
+        `shorter_ok` (a comparison model, stopped sooner), its last epoch when the
+        chosen one is past its end."""
         values = history.get(prefix + self.key)
         if not values:
             return None
+        if shorter_ok and isinstance(self.epoch, int) and self.epoch >= len(values):
+            return self.error(values[-1])
         return self.error(values[min(self.index(history), len(values) - 1)])
 
 
@@ -361,11 +365,11 @@ def _training_side(run, x):
     high = f"Training {name} {x.train:.4g} is high (above {x.human + x.t:.4g})."
     pairs = []  # (bigger model, its training value, smaller model, its value)
     if run.shallower is not None:
-        small = m.at(run.shallower)
+        small = m.at(run.shallower, shorter_ok=True)
         x.evidence[f"shallower_train_{name}"] = small
         pairs.append(("this model", x.train, "the shallower model", small))
     if run.deeper is not None:
-        big = m.at(run.deeper)
+        big = m.at(run.deeper, shorter_ok=True)
         x.evidence[f"deeper_train_{name}"] = big
         pairs.append(("the deeper model", big, "this model", x.train))
     if not pairs:

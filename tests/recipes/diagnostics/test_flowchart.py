@@ -333,3 +333,14 @@ def test_diagnose_run_errors(tmp_path):
     (tmp_path / "result.json").write_text(json.dumps({"recipe": "toy"}))
     with pytest.raises(ValueError, match="test_metrics"):
         diagnose_run(tmp_path)
+
+
+def test_a_comparison_model_that_stopped_sooner_is_read_at_its_last_epoch():
+    # `--auto` reads a run at its best epoch; a shallower model trained the same way
+    # may have stopped earlier (on its budget): it is compared at its last epoch.
+    high = history([1, 0.5, 0.4], [1, 0.5, 0.41])
+    stopped = d.diagnose(history=high, shallower=history([0.2], [0.2]), epoch=2)
+    assert stopped.verdict == d.OPTIMIZATION
+    assert stopped.evidence["shallower_train_loss"] == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="index below 3"):
+        d.diagnose(history=high, epoch=3)
