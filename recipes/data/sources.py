@@ -10,6 +10,7 @@ such a folder, TFDS downloads as usual. TFDS writes the prepared dataset to `cac
 `~/tensorflow_datasets`); later calls read it from there and touch nothing else.
 """
 
+import math
 import os
 import socket
 import sys
@@ -21,7 +22,7 @@ import tensorflow as tf
 
 from recipes.data.augment import augment_for
 from recipes.data.checks import check_positive_int
-from recipes.data.splits import Splits, cardinality, seeded_split, split_mask
+from recipes.data.splits import Splits, cardinality, seeded_split, split_arrays
 
 
 # The training split is read into memory at once, before the validation split, when its
@@ -120,10 +121,7 @@ def load(
         # first epoch parses every record twice (once per split). In memory, the same
         # mask splits the arrays.
         x, y = (t.numpy() for t in train.batch(size).get_single_element())
-        held = split_mask(size, validation_split, seed)
-        train = tf.data.Dataset.from_tensor_slices((x[~held], y[~held]))
-        val_size = int(held.sum())
-        validation = tf.data.Dataset.from_tensor_slices((x[held], y[held])) if val_size else None
+        train, validation, val_size = split_arrays(x, y, validation_split, seed)
     else:
         train, validation, val_size = seeded_split(train, size, validation_split, seed)
     try:
@@ -153,10 +151,7 @@ def _decoded_bytes(image, examples):
     their shape is not fixed (images of varying size)."""
     if any(d is None for d in image.shape):
         return float("inf")
-    n = examples * tf.as_dtype(image.np_dtype).size
-    for d in image.shape:
-        n *= d
-    return n
+    return examples * math.prod(image.shape) * tf.as_dtype(image.np_dtype).size
 
 
 def _image_label_keys(builder):

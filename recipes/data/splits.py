@@ -103,6 +103,20 @@ def seeded_split(ds, size, fraction, seed):
     return part(False, size - held), part(True, held), held
 
 
+def split_arrays(x, y, fraction, seed):
+    """`seeded_split` for examples already in memory: the same mask (`split_mask`), so
+    the same parts in the same order, cut from the arrays instead of filtered example by
+    example. Returns `(rest, held_out, held_out_size)` as datasets (`held_out` is `None`
+    when `fraction` is 0)."""
+    held = split_mask(len(x), fraction, seed)
+
+    def part(keep):
+        return tf.data.Dataset.from_tensor_slices((x[keep], y[keep]))
+
+    size = int(held.sum())
+    return part(~held), part(held) if size else None, size
+
+
 def time_splits(x, y, validation_split=0.15, test_split=0.15, name="series"):
     """Splits time-ordered arrays into train, then validation, then test (no shuffle).
 
