@@ -31,7 +31,7 @@ import tensorflow as tf
 from recipes.data.augment import augment_for
 from recipes.data.checks import check_positive_int
 from recipes.data.sources import load
-from recipes.data.splits import Splits, seeded_split, split_mask
+from recipes.data.splits import Splits, seeded_split, split_arrays, split_mask
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 def load_images(
@@ -120,15 +120,27 @@ def load_images(
 
 def _three_way(name, ds, size, test, validation_split, test_split, seed, **fields):
     """Splits `ds` (`size` examples) into train/validation/test unless `test` is given
-    (a `(dataset, size)` pair)."""
+    (a `(dataset, size)` pair). `ds` is a dataset, split by `seeded_split`'s filter, or a
+    pair of arrays already in memory, cut by `split_arrays` with the same masks: the same
+    splits either way, without the arrays' filter passing over every example each epoch."""
     if test is None:
-        ds, test_ds, test_size = seeded_split(ds, size, test_split, seed)
+        if isinstance(ds, tuple):
+            x, y = ds
+            held = split_mask(size, test_split, seed)
+            test_size = int(held.sum())
+            test_ds = tf.data.Dataset.from_tensor_slices((x[held], y[held])) if test_size else None
+            ds = x[~held], y[~held]
+        else:
+            ds, test_ds, test_size = seeded_split(ds, size, test_split, seed)
         size -= test_size
         if test_ds is None:
             raise ValueError(f"{name}: test_split=0 needs a test set of its own.")
     else:
         test_ds, test_size = test
-    train, validation, val_size = seeded_split(ds, size, validation_split, seed + 1)
+    if isinstance(ds, tuple):
+        train, validation, val_size = split_arrays(*ds, validation_split, seed + 1)
+    else:
+        train, validation, val_size = seeded_split(ds, size, validation_split, seed + 1)
     return Splits(
         name=name,
         train=train,
@@ -176,10 +188,9 @@ def from_arrays(x, y, class_names=None, *, limit=None, validation_split=0.1,
     if limit is not None:
         x, labels = x[:limit], labels[:limit]
     pixel_max = 255.0 if np.issubdtype(x.dtype, np.integer) or x.max() > 1.0 else 1.0
-    ds = tf.data.Dataset.from_tensor_slices((x, labels))
     names = tuple(class_names) if class_names is not None else tuple(map(str, range(num_classes)))
     return _three_way(
-        "arrays", ds, len(x), None, validation_split, test_split, seed,
+        "arrays", (x, labels), len(x), None, validation_split, test_split, seed,
         input_shape=tuple(x.shape[1:]), num_classes=num_classes, class_names=names,
         dtype=x.dtype.name, pixel_max=pixel_max, augment=augment_for("arrays", x.shape[-1]),
     )

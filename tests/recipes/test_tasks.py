@@ -126,6 +126,25 @@ def test_the_same_seed_gives_the_same_splits_from_every_source(mnist_arrays, mni
     assert fingerprint(data.load_images(x=x, y=y, seed=4)) != fingerprint(arrays)
 
 
+def dataset_ops(ds):
+    graph = tf.compat.v1.GraphDef()
+    graph.ParseFromString(tf.raw_ops.DatasetToGraphV2(input_dataset=ds._variant_tensor).numpy())
+    return {node.op for node in graph.node}
+
+
+def test_arrays_are_cut_into_splits_not_filtered_example_by_example():
+    x = np.arange(50 * 4, dtype="uint8").reshape(50, 2, 2)
+    splits = data.load_images(x=x, y=np.arange(50) % 2, seed=1)
+    dataset = data.load_images(dataset=tf.data.Dataset.from_tensor_slices((x[..., None], np.arange(50) % 2)), seed=1)
+    assert "FilterDataset" in dataset_ops(dataset.train)  # the lazy source's filter
+    for split in ("train", "validation", "test"):
+        assert "FilterDataset" not in dataset_ops(getattr(splits, split))
+        np.testing.assert_array_equal(splits.arrays(split)[0], dataset.arrays(split)[0])
+    assert (splits.train_size, splits.validation_size, splits.test_size) == (41, 4, 5)  # round(0.1 * 45) = 4
+    seen = np.concatenate([splits.arrays(s)[0] for s in ("train", "validation", "test")])
+    np.testing.assert_array_equal(np.sort(seen.reshape(50, -1)[:, 0]), np.arange(0, 200, 4))
+
+
 def test_augmentation_follows_the_kind_of_images():
     assert data.augment_for("mnist", 1) == "digits"
     assert data.augment_for("fashion_mnist", 1) == "photos"  # clothing flips
