@@ -1,7 +1,8 @@
 """Early stopping that waits out a warm-up, stops on a non-finite loss, and says why.
 
 Built on `keras.callbacks.EarlyStopping`, whose patience logic it reuses unchanged;
-only the warm-up, the non-finite check and the record of the reason are added here.
+only the warm-up, the non-finite check, the record of the reason and the tolerance of the
+restored epoch are added here.
 """
 
 import math
@@ -25,6 +26,16 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
       training at the end of that epoch, warm-up or not, and prints
       `"Epoch N: loss became nan; stopping training."` (epochs counted from 1,
       as Keras prints them).
+    - `restore_tolerance`: with `restore_best_weights`, the weights restored
+      are those of the *latest* epoch whose monitored value is within this
+      fraction of the best (`val_loss <= best * (1 + restore_tolerance)`), not
+      necessarily the best epoch itself. Where the monitored loss is only a
+      proxy for the metric that counts (a classifier's accuracy), a later epoch
+      whose loss is a few percent above the best is often the more accurate
+      model: the loss also rises when a few examples become confidently wrong,
+      while more of the others become right, and the epochs after the best
+      have trained longer, at lower rates. `0` restores the best epoch, as
+      Keras does.
     - The attributes below record why and when training stopped, for
       diagnosis after `fit()`.
 
@@ -34,6 +45,8 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
         stopped_epoch: 0-based epoch at which it stopped training; `0` if it
             did not (Keras's attribute and convention).
         best_epoch: 0-based epoch of the best monitored value.
+        restored_epoch: 0-based epoch whose weights `restore_best_weights`
+            restores: `best_epoch`, or a later one within `restore_tolerance`.
         best: The best monitored value (Keras's attribute).
 
     Args:
@@ -56,6 +69,9 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
             the warm-up. A fraction, as from a warm-up counted in steps, is
             rounded up: an epoch still partly warming up counts as warm-up.
             Defaults to `0`.
+        restore_tolerance: How far from the best (a fraction of it) the
+            restored epoch's value may be, the latest such epoch being
+            restored. Defaults to `0` (the best epoch).
 
     Example:
 
@@ -77,6 +93,7 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
         restore_best_weights=False,
         start_from_epoch=0,
         warmup_epochs=0,
+        restore_tolerance=0,
     ):
         super().__init__(
             monitor=monitor,
@@ -93,13 +110,20 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
             "`warmup_epochs` must be a number >= 0.",
             warmup_epochs=warmup_epochs,
         )
+        require(
+            is_number(restore_tolerance) and restore_tolerance >= 0,
+            "`restore_tolerance` must be a number >= 0.",
+            restore_tolerance=restore_tolerance,
+        )
         self.warmup_epochs = warmup_epochs
+        self.restore_tolerance = restore_tolerance
         self.stop_reason = None
-        self.best_epoch = 0
+        self.best_epoch = self.restored_epoch = 0
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         self.stop_reason = None
+        self.restored_epoch = 0
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -121,9 +145,29 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
             finally:
                 self.patience = patience
             self.wait = 0
-            return
+        else:
+            stopped_epoch = self.stopped_epoch
+            super().on_epoch_end(epoch, logs)
+            if self.stopped_epoch != stopped_epoch:
+                self.stop_reason = "patience"
+        self._track_restored(epoch, logs)
 
-        stopped_epoch = self.stopped_epoch
-        super().on_epoch_end(epoch, logs)
-        if self.stopped_epoch != stopped_epoch:
-            self.stop_reason = "patience"
+    def _track_restored(self, epoch, logs):
+        """Keeps this epoch's weights for restoring if it is the best or within
+        `restore_tolerance` of it (so the latest such epoch is restored)."""
+        current = logs.get(self.monitor)
+        if self.best is None or current is None or epoch < self.start_from_epoch:
+            return
+        if epoch == self.best_epoch:
+            self.restored_epoch = epoch
+            return
+        if not (self.restore_best_weights and self.restore_tolerance):
+            return
+        margin = self.restore_tolerance * abs(float(self.best))
+        if self.monitor_op == keras.ops.less:
+            within = current <= self.best + margin
+        else:
+            within = current >= self.best - margin
+        if within:
+            self.best_weights = self.model.get_weights()
+            self.restored_epoch = epoch

@@ -151,13 +151,19 @@ def measures(history, epoch):
                 val_metric=metric and at(metric), val_metric_name=metric)
 
 
-def best_epoch(history, monitor="val_loss"):
+def best_epoch(history, monitor="val_loss", tolerance=0.0):
     """The epoch whose weights early stopping keeps: the best `monitor` (highest for
-    an accuracy, else lowest; the training loss without it), the first of ties."""
+    an accuracy, else lowest; the training loss without it), the first of ties; or,
+    with `tolerance`, the latest epoch within that fraction of the best (see
+    `callbacks.EarlyStopping(restore_tolerance=...)`)."""
     raw = history.get(monitor) or history["loss"]
     sign = -1 if "acc" in monitor else 1
     values = [sign * v if math.isfinite(v) else math.inf for v in raw]
-    return min(range(len(values)), key=values.__getitem__)
+    best = min(range(len(values)), key=values.__getitem__)
+    if not tolerance or not math.isfinite(values[best]):
+        return best
+    limit = values[best] + tolerance * abs(values[best])
+    return max(i for i, v in enumerate(values) if v <= limit)
 
 
 def score(step):
@@ -277,7 +283,7 @@ class AutoLoop:
         # Every tunable's value, defaults included (the learning rate is a setting).
         step["hyperparameters"] = {k: v for k, v in result.hyperparameters.items()
                                    if k != "learning_rate"}
-        epoch = best_epoch(result.history, self.recipe.monitor)
+        epoch = best_epoch(result.history, self.recipe.monitor, self.recipe.restore_tolerance)
         step.update(step=index, epoch=epoch, **measures(result.history, epoch),
                     seconds=time.monotonic() - start, stop_reason=result.stop_reason,
                     history=result.history, epoch_seconds=result.timings["epoch_seconds"],

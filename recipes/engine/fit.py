@@ -81,7 +81,8 @@ class Fitted:
 
     Attributes:
         history: per-epoch metrics of the epochs trained by this call, floats.
-        best_epoch: index into `history` of the best epoch on the monitor.
+        best_epoch: index into `history` of the epoch whose weights the model ends
+            with: the best on the monitor, or a later one within `restore_tolerance`.
         stop_reason: why training ended early, or `None` (see
             `callbacks.EarlyStopping`).
         epoch_seconds: the wall time of each epoch trained by this call.
@@ -114,6 +115,7 @@ def fit(
     patience=5,
     warmup_epochs=0,
     restore_best_weights=True,
+    restore_tolerance=0.0,
     backup_dir=None,
     callbacks=(),
     verbose="auto",
@@ -132,6 +134,9 @@ def fit(
             to 0.
         restore_best_weights: end with the weights of the best epoch. Defaults to
             `True`.
+        restore_tolerance: end with the latest epoch whose monitored value is within
+            this fraction of the best instead (`callbacks.EarlyStopping`). Defaults
+            to 0 (the best epoch).
         backup_dir: where `keras.callbacks.BackupAndRestore` keeps the state that an
             interrupted run resumes from. Defaults to `None` (no backup).
         callbacks: further Keras callbacks. Defaults to none.
@@ -147,6 +152,7 @@ def fit(
         monitor=monitor,
         patience=patience,
         restore_best_weights=restore_best_weights,
+        restore_tolerance=restore_tolerance,
         warmup_epochs=math.ceil(warmup_epochs),
     )
     earlier = resumed(backup_dir) if backup_dir else None
@@ -183,5 +189,5 @@ def fit(
         first = 0
     # EarlyStopping counts epochs from 0 (a tuner's resumed trial starts later).
     trained = len(next(iter(values.values()), []))
-    best = min(max(stopper.best_epoch - first, 0), max(trained - 1, 0))
+    best = min(max(stopper.restored_epoch - first, 0), max(trained - 1, 0))
     return Fitted(values, best, stopper.stop_reason, seconds_per_epoch, seconds)

@@ -113,6 +113,9 @@ class Recipe:
     loss = "sparse_categorical_crossentropy"
     metrics = ("accuracy",)
     monitor = "val_loss"
+    # The model kept is the latest epoch whose `monitor` is within this fraction of its
+    # best (`callbacks.EarlyStopping(restore_tolerance=...)`); 0 keeps the best epoch.
+    restore_tolerance = 0.0
     defaults = dict(
         epochs=10,
         batch_size=128,
@@ -317,6 +320,7 @@ class Recipe:
             monitor=self.monitor,
             patience=settings["patience"],
             warmup_epochs=settings["warmup_epochs"],
+            restore_tolerance=self.restore_tolerance,
         )
 
     def pipelines(self, data, global_batch, seed=42, augment_scale=1.0):

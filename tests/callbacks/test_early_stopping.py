@@ -138,3 +138,48 @@ def test_stops_a_diverging_fit_and_restores_the_best_weights():
 def test_bad_warmup_epochs_names_the_value(warmup_epochs):
     with pytest.raises(ValueError, match=f"Received: warmup_epochs={warmup_epochs!r}"):
         EarlyStopping(warmup_epochs=warmup_epochs)
+
+
+def drive_marked(callback, monitored, monitor="val_loss"):
+    """`drive`, with every epoch's weights set to the epoch's number, so the weights
+    restored at the end say which epoch they came from."""
+    model = tiny_model()
+    callback.set_model(model)
+    model.stop_training = False
+    callback.on_train_begin()
+    for epoch, value in enumerate(monitored):
+        callback.on_epoch_begin(epoch)
+        model.set_weights([np.full(w.shape, float(epoch)) for w in model.get_weights()])
+        callback.on_epoch_end(epoch, {"loss": 1.0, monitor: value})
+        if model.stop_training:
+            break
+    callback.on_train_end()
+    return int(model.get_weights()[0].flat[0])
+
+
+@pytest.mark.parametrize(
+    "monitored, mode, tolerance, restored",
+    [
+        # best 0.69 (epoch 4); within 5%: up to 0.7245, the latest such is epoch 5.
+        ([1.0, 0.8, 0.7, 0.72, 0.69, 0.71, 0.74, 0.9], "auto", 0.05, 5),
+        ([1.0, 0.8, 0.7, 0.72, 0.69, 0.71, 0.74, 0.9], "auto", 0.0, 4),  # Keras's
+        # A near-best epoch is dropped when a later best moves the bar below it.
+        ([1.0, 0.5, 0.52, 0.3, 0.33, 0.32], "auto", 0.1, 5),
+        ([1.0, 0.5, 0.52, 0.3, 0.34, 0.9], "auto", 0.1, 3),
+        ([0.5, 0.9, 0.88, 0.7], "max", 0.05, 2),  # an accuracy: within 5% below
+    ],
+)
+def test_restore_tolerance_restores_the_latest_epoch_within_it(monitored, mode, tolerance, restored):
+    stopper = EarlyStopping(patience=2, mode=mode, restore_best_weights=True,
+                            restore_tolerance=tolerance)
+    keras_stopper = keras.callbacks.EarlyStopping(patience=2, mode=mode, restore_best_weights=True)
+    assert drive_marked(stopper, monitored) == stopper.restored_epoch == restored
+    # Stopping and the best epoch are Keras's, whatever the tolerance.
+    assert drive_marked(keras_stopper, monitored) == keras_stopper.best_epoch == stopper.best_epoch
+    assert stopper.stopped_epoch == keras_stopper.stopped_epoch
+
+
+@pytest.mark.parametrize("restore_tolerance", [-0.1, "5%"])
+def test_bad_restore_tolerance_names_the_value(restore_tolerance):
+    with pytest.raises(ValueError, match=f"Received: restore_tolerance={restore_tolerance!r}"):
+        EarlyStopping(restore_tolerance=restore_tolerance)

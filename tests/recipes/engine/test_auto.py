@@ -243,3 +243,21 @@ def test_the_warm_up_and_clipping_moves_reach_the_optimizer():
     assert plain.optimizer._learning_rate.warmup_steps == 0  # TinyRecipe's default
     with pytest.raises(ValueError, match="clipnorm must be positive"):
         recipe.settings(clipnorm=-1.0)
+
+
+def test_best_epoch_agrees_with_the_weights_early_stopping_restores():
+    from callbacks import EarlyStopping
+    from recipes.engine.auto import best_epoch
+
+    rng = np.random.default_rng(0)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    for trial in range(200):
+        losses = list(1.0 / np.arange(1, 13) + rng.normal(0, 0.05, 12).clip(-0.5))
+        tolerance = [0.0, 0.02, 0.05, 0.2][trial % 4]
+        stopper = EarlyStopping(patience=100, restore_best_weights=True,
+                                restore_tolerance=tolerance)
+        stopper.set_model(model)
+        stopper.on_train_begin()
+        for epoch, loss in enumerate(losses):
+            stopper.on_epoch_end(epoch, {"loss": 1.0, "val_loss": loss})
+        assert best_epoch({"val_loss": losses}, "val_loss", tolerance) == stopper.restored_epoch

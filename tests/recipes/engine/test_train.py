@@ -173,3 +173,30 @@ def test_compare_depth_trains_a_shallower_and_a_deeper_variant(mnist_small, tmp_
 
     assert result.diagnosis.verdict in (MODEL_BIAS, OPTIMIZATION)
     assert "deeper_train_error" in result.diagnosis.evidence
+
+
+class EpochWeights(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append([w.copy() for w in self.model.get_weights()])
+
+
+def test_an_image_classifier_ends_with_the_latest_epoch_near_its_best(mnist_small, tmp_path):
+    from recipes.engine.auto import best_epoch
+
+    seen = EpochWeights()
+    # Small batches and no dropout on 691 images: the validation loss bottoms out and
+    # wanders, so the latest epoch within 5% of the best is not the best.
+    result = mlp_mnist.train(epochs=10, batch_size=16, data=mnist_small, run_dir=tmp_path,
+                             verbose=0, callbacks=[seen], diagnose=False, seed=1,
+                             hp={"units": 256, "dropout": 0.0, "input_dropout": 0.0})
+    val_loss = result.history["val_loss"]
+    kept = best_epoch(result.history, "val_loss", mlp_mnist.recipe.restore_tolerance)
+    assert mlp_mnist.recipe.restore_tolerance == 0.05
+    assert kept > int(np.argmin(val_loss)), val_loss  # the case this test is about
+    assert val_loss[kept] <= 1.05 * min(val_loss)
+    assert all(v > 1.05 * min(val_loss) for v in val_loss[kept + 1:])
+    for got, want in zip(result.model.get_weights(), seen.weights[kept]):
+        np.testing.assert_array_equal(got, want)
