@@ -96,7 +96,7 @@ class Fitted:
     seconds: float
 
     def best(self):
-        """The metrics of the best epoch, by name."""
+        """The metrics of the epoch the model ends with (`best_epoch`), by name."""
         return {name: values[self.best_epoch] for name, values in self.history.items()}
 
 
