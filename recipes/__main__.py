@@ -353,7 +353,10 @@ def _run(args, recipe):
             **common,
         )
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items())
-        print(f"test: {metrics}")
+        kept = ""
+        if result.kept_epoch:
+            kept = f" (the weights of epoch {result.kept_epoch} of {len(result.history['loss'])})"
+        print(f"test: {metrics}{kept}")
         print(f"run written to {result.run_dir}")
         if args.export:
             print(f"SavedModel exported to {result.export(args.export)}")

@@ -512,6 +512,7 @@ class Recipe:
             ),
             hyperparameters=dict(hp.values),
             stop_reason=fitted.stop_reason,
+            kept_epoch=fitted.best_epoch + 1,
             exporter=self.exporter(model, data),
         )
 

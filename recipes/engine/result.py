@@ -54,6 +54,8 @@ class Result:
         settings: the run's settings (epochs, batch size, learning rate, strategy ...).
         hyperparameters: the values of every tunable used to build the model.
         stop_reason: why training ended early, if it did (see `callbacks.EarlyStopping`).
+        kept_epoch: the epoch (from 1) whose weights the model holds: the best on
+            validation, or a later one within the recipe's `restore_tolerance`.
         run_dir: where the run was saved.
         diagnosis: the `recipes.diagnostics.Diagnosis` of the run.
         comparisons: `{"shallower": ..., "deeper": ...}` of `compare_depth`.
@@ -72,6 +74,7 @@ class Result:
     settings: dict = dataclasses.field(default_factory=dict)
     hyperparameters: dict = dataclasses.field(default_factory=dict)
     stop_reason: str | None = None
+    kept_epoch: int | None = None
     run_dir: str | None = None
     diagnosis: object = None
     comparisons: dict = dataclasses.field(default_factory=dict)
@@ -79,7 +82,7 @@ class Result:
     exporter: object = dataclasses.field(default=None, repr=False)
 
     _SAVED = ("recipe", "test_metrics", "settings", "hyperparameters", "timings",
-              "stop_reason", "comparisons", "auto")
+              "stop_reason", "kept_epoch", "comparisons", "auto")
 
     def export(self, path):
         """Exports a SavedModel whose `serve` signature takes raw inputs.

@@ -131,6 +131,7 @@ def test_train_exports_a_savedmodel(tmp_path):
     assert out.returncode == 0, out.stderr
     test_line = [line for line in out.stdout.splitlines() if line.startswith("test:")]
     assert "loss" in test_line[0] and "accuracy" in test_line[0], out.stdout
+    assert test_line[0].endswith(" of 1)") and "(the weights of epoch 1" in test_line[0]
     assert f"SavedModel exported to {tmp_path / 'saved'}" in out.stdout
     assert (tmp_path / "saved" / "saved_model.pb").exists()
     assert (tmp_path / "run" / "result.json").exists()

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from helpers import load_in_fresh_process
 from recipes import cnn_mnist, mlp_mnist
-from recipes.engine import get_strategy
+from recipes.engine import Result, get_strategy
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +200,5 @@ def test_an_image_classifier_ends_with_the_latest_epoch_near_its_best(mnist_smal
     assert all(v > 1.05 * min(val_loss) for v in val_loss[kept + 1:])
     for got, want in zip(result.model.get_weights(), seen.weights[kept]):
         np.testing.assert_array_equal(got, want)
+    assert result.kept_epoch == kept + 1
+    assert Result.load(tmp_path).kept_epoch == kept + 1
