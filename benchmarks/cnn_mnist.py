@@ -91,10 +91,8 @@ def run_recipe(splits, seed, epochs):
     # The model the recipe returns: the weights of its latest epoch within
     # `restore_tolerance` of the best validation loss. Also recorded: the epoch of the
     # best validation loss itself and its test accuracy, the model kept before.
-    val_loss = result.history["val_loss"]
-    best = val_loss.index(min(val_loss))
-    kept = best_epoch(result.history, "val_loss", cnn_mnist.recipe.restore_tolerance)
-    extra = dict(kept_epoch=kept + 1, best_loss_epoch=best + 1,
+    best = best_epoch(result.history, "val_loss")
+    extra = dict(kept_epoch=result.kept_epoch, best_loss_epoch=best + 1,
                  acc_at_best_loss=curve.points[best][1])
     return curve, result.test_metrics["accuracy"], extra
 

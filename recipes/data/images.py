@@ -31,7 +31,7 @@ import tensorflow as tf
 from recipes.data.augment import augment_for
 from recipes.data.checks import check_positive_int
 from recipes.data.sources import load
-from recipes.data.splits import Splits, seeded_split, split_arrays, split_mask
+from recipes.data.splits import Splits, cut_arrays, seeded_split, split_arrays, split_mask
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 def load_images(
@@ -125,11 +125,8 @@ def _three_way(name, ds, size, test, validation_split, test_split, seed, **field
     splits either way, without the arrays' filter passing over every example each epoch."""
     if test is None:
         if isinstance(ds, tuple):
-            x, y = ds
-            held = split_mask(size, test_split, seed)
-            test_size = int(held.sum())
-            test_ds = tf.data.Dataset.from_tensor_slices((x[held], y[held])) if test_size else None
-            ds = x[~held], y[~held]
+            ds, held, test_size = cut_arrays(*ds, test_split, seed)
+            test_ds = tf.data.Dataset.from_tensor_slices(held) if test_size else None
         else:
             ds, test_ds, test_size = seeded_split(ds, size, test_split, seed)
         size -= test_size

@@ -103,18 +103,21 @@ def seeded_split(ds, size, fraction, seed):
     return part(False, size - held), part(True, held), held
 
 
+def cut_arrays(x, y, fraction, seed):
+    """Arrays `(x, y)` cut by `split_mask`: `((x, y) rest, (x, y) held out, held-out
+    size)`, in their order, as arrays."""
+    held = split_mask(len(x), fraction, seed)
+    return (x[~held], y[~held]), (x[held], y[held]), int(held.sum())
+
+
 def split_arrays(x, y, fraction, seed):
     """`seeded_split` for examples already in memory: the same mask (`split_mask`), so
     the same parts in the same order, cut from the arrays instead of filtered example by
     example. Returns `(rest, held_out, held_out_size)` as datasets (`held_out` is `None`
     when `fraction` is 0)."""
-    held = split_mask(len(x), fraction, seed)
-
-    def part(keep):
-        return tf.data.Dataset.from_tensor_slices((x[keep], y[keep]))
-
-    size = int(held.sum())
-    return part(~held), part(held) if size else None, size
+    rest, held, size = cut_arrays(x, y, fraction, seed)
+    part = tf.data.Dataset.from_tensor_slices
+    return part(rest), part(held) if size else None, size
 
 
 def time_splits(x, y, validation_split=0.15, test_split=0.15, name="series"):

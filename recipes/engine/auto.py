@@ -283,7 +283,7 @@ class AutoLoop:
         # Every tunable's value, defaults included (the learning rate is a setting).
         step["hyperparameters"] = {k: v for k, v in result.hyperparameters.items()
                                    if k != "learning_rate"}
-        epoch = best_epoch(result.history, self.recipe.monitor, self.recipe.restore_tolerance)
+        epoch = result.kept_epoch - 1  # the epoch of the weights the step's model holds
         step.update(step=index, epoch=epoch, **measures(result.history, epoch),
                     seconds=time.monotonic() - start, stop_reason=result.stop_reason,
                     history=result.history, epoch_seconds=result.timings["epoch_seconds"],
