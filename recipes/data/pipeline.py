@@ -6,6 +6,7 @@
     validation = data.make_pipeline(splits.validation, 128, shuffle=False)
 """
 
+import keras
 import tensorflow as tf
 
 from recipes.data.augment import get_preset
@@ -26,6 +27,15 @@ def make_pipeline(
     Inputs are cast to float32 per batch (no rescaling); `augment` runs on whole
     batches, in training mode, with `num_parallel_calls=tf.data.AUTOTUNE`.
 
+    Each batch draws its transforms from a seed of its own, so that batches augmented
+    in parallel still give the same transforms on every run: a Keras random layer
+    draws from one `SeedGenerator` state, and parallel batches would take its draws in
+    whichever order their threads ran. The seeds come from
+    `tf.data.Dataset.random(seed)`, new each epoch, and are offset by each generator's
+    own state; they stand in for the generators' states in a `keras.StatelessScope`,
+    which leaves the layers' states untouched. (Random ops that do not draw from a
+    `keras.random.SeedGenerator` keep their thread-order draws.)
+
     Args:
         ds: a `tf.data.Dataset` of unbatched `(inputs, targets)` pairs.
         batch_size: examples per batch.
@@ -35,7 +45,8 @@ def make_pipeline(
         cache: cache the examples in memory after the first epoch (before shuffling
             and augmentation, so each epoch sees new random transforms).
             Defaults to `True`.
-        seed: shuffle seed. Defaults to `None`.
+        seed: seed of the shuffle and of the augmentation's draws. Defaults to `None`.
+            With a seed, every epoch's batches are the same on every run.
         shuffle_buffer: examples in the shuffle buffer. Defaults to `10_000`.
 
     Returns:
@@ -65,5 +76,28 @@ def make_pipeline(
             x = augment(x, training=True)
         return (x, *targets)
 
-    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    states = _seed_states(augment)
+    if states:
+        offsets = [tf.constant(keras.ops.convert_to_numpy(v)) for v in states]
+        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip(ds, draws.batch(2 * len(states), drop_remainder=True))
+
+        def prepare_seeded(batch, draw):
+            draw = tf.reshape(draw, (len(states), 2))
+            mapping = [(v, tf.cast(offset + draw[i], v.dtype))
+                       for i, (v, offset) in enumerate(zip(states, offsets))]
+            with keras.StatelessScope(state_mapping=mapping):
+                return prepare(*batch)
+
+        ds = ds.map(prepare_seeded, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _seed_states(augment):
+    """The states of `augment`'s seed generators: what `variables` adds to `weights`."""
+    if not isinstance(augment, keras.layers.Layer):
+        return []
+    weights = {id(w) for w in augment.weights}
+    return [v for v in augment.variables if id(v) not in weights]

@@ -96,6 +96,25 @@ def test_pipeline_augments_on_the_fly():
     assert not np.allclose(x1, original) and not np.allclose(x1, x2)
 
 
+def test_a_seed_gives_the_same_augmented_batches_on_every_run():
+    """Two pipelines with the same seeds give the same batches, epoch after epoch (new
+    transforms each epoch). With batches augmented in parallel they took the layer's
+    random draws in thread order, and differed from run to run."""
+    x = images(1024).astype("uint8")
+    ds = tf.data.Dataset.from_tensor_slices((x, np.zeros(1024, "int64")))
+
+    def epochs(layer_seed=7, n=2):
+        preset = augment.digits(seed=layer_seed)
+        pipeline = augment.make_pipeline(ds, 32, augment=preset, seed=3)
+        return [np.stack([b for b, _ in pipeline.as_numpy_iterator()]) for _ in range(n)]
+
+    first, again = epochs(), epochs()
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(first[0], first[1])  # new transforms each epoch
+    assert not np.allclose(first[0], epochs(layer_seed=8, n=1)[0])  # the layer's seed counts
+
+
 def test_pipeline_rejects_bad_batch_size():
     with pytest.raises(ValueError, match="Received: batch_size=0"):
         augment.make_pipeline(pairs(), 0)
