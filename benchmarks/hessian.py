@@ -3,18 +3,21 @@
     python benchmarks/hessian.py [--k 5] [--batch-size 256] [--tolerance 1e-4] [--repeats 7] [--out FILE]
 
 Times, on one batch of MNIST-shaped inputs: one gradient (the reference), one
-Hessian-vector product, Lanczos for the `k` largest eigenvalues with the default number
-of steps (`4k + 20`, what `critical_point` runs for both ends) and with the early stop
-(until the top `k` Ritz pairs reach a relative residual of `--tolerance`), with partial
-reorthogonalisation and, alternating with it, with full reorthogonalisation, and
-Hutchinson's trace with 20 probes. After a warm-up (graph tracing excluded), `--repeats`
-rounds each time one gradient (median of 5) and then every computation once, the
-partial and the full reorthogonalisation side by side; each time is divided by its own
-round's gradient, so the machine's drift cancels, and the table gives the median (min-max)
-of these gradient-equivalents, split into the Hessian-vector products and the overhead
-around them. The true relative residual of each reported pair
-is measured with one more product each. Ends with `summary: ...`; `--out FILE` writes it
-as JSON.
+Hessian-vector product by `Hessian.matvec` (its own forward and backward pass) and 20
+products in one graph loop (`Hessian.run`: the forward and backward pass once, shared),
+Lanczos for the `k` largest eigenvalues with the default number of steps (`4k + 20`,
+what `critical_point` runs for both ends) and with the early stop (until the top `k`
+Ritz pairs reach a relative residual of `--tolerance`): with partial
+reorthogonalisation in one graph loop (what `critical_point` runs), the same with a
+`matvec` call per product, and with full reorthogonalisation; and Hutchinson's trace
+with 20 probes. After a warm-up (graph tracing excluded), `--repeats` rounds each time
+one gradient (median of 5) and then every computation once, side by side; each time is
+divided by its own round's gradient, so the machine's drift cancels, and the table gives
+the median (min-max) of these gradient-equivalents, split into the Hessian-vector
+products (at the per-product cost of the 20-product loop, or of `matvec` for the
+`matvec` row) and the overhead around them. The true relative residual of each
+reported pair is measured with one more product each. Ends with `summary: ...`;
+`--out FILE` writes it as JSON.
 """
 
 import argparse
@@ -30,6 +33,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from recipes.diagnostics import hessian  # noqa: E402
+
+LOOP = 20  # products timed in one graph loop
 
 
 def build_model():
@@ -74,23 +79,32 @@ def main():
     v = rng.normal(size=op.size).astype(op.dtype)
     found = {}
 
-    def fixed():
-        found["fixed"] = hessian.lanczos(op.matvec, op.size, steps, dtype=op.dtype)
+    early_stop = dict(k=args.k, which="top", tolerance=args.tolerance, dtype=op.dtype)
 
-    def early():
-        found["early"] = hessian.lanczos(op.matvec, op.size, steps, k=args.k, which="top",
-                                         tolerance=args.tolerance, dtype=op.dtype)
+    def fixed():
+        found["fixed"] = hessian.lanczos(op, op.size, steps, dtype=op.dtype)
+
+    def early():  # what `critical_point` runs: the products in one graph loop
+        found["early"] = hessian.lanczos(op, op.size, steps, **early_stop)
+
+    def early_calls():  # the same, one `matvec` call (and forward pass) per product
+        found["calls"] = hessian.lanczos(op.matvec, op.size, steps, **early_stop)
 
     def early_full():  # the reference: every vector against the whole basis
-        found["full"] = hessian.lanczos(op.matvec, op.size, steps, k=args.k, which="top",
-                                        tolerance=args.tolerance, reorthogonalize="full",
-                                        dtype=op.dtype)
+        found["full"] = hessian.lanczos(op, op.size, steps, reorthogonalize="full",
+                                        **early_stop)
+
+    def loop():  # LOOP products in one graph loop, no arithmetic between them
+        def same():
+            for _ in range(LOOP):
+                yield v
+        op.run(same())
 
     # Rounds: each times a gradient and a product (medians of 5 calls) and then every
     # computation once, so that each ratio to a gradient is taken within a round and the
     # machine's drift between rounds cancels out.
-    computations = {"fixed": fixed, "full": early_full, "early": early,
-                    "trace": lambda: op.trace(num_probes=20)}
+    computations = {"loop": loop, "fixed": fixed, "full": early_full, "calls": early_calls,
+                    "early": early, "trace": lambda: op.trace(num_probes=20)}
     for fn in computations.values():
         fn()  # warm-up: traces the graphs
     ratios = {name: [] for name in ("product", *computations)}
@@ -104,12 +118,17 @@ def main():
             fn()
             ratios[name].append((time.perf_counter() - start) / gradient)
     median = {name: float(np.median(r)) for name, r in ratios.items()}
-    hvps = {name: len(found[name].values) for name in ("fixed", "early", "full")}
-    hvps.update(product=1, trace=20)
+    in_loop = median["loop"] / LOOP  # one product's share of a graph loop
+    hvps = {name: len(found[name].values) for name in ("fixed", "early", "calls", "full")}
+    hvps.update(product=1, loop=LOOP, trace=20)
+    per_product = {name: in_loop for name in hvps}
+    per_product.update(product=median["product"], calls=median["product"])
     rows = [
-        ("one Hessian-vector product", "product"),
+        ("one Hessian-vector product (matvec)", "product"),
+        (f"{LOOP} products in one graph loop", "loop"),
         (f"top {args.k}, {steps} steps (fixed)", "fixed"),
         (f"top {args.k}, early stop, full reorth.", "full"),
+        (f"top {args.k}, early stop, matvec calls", "calls"),
         (f"top {args.k}, early stop at {args.tolerance:g}", "early"),
         ("trace (Hutchinson, 20 probes)", "trace"),
     ]
@@ -129,7 +148,7 @@ def main():
           f"{'overhead':>10}")
     for title, name in rows:
         low, high = min(ratios[name]), max(ratios[name])
-        in_hvps = hvps[name] * median["product"]
+        in_hvps = hvps[name] * per_product[name]
         spread = f"{median[name]:.1f} ({low:.1f}-{high:.1f})"
         print(f"{title:<36}{hvps[name]:>6}{spread:>24}{in_hvps:>12.1f}"
               f"{median[name] - in_hvps:>10.1f}")
@@ -139,10 +158,11 @@ def main():
           f"{hvps['early']} steps (partial), {found['full'].reorthogonalizations} (full)")
     print(f"relative residuals ||Hv - lv|| / |l|: {', '.join(f'{r:.1e}' for r in residuals)}")
     summary = dict(
-        hvp_per_gradient=median["product"],
+        hvp_per_gradient=median["product"], hvp_in_loop_per_gradient=in_loop,
         early_gradient_equivalents=median["early"], early_min=min(ratios["early"]),
         early_max=max(ratios["early"]), early_hvps=hvps["early"],
-        early_overhead=median["early"] - hvps["early"] * median["product"],
+        early_overhead=median["early"] - hvps["early"] * in_loop,
+        early_calls_gradient_equivalents=median["calls"],
         full_reorth_gradient_equivalents=median["full"],
         reorthogonalizations=found["early"].reorthogonalizations,
         fixed_gradient_equivalents=median["fixed"], fixed_hvps=hvps["fixed"],

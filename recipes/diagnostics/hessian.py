@@ -91,6 +91,8 @@ class Hessian:
         self._loss_and_gradient = tf.function(
             functools.partial(Hessian._loss_and_gradient_graph, self)
         )
+        self._loop = tf.function(functools.partial(Hessian._loop_graph, self))
+        self._steps = self._outcome = None
 
     def _loss(self):
         y_pred = self._model(self._x, training=False)
@@ -107,24 +109,67 @@ class Hessian:
         )
         return loss, grads
 
-    def _hvp_graph(self, vectors):
-        with tf.GradientTape() as outer:
+    def _recorded_gradient(self):
+        """The gradient, and a tape that recorded its computation (the forward and
+        backward pass), so that products can be taken through it."""
+        with tf.GradientTape(persistent=True) as outer:
             _, grads = self._loss_and_gradient_graph()
-        return outer.gradient(
-            grads,
-            self._weights,
-            output_gradients=vectors,
-            unconnected_gradients=tf.UnconnectedGradients.ZERO,
-        )
+        return outer, grads
 
-    def _hvp_flat_graph(self, flat):
+    def _product(self, outer, grads, flat):
         parts = tf.split(flat, self._sizes)
         vectors = [
             tf.cast(tf.reshape(p, s), w.dtype)
             for p, s, w in zip(parts, self._shapes, self._weights)
         ]
-        products = self._hvp_graph(vectors)
+        products = outer.gradient(
+            grads,
+            self._weights,
+            output_gradients=vectors,
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
         return tf.concat([tf.reshape(tf.cast(h, flat.dtype), [-1]) for h in products], 0)
+
+    def _hvp_flat_graph(self, flat):
+        return self._product(*self._recorded_gradient(), flat)
+
+    def _loop_graph(self, first):
+        # The forward and backward pass run once, before the loop; each iteration is a
+        # product through them and a call back into `_send` for the next vector.
+        outer, grads = self._recorded_gradient()
+
+        def body(v, done):
+            product = self._product(outer, grads, v)
+            v, done = tf.numpy_function(
+                functools.partial(Hessian._send, self), [product], [v.dtype, tf.bool],
+                stateful=True,
+            )
+            v.set_shape(first.shape)
+            done.set_shape(())
+            return v, done
+
+        return tf.while_loop(
+            lambda v, done: tf.logical_not(done), body, (first, tf.constant(False))
+        )
+
+    def _send(self, product):
+        self.hvp_count += 1
+        try:
+            return self._vector(self._steps.send(product), product.dtype), np.bool_(False)
+        except BaseException as e:  # the generator's return (StopIteration), or an error
+            self._outcome = e
+            return np.zeros(self.size, product.dtype), np.bool_(True)
+
+    def _vector(self, v, dtype=None):
+        v = np.asarray(v)
+        if dtype is None:
+            dtype = v.dtype if v.dtype in (np.float32, np.float64) else np.float64
+        if v.shape != (self.size,):
+            raise ValueError(
+                f"Expected a flat vector of {self.size} values. "
+                f"Received: shape={v.shape}"
+            )
+        return v.astype(dtype, copy=False)
 
     def loss_and_gradient(self):
         """Returns the loss (a float) and its gradient (a flat float64 array)."""
@@ -134,17 +179,37 @@ class Hessian:
     def matvec(self, v):
         """Returns the Hessian-vector product `H @ v` for a flat vector `v`, in `v`'s
         dtype (float32 or float64; anything else as float64)."""
-        v = np.asarray(v)
-        if v.dtype not in (np.float32, np.float64):
-            v = v.astype("float64")
-        if v.shape != (self.size,):
-            raise ValueError(
-                f"Expected a flat vector of {self.size} values. "
-                f"Received: shape={v.shape}"
-            )
+        v = self._vector(v)
         self.hvp_count += 1
         product = self._hvp(tf.constant(v, dtype=self.dtype))
         return product.numpy().astype(v.dtype, copy=False)
+
+    def run(self, steps):
+        """Feeds Hessian-vector products to a generator until it returns; returns what
+        it returns.
+
+        `steps` yields flat vectors (float32 or float64) and receives `H @ v` for each
+        (in the dtype of the first vector), as `lanczos` and `trace` do. Unlike calls
+        to `matvec`, the products run in one graph loop that computes the forward and
+        backward pass once and takes every product through them, so each costs only
+        its own pass back through the gradient (benchmarks/hessian.py: about a
+        quarter less time per product). The vector a step receives is only valid
+        until its next `yield`. An exception raised in `steps` is raised here.
+        """
+        try:
+            first = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        first = self._vector(first)
+        self._steps, self._outcome = steps, None
+        try:
+            self._loop(tf.constant(first))
+            outcome = self._outcome
+        finally:
+            self._steps = self._outcome = None
+        if isinstance(outcome, StopIteration):
+            return outcome.value
+        raise outcome
 
     def trace(self, num_probes=100, seed=0):
         """Estimates the trace with Hutchinson's method (Rademacher probes).
@@ -162,10 +227,16 @@ class Hessian:
                 f"num_probes must be at least 2. Received: num_probes={num_probes}"
             )
         rng = np.random.default_rng(seed)
-        samples = []
-        for _ in range(num_probes):
-            v = (2 * rng.integers(0, 2, size=self.size, dtype=np.int8) - 1).astype(self.dtype)
-            samples.append(float(v @ self.matvec(v)))
+
+        def probes():
+            samples = []
+            for _ in range(num_probes):
+                v = (2 * rng.integers(0, 2, size=self.size, dtype=np.int8) - 1)
+                v = v.astype(self.dtype)
+                samples.append(float(v @ (yield v)))
+            return samples
+
+        samples = self.run(probes())
         error = np.std(samples, ddof=1) / math.sqrt(num_probes)
         return float(np.mean(samples)), float(error)
 
@@ -229,19 +300,21 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
     (`reorthogonalize="full"`, every step, kept for comparison). A full pass runs
     twice only when the first cancelled most of the vector ("twice is enough").
 
-    The product is one graph call (`Hessian.matvec`); the vectors stay in NumPy, which
-    on a CPU does this arithmetic an order of magnitude faster than TensorFlow's
-    eager or graph ops on a flat vector (a dot product of a million values: 0.06 ms
-    against 2 ms, measured). The arithmetic is written in place, in `dtype`, and the
-    full passes without multithreaded BLAS (see `_orthogonalize`), so that around
-    each product there is about one millisecond of work (benchmarks/hessian.py).
+    Given a `Hessian` itself (not its `matvec`), the products run in one graph loop
+    that computes the model's forward and backward pass once (`Hessian.run`), and
+    each step calls back into NumPy for the next vector. The vectors stay in NumPy,
+    which on a CPU does this arithmetic an order of magnitude faster than
+    TensorFlow's eager or graph ops on a flat vector (a dot product of a million
+    values: 0.06 ms against 2 ms, measured). The arithmetic is written in place, in
+    `dtype`, and the full passes without multithreaded BLAS (see `_orthogonalize`).
 
     With `tolerance`, the iteration stops as soon as the `k` wanted Ritz pairs have
     converged: each residual `|beta_j s_ji|` (for a reorthogonalised basis, the true
     `||A y - theta y||`) at most `tolerance * |theta|`.
 
     Args:
-        matvec: a function mapping a flat vector of `dtype` to `A @ v`.
+        matvec: a function mapping a flat vector of `dtype` to `A @ v`, or a
+            `Hessian` (the same products, sharing one forward and backward pass).
         size: the dimension of `A`.
         num_steps: the most Lanczos steps (at most `size`).
         seed: seed of the random start vector. Defaults to 0.
@@ -280,6 +353,20 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64. Received: dtype={dtype}")
+    steps = _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, dtype)
+    if isinstance(matvec, Hessian):
+        return matvec.run(steps)
+    try:
+        v = next(steps)
+        while True:
+            v = steps.send(matvec(v))
+    except StopIteration as stop:
+        return stop.value
+
+
+def _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, dtype):
+    """`lanczos` as a generator: yields each vector to multiply, receives its product,
+    and returns the `Lanczos`."""
     rng = np.random.default_rng(seed)
     basis = np.zeros((num_steps, size), dtype)
     alphas, betas = np.zeros(num_steps), np.zeros(num_steps)
@@ -290,8 +377,8 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
     steps, full, overlap = num_steps, 0, _Overlap(size, np.finfo(dtype).eps)
     for j in range(num_steps):
         q = basis[j]
-        w = np.asarray(matvec(q), dtype)
-        if np.may_share_memory(w, basis):  # e.g. an identity `matvec`
+        w = np.asarray((yield q), dtype)
+        if np.may_share_memory(w, basis) or not w.flags.writeable:  # e.g. an identity
             w = w.copy()
         # Scalars as Python floats, so that the vector arithmetic stays in `dtype`
         # (a float64 scalar would make float64 temporaries of a float32 basis).
@@ -581,7 +668,7 @@ def critical_point(
     hessian = Hessian(model, x, y, loss_fn)
     num_steps = num_steps or default_num_steps(k, hessian.size)
     loss, gradient = hessian.loss_and_gradient()
-    run = lanczos(hessian.matvec, hessian.size, num_steps, seed=seed, dtype=hessian.dtype)
+    run = lanczos(hessian, hessian.size, num_steps, seed=seed, dtype=hessian.dtype)
     trace, trace_error = (
         hessian.trace(num_probes, seed=seed + 1) if num_probes else (math.nan, math.nan)
     )

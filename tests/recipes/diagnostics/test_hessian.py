@@ -273,3 +273,65 @@ def test_a_float32_basis_finds_the_same_eigenvalues():
     assert op.dtype == np.float32
     assert op.matvec(np.ones(op.size, "float32")).dtype == np.float32
     assert op.matvec(np.ones(op.size)).dtype == np.float64
+
+
+class CountsForwardPasses(keras.layers.Layer):
+    """The identity, counting how many times its forward pass runs (also in a graph)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.calls = 0
+
+    def _count(self):
+        self.calls += 1
+        return np.int64(self.calls)
+
+    def call(self, x):
+        tf.numpy_function(self._count, [], tf.int64, stateful=True)
+        return x
+
+
+def test_products_in_one_graph_loop_share_one_forward_pass():
+    counter = CountsForwardPasses()
+    model = keras.Sequential([keras.Input((4,), dtype="float64"),
+                              keras.layers.Dense(10, activation="tanh", dtype="float64"),
+                              counter, keras.layers.Dense(3, dtype="float64")])
+    x, y = random_batch(model)
+    exact = np.linalg.eigvalsh(exact_hessian(model, x, y, "mse"))
+    op = hessian.Hessian(model, x, y, "mse")
+    runs = {}
+    for name, operator in (("loop", op), ("calls", op.matvec)):
+        before, counted = counter.calls, op.hvp_count
+        runs[name] = hessian.lanczos(operator, op.size, op.size)
+        runs[name + " passes"] = counter.calls - before
+        assert op.hvp_count - counted == op.size  # one product a step, either way
+    assert runs["loop passes"] == 1 and runs["calls passes"] == op.size
+    np.testing.assert_allclose(runs["loop"].values, exact, rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(runs["loop"].values, runs["calls"].values, rtol=1e-10,
+                               atol=1e-12)
+
+
+def test_run_returns_what_the_steps_return_and_raises_what_they_raise():
+    model = tanh_mlp("float32")
+    op = hessian.Hessian(model, *random_batch(model), "mse")
+    v = np.random.default_rng(0).normal(size=op.size).astype("float32")
+
+    def steps(n, error=None, shape=None):
+        products = []
+        for i in range(n):
+            product = yield (v[:shape] if shape and i else v)
+            products.append(product.copy())
+        if error:
+            raise error
+        return products
+
+    products = op.run(steps(3))
+    assert op.hvp_count == 3 and len(products) == 3
+    for product in products:  # the same vector three times: the same product
+        np.testing.assert_allclose(product, op.matvec(v), rtol=1e-5, atol=1e-6)
+    assert op.run(steps(0)) == [] and op.hvp_count == 6  # no product for no vector
+    with pytest.raises(KeyError, match="from the steps"):
+        op.run(steps(2, KeyError("from the steps")))
+    with pytest.raises(ValueError, match="flat vector"):
+        op.run(steps(3, shape=5))
+    assert op.run(steps(1)) and op.hvp_count == 6 + 2 + 1 + 1  # usable after an error
