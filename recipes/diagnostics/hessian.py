@@ -7,10 +7,13 @@ the loss (Hung-yi Lee, ML 2021, "local minimum and saddle point").
 
 The Hessian of a real model is never formed (a million parameters would make a
 4-terabyte matrix). Everything is built on Hessian-vector products, computed by double
-backpropagation with `tf.GradientTape` at the cost of about two gradients each:
+backpropagation with `tf.GradientTape`: about 1.6 gradients each as a call of its own,
+1.2 in a graph loop that runs the forward and backward pass once for all of them
+(benchmarks/hessian.py):
 
 - `Hessian`: the Hessian of the loss on one batch as a linear operator, with a
-  `hvp_count` counter of the products it has computed.
+  `hvp_count` counter of the products it has computed; `Hessian.run` feeds the
+  products of one graph loop to a generator.
 - `lanczos`: Lanczos iteration with partial reorthogonalisation. Its Ritz values
   approximate the extreme eigenvalues (both ends at once) and, weighted by the squared
   first components of their eigenvectors, form a one-probe stochastic Lanczos
@@ -633,8 +636,9 @@ def critical_point(
     positive -> "local minimum", all negative -> "local maximum", both signs ->
     "saddle point", none -> "flat".
 
-    The cost is `num_steps + num_probes` Hessian-vector products (each about two
-    gradients), linear in `k` with the default `num_steps`.
+    The cost is `num_steps + num_probes` Hessian-vector products (each about 1.2
+    gradients, in two graph loops: the Lanczos steps and the probes), linear in `k`
+    with the default `num_steps`.
 
     Args:
         model: a built `keras.Model`.
