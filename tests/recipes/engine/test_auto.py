@@ -116,7 +116,8 @@ def test_a_model_that_memorises_gets_regularized(tmp_path):
     rng = np.random.default_rng(2)
     data = splits(noisy(48, rng), noisy(300, rng), noisy(300, rng))
     recipe = Toy(data, units=64, depth=2, epochs=40)
-    result = recipe.train(auto=120, run_dir=tmp_path, verbose=0, diagnose=False)
+    # 45 s: two steps at least (one to see it, one to act) on a slow machine.
+    result = recipe.train(auto=45, run_dir=tmp_path, verbose=0, diagnose=False)
     steps = result.auto["steps"]
     assert steps[0]["train_error"] < steps[0]["val_error"] - 0.1
     assert steps[1]["diagnosis"].startswith("overfitting")
