@@ -9,11 +9,13 @@ Lanczos for the `k` largest eigenvalues with the default number of steps (`4k + 
 what `critical_point` runs for both ends) and with the early stop (until the top `k`
 Ritz pairs reach a relative residual of `--tolerance`): with partial
 reorthogonalisation in one graph loop (what `critical_point` runs), the same with a
-`matvec` call per product, and with full reorthogonalisation; and Hutchinson's trace
+`matvec` call per product, with NumPy's BLAS on its default threads instead of one
+between the products, and with full reorthogonalisation; and Hutchinson's trace
 with 20 probes. After a warm-up (graph tracing excluded), `--repeats` rounds each time
 one gradient (median of 5) and then every computation once, side by side; each time is
 divided by its own round's gradient, so the machine's drift cancels, and the table gives
-the median (min-max) of these gradient-equivalents, split into the Hessian-vector
+the median (min-max) of these gradient-equivalents (each timing after a pause of 0.2 s,
+so that no computation inherits the spinning threads of the one before), split into the Hessian-vector
 products (at the per-product cost of the 20-product loop, or of `matvec` for the
 `matvec` row) and the overhead around them. The true relative residual of each
 reported pair is measured with one more product each. Ends with `summary: ...`;
@@ -21,6 +23,7 @@ reported pair is measured with one more product each. Ends with `summary: ...`;
 """
 
 import argparse
+import contextlib
 import json
 import os
 import time
@@ -35,6 +38,7 @@ import tensorflow as tf  # noqa: E402
 from recipes.diagnostics import hessian  # noqa: E402
 
 LOOP = 20  # products timed in one graph loop
+SETTLE = 0.2  # seconds of pause before each timed computation
 
 
 def build_model():
@@ -90,6 +94,14 @@ def main():
     def early_calls():  # the same, one `matvec` call (and forward pass) per product
         found["calls"] = hessian.lanczos(op.matvec, op.size, steps, **early_stop)
 
+    def early_threads():  # the same, BLAS left on its default threads between products
+        one_thread = hessian._one_blas_thread
+        hessian._one_blas_thread = contextlib.nullcontext
+        try:
+            found["threads"] = hessian.lanczos(op, op.size, steps, **early_stop)
+        finally:
+            hessian._one_blas_thread = one_thread
+
     def early_full():  # the reference: every vector against the whole basis
         found["full"] = hessian.lanczos(op, op.size, steps, reorthogonalize="full",
                                         **early_stop)
@@ -104,22 +116,28 @@ def main():
     # computation once, so that each ratio to a gradient is taken within a round and the
     # machine's drift between rounds cancels out.
     computations = {"loop": loop, "fixed": fixed, "full": early_full, "calls": early_calls,
-                    "early": early, "trace": lambda: op.trace(num_probes=20)}
+                    "early": early, "threads": early_threads,
+                    "trace": lambda: op.trace(num_probes=20)}
     for fn in computations.values():
         fn()  # warm-up: traces the graphs
     ratios = {name: [] for name in ("product", *computations)}
     gradients = []
     for _ in range(args.repeats):
+        time.sleep(SETTLE)
         gradient = median_seconds(op.loss_and_gradient, 5)
         gradients.append(gradient)
         ratios["product"].append(median_seconds(lambda: op.matvec(v), 5) / gradient)
         for name, fn in computations.items():
+            # A pause first, so that no computation starts while idle threads of the
+            # previous one (OpenBLAS's, TensorFlow's) still spin.
+            time.sleep(SETTLE)
             start = time.perf_counter()
             fn()
             ratios[name].append((time.perf_counter() - start) / gradient)
     median = {name: float(np.median(r)) for name, r in ratios.items()}
     in_loop = median["loop"] / LOOP  # one product's share of a graph loop
-    hvps = {name: len(found[name].values) for name in ("fixed", "early", "calls", "full")}
+    hvps = {name: len(found[name].values)
+            for name in ("fixed", "early", "calls", "threads", "full")}
     hvps.update(product=1, loop=LOOP, trace=20)
     per_product = {name: in_loop for name in hvps}
     per_product.update(product=median["product"], calls=median["product"])
@@ -129,6 +147,7 @@ def main():
         (f"top {args.k}, {steps} steps (fixed)", "fixed"),
         (f"top {args.k}, early stop, full reorth.", "full"),
         (f"top {args.k}, early stop, matvec calls", "calls"),
+        (f"top {args.k}, early stop, BLAS threads", "threads"),
         (f"top {args.k}, early stop at {args.tolerance:g}", "early"),
         ("trace (Hutchinson, 20 probes)", "trace"),
     ]
@@ -163,6 +182,7 @@ def main():
         early_max=max(ratios["early"]), early_hvps=hvps["early"],
         early_overhead=median["early"] - hvps["early"] * in_loop,
         early_calls_gradient_equivalents=median["calls"],
+        early_blas_threads_gradient_equivalents=median["threads"],
         full_reorth_gradient_equivalents=median["full"],
         reorthogonalizations=found["early"].reorthogonalizations,
         fixed_gradient_equivalents=median["fixed"], fixed_hvps=hvps["fixed"],

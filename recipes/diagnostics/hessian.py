@@ -35,7 +35,9 @@ import math
 
 import keras
 import numpy as np
+import scipy.linalg.blas
 import tensorflow as tf
+import threadpoolctl
 
 MINIMUM = "local minimum"
 MAXIMUM = "local maximum"
@@ -199,17 +201,18 @@ class Hessian:
         quarter less time per product). The vector a step receives is only valid
         until its next `yield`. An exception raised in `steps` is raised here.
         """
-        try:
-            first = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        first = self._vector(first)
-        self._steps, self._outcome = steps, None
-        try:
-            self._loop(tf.constant(first))
-            outcome = self._outcome
-        finally:
-            self._steps = self._outcome = None
+        with _one_blas_thread():
+            try:
+                first = next(steps)
+            except StopIteration as stop:
+                return stop.value
+            first = self._vector(first)
+            self._steps, self._outcome = steps, None
+            try:
+                self._loop(tf.constant(first))
+                outcome = self._outcome
+            finally:
+                self._steps = self._outcome = None
         if isinstance(outcome, StopIteration):
             return outcome.value
         raise outcome
@@ -309,7 +312,7 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
     which on a CPU does this arithmetic an order of magnitude faster than
     TensorFlow's eager or graph ops on a flat vector (a dot product of a million
     values: 0.06 ms against 2 ms, measured). The arithmetic is written in place, in
-    `dtype`, and the full passes without multithreaded BLAS (see `_orthogonalize`).
+    `dtype`, on one BLAS thread (see `_one_blas_thread`).
 
     With `tolerance`, the iteration stops as soon as the `k` wanted Ritz pairs have
     converged: each residual `|beta_j s_ji|` (for a reorthogonalised basis, the true
@@ -360,11 +363,29 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
     if isinstance(matvec, Hessian):
         return matvec.run(steps)
     try:
-        v = next(steps)
-        while True:
-            v = steps.send(matvec(v))
+        with _one_blas_thread():
+            v = next(steps)
+            while True:
+                v = steps.send(matvec(v))
     except StopIteration as stop:
         return stop.value
+
+
+@functools.cache
+def _blas_controller():
+    return threadpoolctl.ThreadpoolController()
+
+
+def _one_blas_thread():
+    """A context in which NumPy's and SciPy's BLAS run on one thread.
+
+    The vector arithmetic between Hessian-vector products is bound by memory
+    bandwidth, so more threads do not speed it up; but OpenBLAS's idle threads spin for
+    a while after each call, on the cores TensorFlow needs for the next product
+    (measured on two cores: 20 products 23 gradients with one BLAS thread, 25-34 with
+    two, benchmarks/hessian.py).
+    """
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, dtype):
@@ -373,10 +394,15 @@ def _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, 
     rng = np.random.default_rng(seed)
     basis = np.zeros((num_steps, size), dtype)
     alphas, betas = np.zeros(num_steps), np.zeros(num_steps)
-    basis[0] = rng.choice([-1.0, 1.0], size=size) / math.sqrt(size)
-    # One scratch vector for every product with a scalar: a fresh 4 MB temporary each
-    # time would be new memory (page faults) on every step.
+    # A random sign vector, drawn as bytes (a float64 draw of a million values costs
+    # a third of a gradient).
+    np.multiply(rng.integers(0, 2, size=size, dtype=np.int8), 2, out=basis[0])
+    basis[0] -= 1
+    basis[0] /= math.sqrt(size)
+    # One scratch vector for every full pass: a fresh 4 MB temporary each time would be
+    # new memory (page faults) on every step.
     scratch = np.empty(size, dtype)
+    axpy = scipy.linalg.blas.get_blas_funcs("axpy", dtype=dtype)  # y += a x, in place
     steps, full, overlap = num_steps, 0, _Overlap(size, np.finfo(dtype).eps)
     for j in range(num_steps):
         q = basis[j]
@@ -386,13 +412,13 @@ def _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, 
         # Scalars as Python floats, so that the vector arithmetic stays in `dtype`
         # (a float64 scalar would make float64 temporaries of a float32 basis).
         alphas[j] = alpha = float(q @ w)
-        w -= np.multiply(q, alpha, out=scratch)
+        w = axpy(q, w, a=-alpha)
         if j:
             # q_{j-1} . A q_j is beta_{j-1} for an exact symmetric operator: the
             # difference measures how exact this one is.
             beta = float(betas[j - 1])
             overlap.observe(float(basis[j - 1] @ w) - beta, abs(alpha) + beta)
-            w -= np.multiply(basis[j - 1], beta, out=scratch)
+            w = axpy(basis[j - 1], w, a=-beta)
         beta = float(np.linalg.norm(w))
         if reorthogonalize == "full" or overlap.lost(alphas, betas, j, beta):
             beta = _orthogonalize(w, basis[: j + 1], beta, scratch)
@@ -503,13 +529,13 @@ def _orthogonalize(w, basis, norm, scratch=None):
     Classical Gram-Schmidt, repeated once when it cancelled most of `w` (the criterion
     of Daniel, Gragg, Kaufman and Stewart: "twice is enough"). Returns `||w||`.
 
-    Written with a dot product per row and `einsum`, not as two matrix-vector products:
-    those are multithreaded in OpenBLAS, whose threads then spin for a while and slow
-    the next Hessian-vector product by half on two cores (measured: 15 -> 25 ms).
+    Two matrix-vector products, each one read of the basis (the least a pass can
+    read); `lanczos` runs them on one BLAS thread (see `_one_blas_thread`).
     """
+    if scratch is None:
+        scratch = np.empty_like(w)
     for _ in range(2):
-        coefficients = np.array([row @ w for row in basis], basis.dtype)
-        w -= np.einsum("i,ij->j", coefficients, basis, out=scratch)
+        w -= np.matmul(basis @ w, basis, out=scratch)
         norm, before = float(np.linalg.norm(w)), norm
         if norm > before / math.sqrt(2):
             break

@@ -340,3 +340,34 @@ def test_run_returns_what_the_steps_return_and_raises_what_they_raise():
     with pytest.raises(ValueError, match="flat vector"):
         op.run(steps(3, shape=5))
     assert op.run(steps(1)) and op.hvp_count == 6 + 2 + 1 + 1  # usable after an error
+
+
+def blas_threads():
+    import threadpoolctl
+
+    return {lib["filepath"]: lib["num_threads"]
+            for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"}
+
+
+def test_the_arithmetic_between_products_runs_on_one_blas_thread():
+    # OpenBLAS's idle threads spin on the cores the next product needs: the generator
+    # runs with one BLAS thread, and the caller's setting comes back afterwards.
+    model = tanh_mlp("float32")
+    op = hessian.Hessian(model, *random_batch(model), "mse")
+    outside = blas_threads()
+    assert outside
+
+    def steps():
+        seen = [blas_threads()]
+        yield np.ones(op.size, "float32")
+        seen.append(blas_threads())
+        return seen
+
+    seen = op.run(steps())
+    assert len(seen) == 2 and all(set(s.values()) == {1} for s in seen)
+    assert blas_threads() == outside
+    seen = []
+    hessian.lanczos(lambda v: (seen.append(blas_threads()), v)[1], 50, 3)
+    assert seen and all(set(s.values()) == {1} for s in seen)  # a plain matvec too
+    assert blas_threads() == outside
+
