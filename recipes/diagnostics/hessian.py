@@ -267,7 +267,8 @@ class Lanczos:
         basis: the orthonormal Lanczos vectors, one per row.
         coefficients: eigenvectors of the tridiagonal matrix, one per column.
         reorthogonalizations: the steps whose vector was orthogonalised against the
-            whole basis (the others only against the last two).
+            whole basis (the others only against the last two; the last step's
+            vector, never used, is not).
     """
 
     values: np.ndarray
@@ -419,17 +420,19 @@ def _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, 
             beta = float(betas[j - 1])
             overlap.observe(float(basis[j - 1] @ w) - beta, abs(alpha) + beta)
             w = axpy(basis[j - 1], w, a=-beta)
-        beta = float(np.linalg.norm(w))
-        if reorthogonalize == "full" or overlap.lost(alphas, betas, j, beta):
-            beta = _orthogonalize(w, basis[: j + 1], beta, scratch)
-            overlap.reset()
-            full += 1
-        betas[j] = beta
+        # `w` before any full pass: A y - theta y is `s_ji w` for a Ritz pair (up to
+        # rounding and what earlier passes removed), so `|beta_j s_ji|` is its true
+        # residual. The last step needs no pass: its vector is never used.
+        betas[j] = beta = float(np.linalg.norm(w))
         if j + 1 == num_steps:
             break
         if tolerance is not None and _converged(alphas, betas, j + 1, k, which, tolerance):
             steps = j + 1
             break
+        if reorthogonalize == "full" or overlap.lost(alphas, betas, j, beta):
+            betas[j] = beta = _orthogonalize(w, basis[: j + 1], beta, scratch)
+            overlap.reset()
+            full += 1
         if betas[j] <= 1e-10 * max(1.0, np.max(np.abs(alphas[: j + 1]))):
             betas[j] = 0.0  # Invariant subspace found: restart orthogonally.
             w = rng.normal(size=size).astype(dtype)
