@@ -391,8 +391,8 @@ def _one_blas_thread():
     The vector arithmetic between Hessian-vector products is bound by memory
     bandwidth, so more threads do not speed it up; but OpenBLAS's idle threads spin for
     a while after each call, on the cores TensorFlow needs for the next product
-    (measured on two cores: 20 products 23 gradients with one BLAS thread, 25-34 with
-    two, benchmarks/hessian.py).
+    (benchmarks/hessian.py, two cores: the top 5 eigenvalues of a million-parameter
+    MLP in 34-39 gradient-equivalents with one BLAS thread, 55-71 with two).
     """
     return _blas_controller().limit(limits=1, user_api="blas")
 
