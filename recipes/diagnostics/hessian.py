@@ -372,10 +372,12 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
     if isinstance(matvec, Hessian):
         return matvec.run(steps)
     try:
-        with _one_blas_thread():
+        with _one_blas_thread():  # the arithmetic, not the caller's own `matvec`
             v = next(steps)
-            while True:
-                v = steps.send(matvec(v))
+        while True:
+            product = matvec(v)
+            with _one_blas_thread():
+                v = steps.send(product)
     except StopIteration as stop:
         return stop.value
 

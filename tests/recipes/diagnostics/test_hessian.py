@@ -366,8 +366,27 @@ def test_the_arithmetic_between_products_runs_on_one_blas_thread():
     seen = op.run(steps())
     assert len(seen) == 2 and all(set(s.values()) == {1} for s in seen)
     assert blas_threads() == outside
-    seen = []
-    hessian.lanczos(lambda v: (seen.append(blas_threads()), v)[1], 50, 3)
-    assert seen and all(set(s.values()) == {1} for s in seen)  # a plain matvec too
+    # With a plain function, the steps run on one thread, the function on the caller's.
+    seen = {"matvec": [], "steps": []}
+    real_steps = hessian._lanczos_steps
+
+    def watched_steps(*args):
+        steps = real_steps(*args)
+        v = next(steps)
+        while True:
+            seen["steps"].append(blas_threads())
+            try:
+                v = steps.send((yield v))
+            except StopIteration as stop:
+                return stop.value
+
+    hessian._lanczos_steps = watched_steps
+    try:
+        hessian.lanczos(lambda v: (seen["matvec"].append(blas_threads()), v)[1], 50, 3)
+    finally:
+        hessian._lanczos_steps = real_steps
+    assert len(seen["steps"]) == len(seen["matvec"]) == 3
+    assert all(set(s.values()) == {1} for s in seen["steps"])
+    assert all(s == outside for s in seen["matvec"])
     assert blas_threads() == outside
 
