@@ -15,9 +15,9 @@ with 20 probes. After a warm-up (graph tracing excluded), `--repeats` rounds eac
 one gradient (median of 5) and then every computation once, side by side; each time is
 divided by its own round's gradient, so the machine's drift cancels, and the table gives
 the median (min-max) of these gradient-equivalents (each timing after a pause of 0.2 s,
-so that no computation inherits the spinning threads of the one before), split into the Hessian-vector
-products (at the per-product cost of the 20-product loop, or of `matvec` for the
-`matvec` row) and the overhead around them. The true relative residual of each
+so that no computation inherits the spinning threads of the one before), split into the
+Hessian-vector products (at the per-product cost of the 20-product loop, or of `matvec`
+for the `matvec` row) and the overhead around them. The true relative residual of each
 reported pair is measured with one more product each. Ends with `summary: ...`;
 `--out FILE` writes it as JSON.
 """

@@ -545,8 +545,6 @@ def _orthogonalize(w, basis, norm, scratch=None):
     Two matrix-vector products, each one read of the basis (the least a pass can
     read); `lanczos` runs them on one BLAS thread (see `_one_blas_thread`).
     """
-    if scratch is None:
-        scratch = np.empty_like(w)
     for _ in range(2):
         w -= np.matmul(basis @ w, basis, out=scratch)
         norm, before = float(np.linalg.norm(w)), norm

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import threadpoolctl
 
 from recipes.diagnostics import hessian
 
@@ -343,13 +344,11 @@ def test_run_returns_what_the_steps_return_and_raises_what_they_raise():
 
 
 def blas_threads():
-    import threadpoolctl
-
     return {lib["filepath"]: lib["num_threads"]
             for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"}
 
 
-def test_the_arithmetic_between_products_runs_on_one_blas_thread():
+def test_the_arithmetic_between_products_runs_on_one_blas_thread(monkeypatch):
     # OpenBLAS's idle threads spin on the cores the next product needs: the generator
     # runs with one BLAS thread, and the caller's setting comes back afterwards.
     model = tanh_mlp("float32")
@@ -380,11 +379,8 @@ def test_the_arithmetic_between_products_runs_on_one_blas_thread():
             except StopIteration as stop:
                 return stop.value
 
-    hessian._lanczos_steps = watched_steps
-    try:
-        hessian.lanczos(lambda v: (seen["matvec"].append(blas_threads()), v)[1], 50, 3)
-    finally:
-        hessian._lanczos_steps = real_steps
+    monkeypatch.setattr(hessian, "_lanczos_steps", watched_steps)
+    hessian.lanczos(lambda v: (seen["matvec"].append(blas_threads()), v)[1], 50, 3)
     assert len(seen["steps"]) == len(seen["matvec"]) == 3
     assert all(set(s.values()) == {1} for s in seen["steps"])
     assert all(s == outside for s in seen["matvec"])
