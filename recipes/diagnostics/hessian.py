@@ -321,7 +321,8 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
     which on a CPU does this arithmetic an order of magnitude faster than
     TensorFlow's eager or graph ops on a flat vector (a dot product of a million
     values: 0.06 ms against 2 ms, measured). The arithmetic is written in place, in
-    `dtype`, on one BLAS thread (see `_one_blas_thread`).
+    `dtype`, on one BLAS thread (see `_one_blas_thread`), and its inner products add
+    in blocks summed in float64 (see `_dot`).
 
     With `tolerance`, the iteration stops as soon as the `k` wanted Ritz pairs have
     converged: each residual `|beta_j s_ji|` (for a reorthogonalised basis, the true
@@ -394,7 +395,7 @@ def _one_blas_thread():
     bandwidth, so more threads do not speed it up; but OpenBLAS's idle threads spin for
     a while after each call, on the cores TensorFlow needs for the next product
     (benchmarks/hessian.py, two cores: the top 5 eigenvalues of a million-parameter
-    MLP in 34-39 gradient-equivalents with one BLAS thread, 55-71 with two).
+    MLP in 39 gradient-equivalents with one BLAS thread, 72-103 with two).
     """
     return _blas_controller().limit(limits=1, user_api="blas")
 
