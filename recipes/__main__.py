@@ -181,10 +181,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser(recipe=None, engine=True):
+def build_parser(recipe=None, engine=True, allow_abbrev=True):
     """The parser; `train` and `tune` also take `recipe`'s data options. With
-    `engine=False` (`list`, top-level `--help`) it imports no TensorFlow and leaves the
-    strategy and tuner names unchecked (those commands do not parse them)."""
+    `engine=False` (`list`, top-level `--help`, and the first look at `train` and
+    `tune`) it imports no TensorFlow and leaves the strategy and tuner names and the
+    `--auto` budget unchecked."""
     strategies, tuners = None, None
     if engine:
         from recipes.engine import STRATEGIES as strategies
@@ -198,7 +199,8 @@ def build_parser(recipe=None, engine=True):
 
     sub.add_parser("list", help="list the recipes")
 
-    p = sub.add_parser("train", help="train a recipe and evaluate it on the test split")
+    p = sub.add_parser("train", help="train a recipe and evaluate it on the test split",
+                       allow_abbrev=allow_abbrev)
     _add_common(p, recipe, strategies)
     p.add_argument("--run-dir", help="backups, history and result (default: runs/NAME)")
     p.add_argument("--export", metavar="DIR", help="export a SavedModel to DIR")
@@ -212,11 +214,12 @@ def build_parser(recipe=None, engine=True):
     p.add_argument(
         "--auto",
         metavar="BUDGET",
-        type=_budget,
+        type=_budget if engine else str,
         help="act on the diagnosis until BUDGET (e.g. 900, 15m, 1h) is spent",
     )
 
-    p = sub.add_parser("tune", help="search hyperparameters with KerasTuner")
+    p = sub.add_parser("tune", help="search hyperparameters with KerasTuner",
+                       allow_abbrev=allow_abbrev)
     _add_common(p, recipe, strategies)
     p.add_argument("--tuner", default="hyperband", choices=tuners)
     p.add_argument("--max-trials", type=_positive_int, default=10)
@@ -263,6 +266,7 @@ def main(argv=None):
     try:
         if needs_tensorflow:
             _check_recipe_name(argv)  # an unknown recipe: before TensorFlow loads
+            _check_flags(argv)  # so is a bad --epochs, --lr, --hp ...
             _load_tensorflow("--verbose" in argv)
         recipe = _named_recipe(argv)
     except ValueError as e:
@@ -294,6 +298,15 @@ def main(argv=None):
 def _check_recipe_name(argv):
     if len(argv) >= 2 and argv[0] in ("train", "tune") and not argv[1].startswith("-"):
         recipes.describe(argv[1])  # raises for an unknown name, reading no module
+
+
+def _check_flags(argv):
+    """The flags `train` and `tune` share, checked by a parser that needs no TensorFlow
+    (which takes 5 s to load): a bad value ends here with argparse's own one-line error.
+    The recipe's data options, unknown here, are left to the full parser, and so is
+    every abbreviation (none is expanded here, so none can be expanded differently)."""
+    if argv[0] in ("train", "tune") and not {"-h", "--help"} & set(argv):
+        build_parser(engine=False, allow_abbrev=False).parse_known_args(argv)
 
 
 def _named_recipe(argv):

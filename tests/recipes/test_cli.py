@@ -94,6 +94,35 @@ def test_bad_input_from_a_fresh_process_is_one_line(args, message, tmp_path):
     assert time.perf_counter() - start < 60
 
 
+def test_the_shared_flags_are_checked_before_tensorflow_loads(monkeypatch):
+    import recipes.__main__ as cli
+
+    def load(verbose):
+        raise AssertionError("TensorFlow loaded")
+
+    monkeypatch.setattr(cli, "_load_tensorflow", load)
+    for args, message in [
+        (["train", "cnn_mnist", "--epochs", "0"], "--epochs: expected a positive integer, got 0"),
+        (["tune", "mlp", "--max-trials", "x"], "--max-trials: expected a positive integer"),
+        (["train", "mlp_mnist", "--hp", "depth"], "--hp: expected NAME=VALUE, got 'depth'"),
+        (["train", "mlp_mnist", "--verbose", "--quiet"], "--quiet: not allowed with argument"),
+    ]:
+        code, stderr = run_main(*args)
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        assert code == 2 and len(lines) == 1 and message in lines[0], (args, stderr)
+    # A recipe's data options and abbreviated flags are the full parser's, after the load.
+    for args in (["train", "regression", "--csv", "x.csv", "--target", "y", "--epochs", "2"],
+                 ["train", "mlp_mnist", "--epoch", "0"], ["train", "cnn", "--help"]):
+        with pytest.raises(AssertionError, match="TensorFlow loaded"):
+            cli.main(args)
+    monkeypatch.undo()
+    assert run_main("train", "mlp_mnist", "--epoch", "0")[1].count("--epochs: expected") == 1
+    help_text = io.StringIO()
+    with contextlib.redirect_stdout(help_text), pytest.raises(SystemExit):
+        cli.main(["train", "regression", "--help"])
+    assert "--csv" in help_text.getvalue() and "--target" in help_text.getvalue()
+
+
 @pytest.fixture(scope="module")
 def a_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("paths") / "a_file"
