@@ -173,8 +173,10 @@ def main():
               f"{median[name] - in_hvps:>10.1f}")
     print(f"top {args.k} eigenvalues: {', '.join(f'{t:.6g}' for t in top)}")
     print(f"  same, {steps} fixed steps: {', '.join(f'{t:.6g}' for t in fixed_top)}")
-    print(f"full passes over the basis: {found['early'].reorthogonalizations} of "
-          f"{hvps['early']} steps (partial), {found['full'].reorthogonalizations} (full)")
+    print(f"reads of the basis: {found['early'].overlap_checks} steps measured their "
+          f"overlaps and {found['early'].reorthogonalizations} of them were "
+          f"reorthogonalised, of {hvps['early']} steps (partial); "
+          f"{found['full'].reorthogonalizations} reorthogonalised (full)")
     print(f"relative residuals ||Hv - lv|| / |l|: {', '.join(f'{r:.1e}' for r in residuals)}")
     summary = dict(
         hvp_per_gradient=median["product"], hvp_in_loop_per_gradient=in_loop,
@@ -185,6 +187,7 @@ def main():
         early_blas_threads_gradient_equivalents=median["threads"],
         full_reorth_gradient_equivalents=median["full"],
         reorthogonalizations=found["early"].reorthogonalizations,
+        overlap_checks=found["early"].overlap_checks,
         fixed_gradient_equivalents=median["fixed"], fixed_hvps=hvps["fixed"],
         trace_gradient_equivalents=median["trace"],
         max_relative_residual=max(residuals),

@@ -277,6 +277,9 @@ class Lanczos:
         reorthogonalizations: the steps whose vector was orthogonalised against the
             whole basis (the others only against the last two; the last step's
             vector, never used, is not).
+        overlap_checks: the steps whose true overlaps with the whole basis were
+            measured (one read of it), because the estimates called for it; those
+            above the level were then reorthogonalised (a second read).
     """
 
     values: np.ndarray
@@ -285,6 +288,7 @@ class Lanczos:
     basis: np.ndarray
     coefficients: np.ndarray
     reorthogonalizations: int = 0
+    overlap_checks: int = 0
 
     def vector(self, i):
         """Returns the Ritz vector of `values[i]` (unit length)."""
@@ -303,17 +307,21 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
     `Hessian`) halves the memory and the time of the vector arithmetic; the
     coefficients and the tridiagonal matrix stay float64.
 
-    Reorthogonalisation is partial (Simon, 1984): each new vector is orthogonalised
-    against the last two by the three-term recurrence, and Simon's omega recurrence
-    estimates its overlap with every earlier one; only when an estimate passes
-    `sqrt(eps)` is it (and the next vector) orthogonalised against the whole basis,
-    which reads all of it. `eps` is the vectors' rounding, or the operator's own
-    error where that is larger, measured as the iteration goes (a float32 Hessian-vector
-    product is far less exact than its rounding). The basis stays orthogonal to
-    `sqrt(eps)`, enough for the Ritz values and residuals to be as accurate as with full
-    reorthogonalisation
-    (`reorthogonalize="full"`, every step, kept for comparison). A full pass runs
-    twice only when the first cancelled most of the vector ("twice is enough").
+    Reorthogonalisation is partial (Simon, 1984), and measured: each new vector is
+    orthogonalised against the last two by the three-term recurrence, and Simon's
+    omega recurrence bounds its overlap with every earlier one. `eps` there is the
+    vectors' rounding, or the operator's own error where that is larger, measured as
+    the iteration goes (a float32 Hessian-vector product is far less exact than its
+    rounding). Once a bound passes `sqrt(eps)`, every later step measures the true
+    overlaps (one read of the basis) and orthogonalises the vector against the whole
+    basis (a second read) only when one is above `eps**(3/4)`, or above what an early
+    stop's tolerance needs (a basis off by omega moves a residual by about
+    omega ||A||; in float32 `sqrt(eps)` would be too loose for a 1e-4 tolerance). The
+    bounds are far above the truth for a dense operator (a million-parameter float32
+    Hessian: bounds past 1e-3 where the overlaps are 1e-7), so most measured steps
+    need no update. `reorthogonalize="full"` orthogonalises every step, for
+    comparison. An update runs twice only when the first cancelled most of the vector
+    ("twice is enough").
 
     Given a `Hessian` itself (not its `matvec`), the products run in one graph loop
     that computes the model's forward and backward pass once (`Hessian.run`), and
@@ -415,7 +423,7 @@ def _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, 
     # new memory (page faults) on every step.
     scratch = np.empty(size, dtype)
     axpy = scipy.linalg.blas.get_blas_funcs("axpy", dtype=dtype)  # y += a x, in place
-    steps, full, overlap = num_steps, 0, _Overlap(size, np.finfo(dtype).eps)
+    steps, full, checks, overlap = num_steps, 0, 0, _Overlap(size, np.finfo(dtype).eps)
     for j in range(num_steps):
         q = basis[j]
         w = np.asarray((yield q), dtype)
@@ -437,13 +445,29 @@ def _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, 
         betas[j] = beta = math.sqrt(_dot(w, w))
         if j + 1 == num_steps:
             break
-        if tolerance is not None and _converged(alphas, betas, j + 1, k, which, tolerance):
-            steps = j + 1
-            break
+        if tolerance is not None:
+            converged, smallest = _converged(alphas, betas, j + 1, k, which, tolerance)
+            if converged:
+                steps = j + 1
+                break
+            # A basis off by omega moves a Ritz pair's residual by about
+            # omega ||A|| (the full passes' corrections are not in T): for a relative
+            # `tolerance`, omega must stay below `tolerance |theta| / ||A||`.
+            overlap.needed = 0.5 * tolerance * smallest
         if reorthogonalize == "full" or overlap.lost(alphas, betas, j, beta):
-            betas[j] = beta = _orthogonalize(w, basis[: j + 1], beta, scratch)
-            overlap.reset()
-            full += 1
+            # The estimates are bounds, far above the truth for a dense operator: one
+            # read of the basis measures the true overlaps, and the second (the update)
+            # is made only when they call for it. Once the estimates have called,
+            # every later step is measured (the true overlaps can grow tenfold a step).
+            overlaps = basis[: j + 1] @ w
+            checks += 1
+            if (reorthogonalize == "full" or beta == 0.0
+                    or np.max(np.abs(overlaps)) > overlap.level * beta):
+                betas[j] = beta = _orthogonalize(w, basis[: j + 1], beta, scratch, overlaps)
+                overlap.reset()
+                full += 1
+            else:
+                overlap.measured(np.abs(overlaps) / beta)
         if betas[j] <= 1e-10 * max(1.0, np.max(np.abs(alphas[: j + 1]))):
             betas[j] = 0.0  # Invariant subspace found: restart orthogonally.
             w = rng.normal(size=size).astype(dtype)
@@ -458,23 +482,27 @@ def _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, 
         basis=basis[:steps],
         coefficients=coefficients,
         reorthogonalizations=full,
+        overlap_checks=checks,
     )
 
 
 class _Overlap:
     """Simon's (1984) estimates `omega[k] ~ q_j . q_k` of the Lanczos vectors' loss of
-    orthogonality, for partial reorthogonalisation.
+    orthogonality, for partial reorthogonalisation, and the measured overlaps that
+    replace them.
 
     Simon's analysis takes the operator exact to rounding (`eps`); a Hessian-vector
     product in float32, or by double backpropagation at all, is exact to far less. The
     rounding level used is therefore the larger of `eps` and the operator's own
-    measured error (`observe`), and the vectors are kept orthogonal to its square root.
+    measured error (`observe`). The estimates only decide when measuring starts
+    (`lost`); from then on the true overlaps decide (`level`).
     """
 
     def __init__(self, size, eps=np.finfo("float64").eps):
         self.size, self.norm, self.noise, self.eps = size, 0.0, eps, eps
         self.previous, self.current = np.zeros(0), np.ones(1)
-        self.forced = self.second = False
+        self.measuring = False
+        self.needed = math.inf  # `tolerance |theta|` of an early stop's wanted pairs
 
     def observe(self, error, scale):
         """Records an operator error `error` on a product of size about `scale`."""
@@ -482,9 +510,9 @@ class _Overlap:
             self.noise = max(self.noise, 10 * abs(error) / scale)
 
     def lost(self, alphas, betas, j, beta):
-        """Updates the estimates for `q_{j+1} = r / beta`; whether they passed
-        `sqrt(eps)` (or the previous vector was reorthogonalised, as partial
-        reorthogonalisation does both of a pair)."""
+        """Updates the estimates for `q_{j+1} = r / beta`; whether the true overlaps
+        must be measured: the estimates passed `sqrt(eps)`, or an earlier step was
+        measured already."""
         self.norm = max(self.norm, abs(alphas[j]) + beta + (betas[j - 1] if j else 0.0))
         new = np.zeros(j + 2)
         if beta == 0.0:  # An invariant subspace: reorthogonalised, then restarted.
@@ -502,16 +530,28 @@ class _Overlap:
             new[j] = local * self.norm / beta
         new[j + 1] = 1.0
         self.previous, self.current = self.current, new
-        self.second, self.forced = self.forced, False
-        if self.second or beta == 0.0:
+        if self.measuring or beta == 0.0:
             return True
         return bool(np.max(np.abs(new[: j + 1])) > math.sqrt(self.noise))
 
+    @property
+    def level(self):
+        """The measured overlap above which a vector is reorthogonalised: `eps**(3/4)`
+        of the vectors' rounding (PROPACK's level for the vectors to orthogonalise
+        against), or what an early stop's tolerance needs where that is less (but
+        never below the operator's error)."""
+        needed = self.needed / self.norm if self.norm > 0 else math.inf
+        return max(min(self.eps ** 0.75, needed), self.noise)
+
+    def measured(self, overlaps):
+        """After measuring the true overlaps of the new vector, below `level`."""
+        self.current[:-1] = np.maximum(overlaps, self.noise)
+        self.measuring = True
+
     def reset(self):
-        """After a full reorthogonalisation: overlaps at rounding level, and the next
-        vector is reorthogonalised too."""
+        """After a full reorthogonalisation: overlaps at rounding level."""
         self.current[:-1] = self.noise
-        self.forced = not self.second
+        self.measuring = True
 
     def restart(self):
         """After a restart from a random vector orthogonal to the basis."""
@@ -525,29 +565,35 @@ def _ritz(alphas, betas):
 
 
 def _converged(alphas, betas, steps, k, which, tolerance):
-    """Whether the `k` wanted Ritz pairs after `steps` steps meet `tolerance`."""
+    """Whether the `k` wanted Ritz pairs after `steps` steps meet `tolerance`, and the
+    smallest of their `|theta|` (infinite before there are enough of them)."""
     wanted = 2 * k if which == "both" else k
     if steps < wanted + 1:
-        return False
+        return False, math.inf
     values, coefficients = _ritz(alphas[:steps], betas[:steps])
     residuals = np.abs(betas[steps - 1] * coefficients[-1])
     index = {"top": np.arange(steps - k, steps), "bottom": np.arange(k),
              "both": np.r_[np.arange(k), np.arange(steps - k, steps)]}[which]
-    return bool(np.all(residuals[index] <= tolerance * np.abs(values[index])))
+    wanted = np.abs(values[index])
+    return bool(np.all(residuals[index] <= tolerance * wanted)), float(np.min(wanted))
 
 
-def _orthogonalize(w, basis, norm, scratch=None):
+def _orthogonalize(w, basis, norm, scratch=None, overlaps=None):
     """Removes from `w` (of norm `norm`), in place, its components along the rows of
     `basis` (`scratch`: a work vector like `w`).
 
     Classical Gram-Schmidt, repeated once when it cancelled most of `w` (the criterion
-    of Daniel, Gragg, Kaufman and Stewart: "twice is enough"). Returns `||w||`.
+    of Daniel, Gragg, Kaufman and Stewart: "twice is enough"). `overlaps` is
+    `basis @ w` where the caller has measured it already. Returns `||w||`.
 
     Two matrix-vector products, each one read of the basis (the least a pass can
     read); `lanczos` runs them on one BLAS thread (see `_one_blas_thread`).
     """
     for _ in range(2):
-        w -= np.matmul(basis @ w, basis, out=scratch)
+        if overlaps is None:
+            overlaps = basis @ w
+        w -= np.matmul(overlaps, basis, out=scratch)
+        overlaps = None
         norm, before = math.sqrt(_dot(w, w)), norm
         if norm > before / math.sqrt(2):
             break
