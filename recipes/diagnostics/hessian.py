@@ -277,9 +277,10 @@ class Lanczos:
         reorthogonalizations: the steps whose vector was orthogonalised against the
             whole basis (the others only against the last two; the last step's
             vector, never used, is not).
-        overlap_checks: the steps whose true overlaps with the whole basis were
-            measured (one read of it), because the estimates called for it; those
-            above the level were then reorthogonalised (a second read).
+        overlap_checks: the steps that measured their vector's true overlaps with
+            the whole basis (one read of it): every step from the first whose
+            estimates called for it. Those above the level were then
+            reorthogonalised (a second read).
     """
 
     values: np.ndarray
@@ -318,10 +319,10 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
     stop's tolerance needs (a basis off by omega moves a residual by about
     omega ||A||; in float32 `sqrt(eps)` would be too loose for a 1e-4 tolerance). The
     bounds are far above the truth for a dense operator (a million-parameter float32
-    Hessian: bounds past 1e-3 where the overlaps are 1e-7), so most measured steps
-    need no update. `reorthogonalize="full"` orthogonalises every step, for
-    comparison. An update runs twice only when the first cancelled most of the vector
-    ("twice is enough").
+    Hessian: bounds past 1e-3 where the measured overlaps stay below 5e-5), so most
+    measured steps need no update. `reorthogonalize="full"` orthogonalises every step,
+    for comparison. An update runs twice only when the first cancelled most of the
+    vector ("twice is enough").
 
     Given a `Hessian` itself (not its `matvec`), the products run in one graph loop
     that computes the model's forward and backward pass once (`Hessian.run`), and
@@ -403,7 +404,7 @@ def _one_blas_thread():
     bandwidth, so more threads do not speed it up; but OpenBLAS's idle threads spin for
     a while after each call, on the cores TensorFlow needs for the next product
     (benchmarks/hessian.py, two cores: the top 5 eigenvalues of a million-parameter
-    MLP in 39 gradient-equivalents with one BLAS thread, 72-103 with two).
+    MLP in 34-36 gradient-equivalents with one BLAS thread, 82-87 with two).
     """
     return _blas_controller().limit(limits=1, user_api="blas")
 
@@ -502,7 +503,7 @@ class _Overlap:
         self.size, self.norm, self.noise, self.eps = size, 0.0, eps, eps
         self.previous, self.current = np.zeros(0), np.ones(1)
         self.measuring = False
-        self.needed = math.inf  # `tolerance |theta|` of an early stop's wanted pairs
+        self.needed = math.inf  # half `tolerance |theta|` of an early stop's pairs
 
     def observe(self, error, scale):
         """Records an operator error `error` on a product of size about `scale`."""
