@@ -3,8 +3,8 @@
 Bad input ends with a one-line error on stderr and exit status 2, never a traceback,
 and before any data is read or model built: every argument and output path is checked
 first, an unknown recipe and the shared flags of `train` and `tune` even before
-TensorFlow loads. The flags of a recipe's data (`--csv`, `--target` for `regression`) come from the
-recipe's own `data_options`: a new recipe never edits this file.
+TensorFlow loads. The flags of a recipe's data (`--csv`, `--target` for `regression`)
+come from the recipe's own `data_options`: a new recipe never edits this file.
 
 Output: Keras's progress bar on a terminal, one line per epoch in a log file; TensorFlow's
 start-up lines (the oneDNN notice, `cudart_stub`, `cuInit`, the absl and CPU-instruction

@@ -443,7 +443,7 @@ def _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, 
         # `w` before any full pass: A y - theta y is `s_ji w` for a Ritz pair (up to
         # rounding and what earlier passes removed), so `|beta_j s_ji|` is its true
         # residual. The last step needs no pass: its vector is never used.
-        betas[j] = beta = math.sqrt(_dot(w, w))
+        betas[j] = beta = _norm(w)
         if j + 1 == num_steps:
             break
         if tolerance is not None:
@@ -472,7 +472,7 @@ def _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, 
         if betas[j] <= 1e-10 * max(1.0, np.max(np.abs(alphas[: j + 1]))):
             betas[j] = 0.0  # Invariant subspace found: restart orthogonally.
             w = rng.normal(size=size).astype(dtype)
-            beta = _orthogonalize(w, basis[: j + 1], math.sqrt(_dot(w, w)), scratch)
+            beta = _orthogonalize(w, basis[: j + 1], _norm(w), scratch)
             overlap.restart()
         np.divide(w, beta, out=basis[j + 1])  # `beta` is `||w||` here
     values, coefficients = _ritz(alphas[:steps], betas[:steps])
@@ -575,8 +575,9 @@ def _converged(alphas, betas, steps, k, which, tolerance):
     residuals = np.abs(betas[steps - 1] * coefficients[-1])
     index = {"top": np.arange(steps - k, steps), "bottom": np.arange(k),
              "both": np.r_[np.arange(k), np.arange(steps - k, steps)]}[which]
-    wanted = np.abs(values[index])
-    return bool(np.all(residuals[index] <= tolerance * wanted)), float(np.min(wanted))
+    magnitudes = np.abs(values[index])
+    return (bool(np.all(residuals[index] <= tolerance * magnitudes)),
+            float(np.min(magnitudes)))
 
 
 def _orthogonalize(w, basis, norm, scratch=None, overlaps=None):
@@ -595,7 +596,7 @@ def _orthogonalize(w, basis, norm, scratch=None, overlaps=None):
             overlaps = basis @ w
         w -= np.matmul(overlaps, basis, out=scratch)
         overlaps = None
-        norm, before = math.sqrt(_dot(w, w)), norm
+        norm, before = _norm(w), norm
         if norm > before / math.sqrt(2):
             break
     return norm
@@ -619,6 +620,11 @@ def _dot(a, b):
     m = a.size // _BLOCK * _BLOCK
     blocks = np.vecdot(a[:m].reshape(-1, _BLOCK), b[:m].reshape(-1, _BLOCK))
     return float(blocks.sum(dtype=np.float64)) + float(a[m:] @ b[m:])
+
+
+def _norm(v):
+    """`||v||` as a Python float, from `_dot`."""
+    return math.sqrt(_dot(v, v))
 
 
 def spectral_density(values, weights, num_points=400, sigma=None):
