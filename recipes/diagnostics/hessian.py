@@ -311,13 +311,15 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
     Reorthogonalisation is partial (Simon, 1984), and measured: each new vector is
     orthogonalised against the last two by the three-term recurrence, and Simon's
     omega recurrence bounds its overlap with every earlier one. `eps` there is the
-    vectors' rounding, or the operator's own error where that is larger, measured as
-    the iteration goes (a float32 Hessian-vector product is far less exact than its
-    rounding). Once a bound passes `sqrt(eps)`, every later step measures the true
-    overlaps (one read of the basis) and orthogonalises the vector against the whole
-    basis (a second read) only when one is above `eps**(3/4)`, or above what an early
-    stop's tolerance needs (a basis off by omega moves a residual by about
-    omega ||A||; in float32 `sqrt(eps)` would be too loose for a 1e-4 tolerance). The
+    vectors' rounding, or the error measured as the iteration goes where that is
+    larger (a float32 Hessian-vector product is far less exact than its rounding).
+    Once a bound passes `sqrt(eps)`, or the level below where an early stop needs
+    less, every later step measures the true overlaps (one read of the basis) and
+    orthogonalises the vector against the whole basis (a second read) only when one
+    is above `eps**(3/4)`, or above what an early stop's tolerance needs (a basis off
+    by omega moves a residual by about omega ||A||; in float32 `sqrt(eps)` would be
+    too loose for a 1e-4 tolerance). Neither threshold rises with the measured
+    error: that error includes the basis's own loss of orthogonality. The
     bounds are far above the truth for a dense operator (a million-parameter float32
     Hessian: bounds past 1e-3 where the measured overlaps stay below 5e-5), so most
     measured steps need no update. `reorthogonalize="full"` orthogonalises every step,
@@ -435,8 +437,8 @@ def _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, 
         alphas[j] = alpha = _dot(q, w)
         w = axpy(q, w, a=-alpha)
         if j:
-            # q_{j-1} . A q_j is beta_{j-1} for an exact symmetric operator: the
-            # difference measures how exact this one is.
+            # q_{j-1} . A q_j is beta_{j-1} for an exact symmetric operator and an
+            # orthogonal basis: the difference measures how far from both this is.
             beta = float(betas[j - 1])
             overlap.observe(_dot(basis[j - 1], w) - beta, abs(alpha) + beta)
             w = axpy(basis[j - 1], w, a=-beta)
@@ -494,9 +496,14 @@ class _Overlap:
 
     Simon's analysis takes the operator exact to rounding (`eps`); a Hessian-vector
     product in float32, or by double backpropagation at all, is exact to far less. The
-    rounding level used is therefore the larger of `eps` and the operator's own
-    measured error (`observe`). The estimates only decide when measuring starts
-    (`lost`); from then on the true overlaps decide (`level`).
+    estimates therefore grow at the larger of `eps` and the error measured as the
+    iteration goes (`observe`). The estimates only decide when measuring starts
+    (`lost`, at `trigger`); from then on the true overlaps decide (`level`). Neither
+    threshold takes the measured error as a floor: it measures the basis's own loss
+    of orthogonality too. In float32 the rounding of a localised vector (a few large
+    entries) leaves even neighbouring vectors 1e-6 to 1e-5 from orthogonal, and a
+    level floored by it (1.3e-4 on a million-entry diagonal operator) let the pairs
+    of an early stop at 1e-4 reach true residuals of 2.6e-4.
     """
 
     def __init__(self, size, eps=np.finfo("float64").eps):
@@ -506,13 +513,14 @@ class _Overlap:
         self.needed = math.inf  # half `tolerance |theta|` of an early stop's pairs
 
     def observe(self, error, scale):
-        """Records an operator error `error` on a product of size about `scale`."""
+        """Records an error `error` (of the operator, or of the recurrence's own
+        orthogonality) on a product of size about `scale`."""
         if scale > 0:
             self.noise = max(self.noise, 10 * abs(error) / scale)
 
     def lost(self, alphas, betas, j, beta):
         """Updates the estimates for `q_{j+1} = r / beta`; whether the true overlaps
-        must be measured: the estimates passed `sqrt(eps)`, or an earlier step was
+        must be measured: the estimates passed `trigger`, or an earlier step was
         measured already."""
         self.norm = max(self.norm, abs(alphas[j]) + beta + (betas[j - 1] if j else 0.0))
         new = np.zeros(j + 2)
@@ -533,16 +541,24 @@ class _Overlap:
         self.previous, self.current = self.current, new
         if self.measuring or beta == 0.0:
             return True
-        return bool(np.max(np.abs(new[: j + 1])) > math.sqrt(self.noise))
+        return bool(np.max(np.abs(new[: j + 1])) > self.trigger)
 
     @property
     def level(self):
         """The measured overlap above which a vector is reorthogonalised: `eps**(3/4)`
         of the vectors' rounding (PROPACK's level for the vectors to orthogonalise
-        against), or what an early stop's tolerance needs where that is less (but
-        never below the operator's error)."""
-        needed = self.needed / self.norm if self.norm > 0 else math.inf
-        return max(min(self.eps ** 0.75, needed), self.noise)
+        against), or what an early stop's tolerance needs where that is less."""
+        return min(self.eps ** 0.75, self._needed)
+
+    @property
+    def trigger(self):
+        """The estimate at which measuring starts: `sqrt(eps)` (semi-orthogonality),
+        or what an early stop's tolerance needs where that is less."""
+        return min(math.sqrt(self.eps), self._needed)
+
+    @property
+    def _needed(self):
+        return self.needed / self.norm if self.norm > 0 else math.inf
 
     def measured(self, overlaps):
         """After measuring the true overlaps of the new vector, below `level`."""
