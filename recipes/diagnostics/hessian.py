@@ -422,9 +422,6 @@ def _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, 
     np.multiply(rng.integers(0, 2, size=size, dtype=np.int8), 2, out=basis[0])
     basis[0] -= 1
     basis[0] /= math.sqrt(size)
-    # One scratch vector for every full pass: a fresh 4 MB temporary each time would be
-    # new memory (page faults) on every step.
-    scratch = np.empty(size, dtype)
     axpy = scipy.linalg.blas.get_blas_funcs("axpy", dtype=dtype)  # y += a x, in place
     steps, full, checks, overlap = num_steps, 0, 0, _Overlap(size, np.finfo(dtype).eps)
     for j in range(num_steps):
@@ -440,7 +437,8 @@ def _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, 
             # q_{j-1} . A q_j is beta_{j-1} for an exact symmetric operator and an
             # orthogonal basis: the difference measures how far from both this is.
             beta = float(betas[j - 1])
-            overlap.observe(_dot(basis[j - 1], w) - beta, abs(alpha) + beta)
+            if not overlap.measuring:  # once measured, the estimates are not used
+                overlap.observe(_dot(basis[j - 1], w) - beta, abs(alpha) + beta)
             w = axpy(basis[j - 1], w, a=-beta)
         # `w` before any full pass: A y - theta y is `s_ji w` for a Ritz pair (up to
         # rounding and what earlier passes removed), so `|beta_j s_ji|` is its true
@@ -466,7 +464,7 @@ def _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, 
             checks += 1
             if (reorthogonalize == "full" or beta == 0.0
                     or np.max(np.abs(overlaps)) > overlap.level * beta):
-                betas[j] = beta = _orthogonalize(w, basis[: j + 1], beta, scratch, overlaps)
+                betas[j] = beta = _orthogonalize(w, basis[: j + 1], beta, overlaps)
                 overlap.reset()
                 full += 1
             else:
@@ -474,7 +472,7 @@ def _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, 
         if betas[j] <= 1e-10 * max(1.0, np.max(np.abs(alphas[: j + 1]))):
             betas[j] = 0.0  # Invariant subspace found: restart orthogonally.
             w = rng.normal(size=size).astype(dtype)
-            beta = _orthogonalize(w, basis[: j + 1], _norm(w), scratch)
+            beta = _orthogonalize(w, basis[: j + 1], _norm(w))
             overlap.restart()
         np.divide(w, beta, out=basis[j + 1])  # `beta` is `||w||` here
     values, coefficients = _ritz(alphas[:steps], betas[:steps])
@@ -596,21 +594,26 @@ def _converged(alphas, betas, steps, k, which, tolerance):
             float(np.min(magnitudes)))
 
 
-def _orthogonalize(w, basis, norm, scratch=None, overlaps=None):
+def _orthogonalize(w, basis, norm, overlaps=None):
     """Removes from `w` (of norm `norm`), in place, its components along the rows of
-    `basis` (`scratch`: a work vector like `w`).
+    `basis`.
 
     Classical Gram-Schmidt, repeated once when it cancelled most of `w` (the criterion
     of Daniel, Gragg, Kaufman and Stewart: "twice is enough"). `overlaps` is
     `basis @ w` where the caller has measured it already. Returns `||w||`.
 
     Two matrix-vector products, each one read of the basis (the least a pass can
-    read); `lanczos` runs them on one BLAS thread (see `_one_blas_thread`).
+    read), the second adding into `w` (BLAS `gemv`, no temporary); `lanczos` runs
+    them on one BLAS thread (see `_one_blas_thread`).
     """
+    gemv = scipy.linalg.blas.get_blas_funcs("gemv", dtype=w.dtype)
     for _ in range(2):
         if overlaps is None:
             overlaps = basis @ w
-        w -= np.matmul(overlaps, basis, out=scratch)
+        out = gemv(-1.0, basis.T, overlaps.astype(w.dtype, copy=False), beta=1.0, y=w,
+                   overwrite_y=True)
+        if out is not w:  # not updated in place (e.g. `w` not contiguous)
+            w[...] = out
         overlaps = None
         norm, before = _norm(w), norm
         if norm > before / math.sqrt(2):
