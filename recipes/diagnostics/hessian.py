@@ -32,6 +32,7 @@ it is a deterministic function of the weights.
 import dataclasses
 import functools
 import math
+import sys
 
 import keras
 import numpy as np
@@ -98,6 +99,7 @@ class Hessian:
         )
         self._loop = tf.function(functools.partial(Hessian._loop_graph, self))
         self._steps = self._outcome = self._joined = None
+        self._bases = []  # Lanczos bases of earlier calls, for `_basis`
 
     def _loss(self):
         y_pred = self._model(self._x, training=False)
@@ -160,6 +162,26 @@ class Hessian:
         return tf.while_loop(
             lambda v, done: tf.logical_not(done), body, (first, tf.constant(False))
         )
+
+    def _basis(self, rows, dtype):
+        """A `(rows, size)` array of `dtype` for a Lanczos basis, in memory this
+        `Hessian` used before where it can.
+
+        Fresh memory costs page faults on its first writes: for the 20 vectors of a
+        million float32 parameters (80 MB), 4 to 10 gradients' time in
+        benchmarks/hessian.py. Like TensorFlow, which keeps its tensors' memory, a
+        `Hessian` keeps the last two bases it made, and hands one out again once
+        nothing else holds it (no `Lanczos` result, and no view of its basis).
+        """
+        for basis in self._bases:
+            # References: the list, the loop's name and `getrefcount`'s own argument.
+            # Every view of the array (a result's basis) holds one more.
+            if (basis.dtype == dtype and basis.shape[0] >= rows
+                    and sys.getrefcount(basis) <= 3):
+                return basis[:rows]
+        basis = np.empty((rows, self.size), dtype)
+        self._bases = [*self._bases, basis][-2:]
+        return basis
 
     def _send(self, *parts):
         if self._joined is None or self._joined.dtype != parts[0].dtype:
@@ -303,7 +325,10 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
     Each step calls `matvec` once. When the Krylov space is exhausted (a zero residual),
     the iteration restarts from a fresh random vector orthogonal to the basis, so with
     `num_steps == size` the Ritz values are the exact spectrum, multiplicities included.
-    Memory is `num_steps * size` values of `dtype` for the basis. A float32 basis
+    Memory is `num_steps * size` values of `dtype` for the basis; given a `Hessian`,
+    memory it kept from an earlier call where no result holds it any more (fresh
+    memory costs page faults: 4 to 10 gradients' time for 20 steps of a million
+    float32 parameters, benchmarks/hessian.py). A float32 basis
     (for an operator that computes in float32 anyway, such as a float32 model's
     `Hessian`) halves the memory and the time of the vector arithmetic; the
     coefficients and the tridiagonal matrix stay float64.
@@ -380,7 +405,11 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64. Received: dtype={dtype}")
-    steps = _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, dtype)
+    if isinstance(matvec, Hessian):
+        basis = matvec._basis(num_steps, dtype)
+    else:
+        basis = np.zeros((num_steps, size), dtype)
+    steps = _lanczos_steps(basis, seed, k, which, tolerance, reorthogonalize)
     if isinstance(matvec, Hessian):
         return matvec.run(steps)
     try:
@@ -411,11 +440,12 @@ def _one_blas_thread():
     return _blas_controller().limit(limits=1, user_api="blas")
 
 
-def _lanczos_steps(size, num_steps, seed, k, which, tolerance, reorthogonalize, dtype):
-    """`lanczos` as a generator: yields each vector to multiply, receives its product,
-    and returns the `Lanczos`."""
+def _lanczos_steps(basis, seed, k, which, tolerance, reorthogonalize):
+    """`lanczos` as a generator, in `basis` (`(num_steps, size)`; what it holds is
+    overwritten): yields each vector to multiply, receives its product, and returns
+    the `Lanczos`."""
+    (num_steps, size), dtype = basis.shape, basis.dtype
     rng = np.random.default_rng(seed)
-    basis = np.zeros((num_steps, size), dtype)
     alphas, betas = np.zeros(num_steps), np.zeros(num_steps)
     # A random sign vector, drawn as bytes (a float64 draw of a million values costs
     # a third of a gradient).

@@ -1,6 +1,8 @@
 """recipes.diagnostics.hessian: eigenvalues against the full Hessian (numpy), verdicts on
 constructed critical points, Hessian-vector product counts and the trace."""
 
+import weakref
+
 import keras
 import numpy as np
 import pytest
@@ -386,6 +388,32 @@ def test_products_in_one_graph_loop_share_one_forward_pass():
         return (yield v).copy()
 
     np.testing.assert_allclose(op.run(once()), op.matvec(v), rtol=1e-12, atol=1e-14)
+
+
+def test_a_hessian_reuses_the_memory_of_a_basis_that_nothing_holds():
+    model = tanh_mlp("float32")
+    x, y = random_batch(model)
+    op = hessian.Hessian(model, x, y, "mse")
+
+    first = hessian.lanczos(op, op.size, 20, dtype="float32")
+    first_memory, first_basis = weakref.ref(first.basis.base), first.basis.copy()
+    second = hessian.lanczos(op, op.size, 20, dtype="float32")  # `first` still holds its own
+    assert not np.shares_memory(first.basis, second.basis)
+    np.testing.assert_array_equal(first.basis, first_basis)
+    np.testing.assert_array_equal(first.values, second.values)
+    row, second_basis = second.basis[3], second.basis.copy()  # a view holds it too
+    del first, second
+    third = hessian.lanczos(op, op.size, 20, seed=1, dtype="float32")
+    assert third.basis.base is first_memory()  # kept, and handed out again
+    np.testing.assert_array_equal(row, second_basis[3])
+    third_values = third.values
+    del third
+    again = hessian.lanczos(op, op.size, 20, seed=1, dtype="float32")
+    assert again.basis.base is first_memory()
+    np.testing.assert_array_equal(again.values, third_values)  # what it held is unused
+    np.testing.assert_array_equal(row, second_basis[3])
+    wider = hessian.lanczos(op, op.size, 20, dtype="float64")  # another dtype: new memory
+    assert not np.shares_memory(wider.basis, again.basis)
 
 
 def test_run_returns_what_the_steps_return_and_raises_what_they_raise():
