@@ -435,7 +435,7 @@ def _one_blas_thread():
     bandwidth, so more threads do not speed it up; but OpenBLAS's idle threads spin for
     a while after each call, on the cores TensorFlow needs for the next product
     (benchmarks/hessian.py, two cores: the top 5 eigenvalues of a million-parameter
-    MLP in 34-36 gradient-equivalents with one BLAS thread, 82-87 with two).
+    MLP in 32-33 gradient-equivalents with one BLAS thread, 61-68 with two).
     """
     return _blas_controller().limit(limits=1, user_api="blas")
 
