@@ -338,18 +338,18 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
     omega recurrence bounds its overlap with every earlier one. `eps` there is the
     vectors' rounding, or the error measured as the iteration goes where that is
     larger (a float32 Hessian-vector product is far less exact than its rounding).
-    Once a bound passes `sqrt(eps)`, or the level below where an early stop needs
-    less, every later step measures the true overlaps (one read of the basis) and
-    orthogonalises the vector against the whole basis (a second read) only when one
-    is above `eps**(3/4)`, or above what an early stop's tolerance needs (a basis off
-    by omega moves a residual by about omega ||A||; in float32 `sqrt(eps)` would be
-    too loose for a 1e-4 tolerance). Neither threshold rises with the measured
-    error: that error includes the basis's own loss of orthogonality. The
-    bounds are far above the truth for a dense operator (a million-parameter float32
-    Hessian: bounds past 1e-3 where the measured overlaps stay below 5e-5), so most
-    measured steps need no update. `reorthogonalize="full"` orthogonalises every step,
-    for comparison. An update runs twice only when the first cancelled most of the
-    vector ("twice is enough").
+    Once a bound passes `sqrt(eps)` (for an early stop, the level below where its
+    tolerance needs less), every later step measures the true overlaps (one read of
+    the basis) and orthogonalises the vector against the whole basis (a second read)
+    only when one is above `eps**(3/4)`, or above what an early stop's tolerance
+    needs (a basis off by omega moves a residual by about omega ||A||; in float32
+    `sqrt(eps)` would be too loose for a 1e-4 tolerance). Neither threshold rises
+    with the measured error: that error includes the basis's own loss of
+    orthogonality. The bounds are far above the truth for a dense operator (a
+    million-parameter float32 Hessian: bounds past 1e-3 where the measured overlaps
+    stay below 5e-5), so most measured steps need no update.
+    `reorthogonalize="full"` orthogonalises every step, for comparison. An update runs
+    twice only when the first cancelled most of the vector ("twice is enough").
 
     Given a `Hessian` itself (not its `matvec`), the products run in one graph loop
     that computes the model's forward and backward pass once (`Hessian.run`), and
