@@ -1,6 +1,6 @@
 """`train(auto=...)` against the defaults and against KerasTuner's Hyperband, same budget.
 
-    python benchmarks/auto.py [--cases hard tables mnist] [--seeds 1] [--limit 20000]
+    python benchmarks/auto.py [--cases hard tables mnist] [--seeds 3] [--limit 20000]
                               [--out FILE]
 
 Three cases, each side by side in one run, the sides alternating seed by seed:
@@ -177,7 +177,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", default=["hard", "tables", "mnist"],
                         choices=["hard", "tables", "mnist"])
-    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--limit", type=int, default=20000)
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -208,6 +208,11 @@ def main():
                           f"  {med((c['seconds'] for c in cells), '{:.0f}')} s  {cells[-1]['what']}")
                     summary[f"{name}_{side}_val_loss"] = statistics.median(
                         c["val_loss"] for c in cells)
+                    if cells[0]["val_mae"] is not None:
+                        summary[f"{name}_{side}_val_mae"] = statistics.median(
+                            c["val_mae"] for c in cells)
+                    summary[f"{name}_{side}_test"] = statistics.median(
+                        c["test"] for c in cells)
         if "mnist" in args.cases:
             runs = [mnist_case(seed, tmp) for seed in range(args.seeds)]
             out["mnist"] = runs
