@@ -407,11 +407,9 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
         raise ValueError(f"dtype must be float32 or float64. Received: dtype={dtype}")
     if isinstance(matvec, Hessian):
         basis = matvec._basis(num_steps, dtype)
-    else:
-        basis = np.zeros((num_steps, size), dtype)
+        return matvec.run(_lanczos_steps(basis, seed, k, which, tolerance, reorthogonalize))
+    basis = np.zeros((num_steps, size), dtype)
     steps = _lanczos_steps(basis, seed, k, which, tolerance, reorthogonalize)
-    if isinstance(matvec, Hessian):
-        return matvec.run(steps)
     try:
         with _one_blas_thread():  # the arithmetic, not the caller's own `matvec`
             v = next(steps)
@@ -640,8 +638,7 @@ def _orthogonalize(w, basis, norm, overlaps=None):
     for _ in range(2):
         if overlaps is None:
             overlaps = basis @ w
-        out = gemv(-1.0, basis.T, overlaps.astype(w.dtype, copy=False), beta=1.0, y=w,
-                   overwrite_y=True)
+        out = gemv(-1.0, basis.T, overlaps, beta=1.0, y=w, overwrite_y=True)
         if out is not w:  # not updated in place (e.g. `w` not contiguous)
             w[...] = out
         overlaps = None
