@@ -1,5 +1,5 @@
 """Custom Keras layers: hard sigmoid, piecewise-linear, maxout, noise mixing, random
-affine transforms of images."""
+affine transforms of images, piecewise-linear encoding of numbers and filling missing ones."""
 
 import os
 
@@ -10,6 +10,8 @@ from layers.hard_sigmoid import hard_sigmoid  # noqa: E402
 from layers.maxout import Maxout  # noqa: E402
 from layers.mix_background_noise import MixBackgroundNoise  # noqa: E402
 from layers.piecewise_linear import PiecewiseLinear  # noqa: E402
+from layers.piecewise_linear_encoding import FillMissing  # noqa: E402
+from layers.piecewise_linear_encoding import PiecewiseLinearEncoding  # noqa: E402
 from layers.random_affine import RandomAffine  # noqa: E402
 
 # Registration only: the recipes compile with these learning-rate schedules, so a
@@ -17,10 +19,12 @@ from layers.random_affine import RandomAffine  # noqa: E402
 import callbacks.schedules  # noqa: E402, F401
 
 __all__ = [
+    "FillMissing",
     "HardSigmoid",
     "Maxout",
     "MixBackgroundNoise",
     "PiecewiseLinear",
+    "PiecewiseLinearEncoding",
     "RandomAffine",
     "hard_sigmoid",
 ]

@@ -25,7 +25,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
-__all__ = ["get", "list_recipes", "describe", "preset_of"]
+__all__ = ["get", "list_recipes", "describe", "preset_of", "load"]
 __version__ = "0.1.0"
 
 _HERE = Path(__file__).parent
@@ -68,6 +68,15 @@ def get(name):
         ValueError: for an unknown name, listing the known ones.
     """
     return importlib.import_module(f"recipes.{_check(name)}").recipe
+
+
+def load(path):
+    """Loads an export (or a run directory's `model/`) for predictions:
+    `recipes.load("out/model").predict(frame_or_images)`; see
+    `recipes.engine.serving`."""
+    from recipes.engine.serving import load as load_export
+
+    return load_export(path)
 
 
 def _check(name):

@@ -1,4 +1,4 @@
-"""The command line: `python -m recipes list | train | tune | diagnose`.
+"""The command line: `python -m recipes list | train | tune | predict | describe | diagnose`.
 
 Bad input ends with a one-line error on stderr and exit status 2, never a traceback,
 and before any data is read or model built: every argument and output path is checked
@@ -233,6 +233,16 @@ def build_parser(recipe=None, engine=True, allow_abbrev=True):
     )
     p.add_argument("--overwrite", action="store_true", help="start the search afresh")
 
+    p = sub.add_parser("predict", help="predict new rows or images with an export or a run")
+    p.add_argument("model", help="an export (--export DIR) or a run directory")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--csv", metavar="FILE", help="rows to predict (a CSV file with a header)")
+    source.add_argument("--images", metavar="DIR", help="a folder of images to predict")
+    p.add_argument("--out", metavar="FILE", help="where to write the CSV (default: stdout)")
+
+    p = sub.add_parser("describe", help="what an export takes and returns")
+    p.add_argument("model", help="an export (--export DIR) or a run directory")
+
     p = sub.add_parser("diagnose", help="diagnose a saved run and write its plots")
     p.add_argument("run_dir", help="a run directory written by `train`")
     p.add_argument("--human-error", type=float, help="human-level error, e.g. 0.002")
@@ -263,7 +273,8 @@ def build_parser(recipe=None, engine=True, allow_abbrev=True):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    needs_tensorflow = bool(argv) and argv[0] in ("train", "tune", "diagnose", "experiment")
+    needs_tensorflow = bool(argv) and argv[0] in (
+        "train", "tune", "diagnose", "experiment", "predict", "describe")
     try:
         if needs_tensorflow:
             _check_recipe_name(argv)  # an unknown recipe: before TensorFlow loads
@@ -335,6 +346,8 @@ def _run(args, recipe):
         return 0
     if args.command == "experiment":
         return _experiment(args)
+    if args.command in ("predict", "describe"):
+        return _serve(args)
 
     _check_outputs(args)
     if args.mixed_precision:
@@ -371,7 +384,8 @@ def _run(args, recipe):
         if result.kept_epoch:
             kept = f" (the weights of epoch {result.kept_epoch} of {len(result.history['loss'])})"
         print(f"test: {metrics}{kept}")
-        print(f"run written to {result.run_dir}")
+        model = result.export(os.path.join(result.run_dir, "model"))
+        print(f"run written to {result.run_dir} (its SavedModel: {model})")
         if args.export:
             print(f"SavedModel exported to {result.export(args.export)}")
         if args.save:
@@ -389,6 +403,23 @@ def _run(args, recipe):
         **common,
     )
     print(search)
+    return 0
+
+
+def _serve(args):
+    from recipes.engine.serving import Served
+
+    _check_outputs(args)
+    served = Served(args.model)
+    if args.command == "describe":
+        print(served.describe())
+        return 0
+    if args.csv:
+        scored = served.predict_csv(args.csv, args.out)
+    else:
+        scored = served.predict_images(args.images, args.out)
+    if args.out:
+        print(f"{len(scored)} predictions written to {args.out}")
     return 0
 
 
@@ -419,6 +450,9 @@ def _check_outputs(args):
         check_export_path(args.export)
     if getattr(args, "save", None):
         check_keras_path(args.save)
+    out = getattr(args, "out", None)
+    if out and os.path.isdir(out):
+        raise ValueError(f"--out {out} is a directory: name the CSV file to write.")
     for flag in ("run_dir", "directory"):
         path = getattr(args, flag, None)
         if path and os.path.exists(path) and not os.path.isdir(path):

@@ -30,7 +30,7 @@ from recipes.data.pipeline import make_pipeline
 from recipes.data.series import LAGS, demo_series, lag_features
 from recipes.data.sources import DataUnavailableError, load
 from recipes.data.splits import Splits, seeded_split, split_mask, time_splits
-from recipes.data.tables import TableSplits, from_csv, load_table, read_csv
+from recipes.data.tables import TableSplits, from_csv, input_names, load_table, read_csv
 
 __all__ = [
     "LAGS",
@@ -55,6 +55,7 @@ __all__ = [
     "LIMITS",
     "lag_features",
     "load",
+    "input_names",
     "load_table",
     "read_csv",
     "make_pipeline",

@@ -347,7 +347,7 @@ def _folder(path, image_size, class_names=None):
     return paths, labels, tuple(classes), shape, set(sizes) != {tuple(image_size)}
 
 
-def _decode(paths, labels, shape, resize):
+def decode_files(paths, labels, shape, resize):
     """`(uint8 image, int64 label)` pairs of image files, decoded a batch of files per
     call (3.5x Keras's own one-file float32 decoding on 2 cores), resized (bilinear, then
     rounded back to uint8, the files' own type) when `resize`."""
@@ -404,7 +404,7 @@ def from_directory(path, test_path=None, image_size=None, *, limit=None,
     def part(files, files_labels):
         if not len(files):
             return None
-        return _decode([str(f) for f in files], files_labels, shape, resize)
+        return decode_files([str(f) for f in files], files_labels, shape, resize)
 
     return Splits(
         name=Path(path).name,

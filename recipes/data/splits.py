@@ -31,6 +31,10 @@ class Splits:
             [0, 1]), the scale a model rescales by; `None` for data that is not images.
         augment: the augmentation preset the kind of images calls for (`"digits"` or
             `"photos"`, see `recipes.data.images.augment_for`), if known.
+        notes: what reading the data left out or changed (rows without a target,
+            columns that only identify rows, renamed columns, resized images ...), one
+            sentence each; a training run prints them once and keeps them in its
+            settings.
     """
 
     name: str
@@ -46,6 +50,7 @@ class Splits:
     dtype: str | None = None
     pixel_max: float | None = None
     augment: str | None = None
+    notes: tuple = ()
 
     def arrays(self, split="train"):
         """Returns one split as numpy `(inputs, targets)`; for data that fits in memory."""

@@ -1,5 +1,4 @@
-"""Tables: CSV files and pandas DataFrames, read with pandas, every bad value reported by
-its line.
+"""Tables: CSV files and pandas DataFrames as they come, read with pandas.
 
     from recipes import data
     x, y, names = data.from_csv("series.csv", target="price")       # numbers only
@@ -12,14 +11,30 @@ text, booleans or integers with few distinct values mean classification, other n
 regression (`task=` overrides). Rows are shuffled into a seeded train / validation /
 test split (`recipes.data.splits.split_mask`), never taken in file order.
 
-pandas parses the file (quoting, separators, encodings); the checks are written here,
-because pandas turns a stray word in a numeric column into a text column and a missing
-number into NaN without a word. Every such value is reported at once, by file line (the
-header is line 1) or by DataFrame row: a missing or non-numeric value in a numeric column
-is an error; a missing text value is a category of its own (`""`).
+pandas parses the file (quoting, separators, encodings); what real tables hold is
+handled here:
+
+- a missing number (an empty field, `NA`, `NaN`) is data: it stays NaN, and the model
+  fills it with the training median and flags it (`layers.FillMissing`); a missing text
+  is a category of its own (`""`);
+- a row without a target is left out, with a note; a target with one value, or none, is
+  an error;
+- a column missing in more than 95% of the rows, a constant column, and a column that
+  only identifies rows (strictly increasing integers, or text unique in every row, in a
+  table of more than 50 rows) are left out, with a note, unless named in `keep`;
+- any column name works: each column gets an input name of letters, digits and `_`
+  (`input_names`), unique, stable for the same header, and reported when it differs;
+- a stray word in a mostly numeric column (a typo, `1O` for `10`) and an infinite value
+  are errors naming the file line (the header is line 1) or the DataFrame row, all at
+  once: pandas would silently turn the column into text.
+
+`from_csv` (the `regression` recipe's series) stays strict: every value must be a number.
 """
 
 import dataclasses
+import re
+import shlex
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -32,8 +47,16 @@ TASKS = ("classification", "regression")
 MAX_CLASSES = 20
 # Integer feature columns with at most this many distinct values are categories.
 MAX_INT_CATEGORIES = 10
-# Text feature columns with more distinct values than this are hashed.
+# Text feature columns keep at most this many values (the most frequent); the others
+# share one "other" category.
 MAX_TEXT_CATEGORIES = 100
+# A column missing in more than this fraction of the rows is left out.
+MAX_MISSING = 0.95
+# Columns that only identify rows are looked for in tables with more rows than this.
+MIN_ROWS_FOR_IDS = 50
+# Numbers are summarised by this many quantiles of the training split, from which the
+# model takes its bin edges (`TableSplits.edges`).
+QUANTILES = 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,26 +66,52 @@ class TableSplits(Splits):
     Attributes:
         target: the column predicted.
         task: `"classification"` or `"regression"`.
-        columns: `{name: kind}` of the input columns, kind one of `"number"`,
-            `"integer_category"`, `"text"` (in file order).
+        columns: `{input name: kind}` of the input columns (in file order), kind one
+            of `"number"`, `"integer_category"`, `"text"`. Input names are the keys of
+            the datasets' dicts, of the model's inputs and of an export's `serve`.
+        sources: `{input name: column}`: the table's column each input reads.
+        stats: `{input name: dict}` from the training split only: for numbers and
+            integer categories `fill` (the median), `missing` (whether any value is
+            missing) and `quantiles` (or `values`, the distinct integers); for text
+            `vocabulary` (the values kept, most frequent first).
+        left_out: `{column: reason}` of the columns that are not inputs.
     """
 
     target: str = ""
     task: str = "regression"
     columns: dict = dataclasses.field(default_factory=dict)
+    sources: dict = dataclasses.field(default_factory=dict)
+    stats: dict = dataclasses.field(default_factory=dict)
+    left_out: dict = dataclasses.field(default_factory=dict)
+
+    def edges(self, name, bins):
+        """Increasing bin edges for the number input `name`: `bins + 1` quantiles of
+        the training values (fewer where they repeat), or the distinct values of an
+        integer category; always at least two."""
+        stats = self.stats[name]
+        if "values" in stats:
+            edges = np.asarray(stats["values"], "float64")
+        else:
+            q = np.asarray(stats["quantiles"], "float64")
+            edges = np.unique(q[np.round(np.linspace(0, len(q) - 1, bins + 1)).astype(int)])
+        edges = edges[np.isfinite(edges)]
+        if len(edges) < 2:
+            low = edges[0] if len(edges) else 0.0
+            edges = np.array([low, low + 1.0])
+        return edges.tolist()
 
 
-def read_csv(path):
-    """Reads a CSV file with a header row as text, indexed by file line number.
+def read_csv(path, text=True):
+    """Reads a CSV file with a header row, indexed by file line number.
 
-    Blank lines are dropped (their numbers skipped); every value is a stripped string
-    (`""` where missing), so that no value is guessed or lost.
+    Blank lines are dropped (their numbers skipped). With `text=True` every value is a
+    stripped string (`""` where missing), so that no value is guessed or lost; with
+    `text=False` pandas reads numbers as numbers (NaN where missing: empty, `NA`, `NaN`
+    ...) and strips the text, which is lighter for a large table.
     """
+    options = dict(dtype=str, keep_default_na=False) if text else {}
     try:
-        frame = pd.read_csv(
-            path, dtype=str, keep_default_na=False, skip_blank_lines=False,
-            skipinitialspace=True,
-        )
+        frame = pd.read_csv(path, skip_blank_lines=False, skipinitialspace=True, **options)
     except FileNotFoundError:
         raise ValueError(f"No such CSV file: {path}. Received: csv={str(path)!r}") from None
     except pd.errors.EmptyDataError:
@@ -71,8 +120,13 @@ def read_csv(path):
         raise ValueError(f"{path} is not a well-formed CSV table: {e}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     frame.index = frame.index + 2  # line 1 is the header
-    frame = frame.apply(lambda column: column.str.strip())
-    frame = frame[(frame != "").any(axis=1)]
+    if text:
+        frame = frame.apply(lambda column: column.str.strip())
+        frame = frame[(frame != "").any(axis=1)]
+    else:
+        for name in frame.columns[frame.dtypes == object]:
+            frame[name] = frame[name].str.strip().replace("", np.nan)
+        frame = frame.dropna(how="all")
     if frame.empty:
         raise ValueError(f"{path} has a header but no data rows.")
     return frame
@@ -164,13 +218,19 @@ def load_table(
     target,
     task=None,
     features=None,
+    keep=(),
     validation_split=0.15,
     test_split=0.15,
     seed=42,
     limit=None,
 ):
-    """Reads a CSV file or a DataFrame into seeded, shuffled train / validation / test
-    splits of `(dict of columns, target)`.
+    """Reads a CSV file or a DataFrame as it comes into seeded, shuffled train /
+    validation / test splits of `(dict of columns, target)`.
+
+    Missing numbers stay NaN (the model fills and flags them), missing text is `""`,
+    rows without a target are left out, and columns that are nearly empty, constant or
+    only identify rows are left out unless named in `keep`; see the module docstring.
+    Everything left out or renamed is said in the splits' `notes`.
 
     Args:
         csv: path of a CSV file with a header row. Defaults to `None`.
@@ -179,7 +239,10 @@ def load_table(
         task: `"classification"` or `"regression"`. Defaults to `None`: text or
             boolean targets, and integers with at most 20 distinct values, are
             classes; other numbers regression.
-        features: the input columns. Defaults to `None` (every other column).
+        features: the input columns. Defaults to `None` (every other column, less
+            those left out).
+        keep: columns to use as inputs even when they look like row identifiers,
+            constant or nearly empty. Defaults to `()`.
         validation_split: fraction of the rows left after the test split, for
             validation. Defaults to `0.15`.
         test_split: fraction of the rows for the final test. Defaults to `0.15`.
@@ -187,8 +250,9 @@ def load_table(
         limit: keep only the first `limit` rows. Defaults to `None` (all).
 
     Returns:
-        A `TableSplits`: numbers as float32, integer categories as int64 and text as
-        strings; class ids (int64, in the order of `class_names`) or float32 targets.
+        A `TableSplits`: numbers and integer categories as float32 (NaN where
+        missing), text as strings; class ids (int64, in the order of `class_names`)
+        or float32 targets.
 
     Example:
 
@@ -201,7 +265,7 @@ def load_table(
     if task is not None and task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}. Received: task={task!r}")
     if csv is not None:
-        source, where, table = str(csv), "line", read_csv(csv)
+        source, where, table = str(csv), "line", read_csv(csv, text=False)
     else:
         if not isinstance(frame, pd.DataFrame):
             raise ValueError(f"frame must be a pandas DataFrame. Received: {type(frame).__name__}")
@@ -212,36 +276,78 @@ def load_table(
             raise ValueError("The DataFrame has no rows.")
     if limit is not None:
         table = table.iloc[:limit]
+    keep = [keep] if isinstance(keep, str) else list(keep)
+    given = features is not None
     features = [c for c in table.columns if c != target] if features is None else list(features)
-    _check_columns(source, table, target, features)
-    if not features:
-        raise ValueError(f"{source} has no column besides the target {target!r} to learn from.")
+    _check_columns(source, table, target, features + [c for c in keep if c not in features])
+    notes = []
 
-    problems, columns, inputs = [], {}, {}
-    for name in features:
-        kind, values, bad = _column(table[name])
-        columns[name], inputs[name] = kind, values
-        problems += [(line, name, what) for line, what in bad]
-    y, task, class_names, bad = _target(table[target], task)
-    problems += [(line, target, what) for line, what in bad]
+    y, task, class_names, problems = _target(table[target], task)
+    known = _known_targets(y, task)
+    if not known.all():
+        if not known.any():
+            raise ValueError(f"The target {target!r} is missing in every row of {source}.")
+        notes.append(f"left out {int((~known).sum())} of {len(y)} rows without a target "
+                     f"{target!r}")
+    count = len(class_names) if task == "classification" else len(np.unique(y[known]))
+    if count < 2 and not problems:
+        raise ValueError(
+            f"The target {target!r} has one value only ({table[target][known].iloc[0]!r}): "
+            "there is nothing to learn. Choose another target column."
+        )
+
+    kinds, values, left_out = {}, {}, {}
+    for column in features:
+        kind, column_values, bad = _column(table[column])
+        problems += [(line, column, what) for line, what in bad]
+        reason = None if (given or column in keep) else _leave_out(kind, column_values, len(table))
+        if reason:
+            left_out[column] = reason
+        else:
+            kinds[column], values[column] = kind, column_values
     _report(source, sorted(problems, key=lambda p: p[0]), where)
+    for column, reason in left_out.items():
+        notes.append(f"left out column {column!r}: {reason}; to use it: "
+                     f"--keep {shlex.quote(column)} (keep=[{column!r}])")
+    if not kinds:
+        raise ValueError(f"{source} has no column besides the target {target!r} to learn from"
+                         + (f" (left out: {left_out})." if left_out else "."))
 
-    n = len(table)
+    names = input_names(kinds)
+    renamed = {c: n for c, n in names.items() if c != n}
+    if renamed:
+        notes.append("input names for the model and its export (column -> input): "
+                     + ", ".join(f"{c!r} -> {n!r}" for c, n in renamed.items()))
+
+    y, values = y[known], {c: v[known] for c, v in values.items()}
+    n = len(y)
     test = split_mask(n, test_split, seed)
     validation = np.zeros(n, bool)
     validation[~test] = split_mask(int((~test).sum()), validation_split, seed + 1)
     train = ~(test | validation)
     if train.sum() < 1 or (task == "classification" and len(np.unique(y[train])) < 2):
         raise ValueError(
-            f"{source} has {n} rows: too few to split {validation_split:.0%} for "
-            f"validation and {test_split:.0%} for the test and still train on two classes."
+            f"{source} has {n} rows with a target: too few to split {validation_split:.0%} "
+            f"for validation and {test_split:.0%} for the test and still train on two classes."
         )
+
+    stats, missing = {}, {}
+    for column, kind in kinds.items():
+        stats[names[column]] = _stats(kind, values[column][train])
+        if kind != "text":
+            gaps = int(np.isnan(values[column]).sum())
+            if gaps:
+                missing[column] = gaps
+    if missing:
+        notes.append(f"{sum(missing.values())} missing numbers in {len(missing)} column(s) "
+                     "are filled inside the model with the training median, beside a "
+                     "missing-value indicator: "
+                     + ", ".join(f"{c!r} ({k})" for c, k in missing.items()))
 
     def part(mask):
         if not mask.any():
             return None
-        # Sorted by name, the order FeatureSpace gives the model's inputs.
-        x = {name: inputs[name][mask] for name in sorted(inputs)}
+        x = {names[c]: v[mask] for c, v in values.items()}
         return tf.data.Dataset.from_tensor_slices((x, y[mask]))
 
     name = str(csv).rsplit("/", 1)[-1] if csv is not None else "frame"
@@ -250,57 +356,142 @@ def load_table(
         train=part(train),
         validation=part(validation),
         test=part(test),
-        input_shape=(len(features),),
+        input_shape=(len(kinds),),
         num_classes=len(class_names) if task == "classification" else None,
         class_names=class_names,
         train_size=int(train.sum()),
         validation_size=int(validation.sum()),
         test_size=int(test.sum()),
+        notes=tuple(notes),
         target=target,
         task=task,
-        columns=columns,
+        columns={names[c]: k for c, k in kinds.items()},
+        sources={n: c for c, n in names.items()},
+        stats=stats,
+        left_out=left_out,
     )
+
+
+def input_names(columns):
+    """`{column: input name}`: each column name as letters, digits and `_` (accents
+    dropped, other characters `_`, a leading digit prefixed with `c_`), made unique
+    (case aside) by `_2`, `_3` ... in column order, so the same header always gives the
+    same names.
+
+    Example:
+
+    >>> input_names(["od280/od315", "Age", "age", "2nd try"])
+    {'od280/od315': 'od280_od315', 'Age': 'Age', 'age': 'age_2', '2nd try': 'c_2nd_try'}
+    """
+    names, seen = {}, set()
+    for column in columns:
+        spelled = str(column).translate(_LETTERS)
+        ascii_name = unicodedata.normalize("NFKD", spelled).encode("ascii", "ignore").decode()
+        base = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", ascii_name)).strip("_") or "column"
+        base = base if base[0].isalpha() else f"c_{base}"
+        name, i = base, 2
+        while name.lower() in seen:
+            name, i = f"{base}_{i}", i + 1
+        seen.add(name.lower())
+        names[column] = name
+    return names
+
+
+# Letters that accents-stripping (NFKD) would drop rather than spell.
+_LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe",
+                          "Œ": "OE", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "þ": "th"})
+
+
+def _leave_out(kind, values, rows):
+    """Why a feature column is not an input by default, or `None`."""
+    if kind == "text":
+        filled = values[values != ""]
+        missing = 1 - len(filled) / len(values)
+        distinct = len(np.unique(values))
+        identifies = rows > MIN_ROWS_FOR_IDS and len(filled) == len(values) and distinct == rows
+    else:
+        finite = values[~np.isnan(values)]
+        missing = 1 - len(finite) / len(values)
+        distinct = len(np.unique(finite)) + (missing > 0)
+        identifies = (rows > MIN_ROWS_FOR_IDS and missing == 0
+                      and np.all(finite == np.round(finite)) and np.all(np.diff(finite) > 0))
+    if missing > MAX_MISSING:
+        return f"missing in {missing:.0%} of the rows"
+    if distinct < 2:
+        return "the same value in every row"
+    if identifies:
+        what = "strictly increasing integers" if kind != "text" else "a different text in every row"
+        return f"it only identifies rows ({what})"
+    return None
+
+
+def _stats(kind, values):
+    """What the model's encoding of one input needs, from the training rows only."""
+    if kind == "text":
+        names, counts = np.unique(values, return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        if len(names) > MAX_TEXT_CATEGORIES:  # the most frequent, seen at least twice
+            order = [i for i in order if counts[i] > 1][:MAX_TEXT_CATEGORIES]
+        return {"vocabulary": [str(names[i]) for i in order]}
+    finite = values[~np.isnan(values)].astype("float64")
+    stats = {"fill": float(np.median(finite)) if len(finite) else 0.0,
+             "missing": bool(len(finite) < len(values))}
+    if kind == "integer_category":
+        stats["values"] = np.unique(finite).tolist()
+    else:
+        stats["quantiles"] = (np.quantile(finite, np.linspace(0, 1, QUANTILES + 1)).tolist()
+                              if len(finite) else [0.0])
+    return stats
+
+
+def _known_targets(y, task):
+    return y >= 0 if task == "classification" else np.isfinite(y)
 
 
 def _text_or_numbers(column):
     """`(text, values, problems)` of a column that is not boolean: `text` (stripped
-    strings, `""` where missing) when it holds text, else `None` and its numbers. A column
-    of strings is text unless nearly every value (90%) is a number: then the others are
-    typos, reported as problems."""
+    strings, `""` where missing) when it holds text, else `None`, its numbers (NaN where
+    missing) and the values that are neither (problems). A column of strings is text
+    unless nearly every value (90%) is a number: then the others are typos."""
     if pd.api.types.is_numeric_dtype(column):
-        return (None, *_numbers(column))
+        values, problems = _numbers(column)
+        return None, values, _not_missing(problems)
     text = column.fillna("").astype(str).str.strip()
     values, problems = _numbers(text)
     filled = (text != "").to_numpy()
     if not filled.any() or np.isfinite(values[filled]).mean() < 0.9:
         return text, None, []
-    return None, values, problems
+    return None, values, _not_missing(problems)
+
+
+def _not_missing(problems):
+    """The problems that are not gaps: a gap is data (NaN), a typo or an infinity is not."""
+    return [(line, kind) for line, kind in problems if kind not in ("missing (NaN)", "NaN")]
 
 
 def _column(column):
     """(kind, values, problems) of a feature column; see `load_table`."""
     if pd.api.types.is_bool_dtype(column):
-        return "integer_category", column.to_numpy("int64"), []
+        return "integer_category", column.to_numpy("float32"), []
     text, values, problems = _text_or_numbers(column)
     if text is not None:
         return "text", text.to_numpy(object).astype(str), []
-    if problems:
-        return "number", values, problems
-    distinct = np.unique(values)
+    values = np.where(np.isfinite(values), values, np.nan)
+    distinct = np.unique(values[~np.isnan(values)])
     if np.all(distinct == np.round(distinct)) and len(distinct) <= MAX_INT_CATEGORIES:
-        return "integer_category", values.astype("int64"), []
-    return "number", values.astype("float32"), []
+        return "integer_category", values.astype("float32"), problems
+    return "number", values.astype("float32"), problems
 
 
 def _target(column, task):
-    """(y, task, class_names, problems) of the target column."""
+    """(y, task, class_names, problems) of the target column; a missing target is -1
+    (classes) or NaN (numbers)."""
     if pd.api.types.is_bool_dtype(column):
         text, values, problems = None, column.to_numpy("float64"), []
         task = task or "classification"
     else:
         text, values, problems = _text_or_numbers(column)
-    if text is not None:  # a text target: a missing class is a problem
-        problems = [(line, "missing") for line, v in zip(text.index, text) if v == ""]
+    if text is not None:
         if task == "regression":
             raise ValueError(f"The target {column.name!r} holds text: it cannot be regressed.")
         task = "classification"
@@ -308,24 +499,18 @@ def _target(column, task):
         ids = {name: i for i, name in enumerate(names)}
         y = np.array([ids.get(v, -1) for v in text], "int64")
     else:
-        finite = values[np.isfinite(values)]
-        distinct = np.unique(finite)
+        values = np.where(np.isfinite(values), values, np.nan)
+        distinct = np.unique(values[~np.isnan(values)])
         if task is None:
             whole = np.all(distinct == np.round(distinct))
             task = "classification" if whole and len(distinct) <= MAX_CLASSES else "regression"
         if task == "classification":
             names = tuple(_number_name(v) for v in distinct)
-            y = np.searchsorted(distinct, np.nan_to_num(values)).astype("int64")
+            y = np.where(np.isnan(values), -1,
+                         np.searchsorted(distinct, np.nan_to_num(values))).astype("int64")
         else:
             names = ()
             y = values.astype("float32")
-    if not problems:
-        count = len(names) if task == "classification" else len(np.unique(y))
-        if count < 2:
-            raise ValueError(
-                f"The target {column.name!r} has one value only ({column.iloc[0]!r}): "
-                "there is nothing to learn. Choose another target column."
-            )
     return y, task, names, problems
 
 

@@ -425,6 +425,9 @@ class Recipe:
         if data is None:
             data = self.load_data(data_dir, limit, seed, **data_options)
         self.check_data(data)
+        if verbose != 0:
+            for note in data.notes:
+                print(f"data: {note}", flush=True)
 
         run_dir = Path(run_dir or Path("runs") / self.name)
         extra = list(callbacks)
@@ -439,6 +442,7 @@ class Recipe:
                                given=given)
         if compare_depth:
             result.comparisons = self.compare_depth(result, hp, data, strategy, run_dir)
+        result.settings["data_notes"] = list(data.notes)
         result.timings["total_seconds"] = time.perf_counter() - start
         result.save(run_dir)
         if diagnose:

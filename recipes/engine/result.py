@@ -80,6 +80,7 @@ class Result:
     comparisons: dict = dataclasses.field(default_factory=dict)
     auto: dict | None = None
     exporter: object = dataclasses.field(default=None, repr=False)
+    _exported: Path | None = dataclasses.field(default=None, repr=False)
 
     _SAVED = ("recipe", "test_metrics", "settings", "hyperparameters", "timings",
               "stop_reason", "kept_epoch", "comparisons", "auto")
@@ -94,13 +95,16 @@ class Result:
         path = check_export_path(path)
         partial = path.with_name(f".{path.name}.partial")
         shutil.rmtree(partial, ignore_errors=True)
-        if self.exporter is not None:
+        if self._exported is not None and self._exported.is_dir():  # the same model again
+            shutil.copytree(self._exported, partial)
+        elif self.exporter is not None:
             self.exporter(partial)
         else:
             self.model.export(str(partial), format="tf_saved_model", verbose=False)
         if path.exists():
             shutil.rmtree(path)
         os.replace(partial, path)
+        self._exported = path
         return str(path)
 
     def save_model(self, path):

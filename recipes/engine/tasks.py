@@ -6,31 +6,39 @@ shape, channels, classes and pixel range come from the data; the augmentation pr
 from the kind of images (`recipes.data.augment_for`, overridable with `augment=`).
 A preset (`cnn_mnist`) is a task whose `dataset` is set and whose defaults are measured.
 
-`TableTask` is classification or regression on a table (`recipes.data.load_table`): the
-columns are encoded inside the model by `keras.utils.FeatureSpace` (numbers normalised,
-small sets of integers and text one-hot encoded, text with many values hashed), so the
-model takes raw columns.
+`TableTask` is classification or regression on a table as it comes
+(`recipes.data.load_table`): the columns are encoded inside the model (missing numbers
+filled and flagged, numbers piecewise-linear encoded, text one-hot over its training
+vocabulary), so the model takes raw columns, gaps included.
 
 Exports (`Result.export`) serve raw inputs and name their outputs: an image model takes
 pixels of the data's shape in the data's own dtype (uint8 for image files and TFDS) and
 returns `probabilities`, `class_id` and `class_name`; a table model takes one named
-input per raw column (float32 for numbers, string for text) and returns `prediction`
-for regression, the same three outputs for classification.
+input per raw column (float32 for numbers, NaN where missing; string for text, `""`
+where missing), named by `recipes.data.input_names`, and returns `prediction` for
+regression, the same three outputs for classification. Each export holds `recipes.json`
+(`write_about`): its inputs against the table's columns, its outputs and class names.
 """
 
-import re
-
 import dataclasses
+import json
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+import layers
 from recipes import data as recipe_data
 from recipes.engine.recipe import DataOption, Recipe
 
 
-def export_classifier(model, path, inputs, class_names, prepare=None):
+# Beside `saved_model.pb`: what the export takes and returns, for `recipes.load`, the
+# `predict` and `describe` commands, and people; TensorFlow ignores the file.
+ABOUT = "recipes.json"
+
+
+def export_classifier(model, path, inputs, class_names, prepare=None, about=None):
     """Writes a SavedModel whose `serve` signature returns `probabilities`, `class_id`
     and `class_name` for raw inputs.
 
@@ -41,6 +49,8 @@ def export_classifier(model, path, inputs, class_names, prepare=None):
         class_names: the name of each class, in label order.
         prepare: turns the raw inputs into what `model` takes. Defaults to `None`
             (a cast to float32).
+        about: what the inputs are, written to `recipes.json` in `path` with the
+            outputs (see `write_about`). Defaults to `None` (`{}`).
     """
     names = tf.constant([str(n) for n in class_names])
     prepare = prepare or (lambda raw: tf.cast(raw, "float32"))
@@ -55,11 +65,13 @@ def export_classifier(model, path, inputs, class_names, prepare=None):
         }
 
     _write(model, path, serve, inputs)
+    write_about(path, about, outputs=["probabilities", "class_id", "class_name"],
+                class_names=[str(n) for n in class_names])
 
 
-def export_regressor(model, path, inputs, prepare=None):
+def export_regressor(model, path, inputs, prepare=None, about=None):
     """Writes a SavedModel whose `serve` signature returns `prediction` (one value per
-    example) for raw inputs; `inputs` and `prepare` as in `export_classifier`."""
+    example) for raw inputs; `inputs`, `prepare` and `about` as in `export_classifier`."""
     prepare = prepare or (lambda raw: tf.cast(raw, "float32"))
 
     def serve(raw):
@@ -67,6 +79,16 @@ def export_regressor(model, path, inputs, prepare=None):
         return {"prediction": tf.reshape(prediction, [-1])}
 
     _write(model, path, serve, inputs)
+    write_about(path, about, outputs=["prediction"])
+
+
+def write_about(path, about, **more):
+    """Writes `recipes.json` into the export at `path`: `about` (`kind`: `"table"` or
+    `"images"`; a table's `inputs`, each `{"name", "column", "dtype"}`, its `task`,
+    `target` and `left_out` columns; images' `shape` and `dtype`) with `more`
+    (`outputs`, `class_names`)."""
+    record = dict(about or {}, **more)
+    (Path(path) / ABOUT).write_text(json.dumps(record, indent=1, ensure_ascii=False))
 
 
 def _write(model, path, serve, inputs):
@@ -162,8 +184,11 @@ class ImageTask(Recipe):
         spec = tf.TensorSpec((None, *shape), tf.as_dtype(data.dtype or "float32"), "image")
         names = data.class_names or tuple(map(str, range(data.num_classes)))
 
+        about = dict(kind="images", shape=list(shape), dtype=spec.dtype.name,
+                     pixel_max=data.pixel_max or self.pixel_max)
+
         def export(path):
-            export_classifier(model, path, spec, names)
+            export_classifier(model, path, spec, names, about=about)
 
         return export
 
@@ -182,6 +207,10 @@ class TableTask(Recipe):
             "classification or regression (default: chosen from the target column)",
             choices=("classification", "regression"),
         ),
+        "keep": DataOption(
+            "columns to use even if they look like row ids, constant or nearly empty",
+            nargs="+", metavar="COLUMN",
+        ),
         "frame": DataOption("a pandas DataFrame instead of csv", cli=False),
     }
 
@@ -190,7 +219,7 @@ class TableTask(Recipe):
         raise NotImplementedError(f"{type(self).__name__} has no demo table.")
 
     def load_data(self, data_dir=None, limit=None, seed=42, *, csv=None, frame=None,
-                  target=None, task=None):
+                  target=None, task=None, keep=()):
         """Seeded, shuffled `TableSplits` of the table given (see
         `recipes.data.load_table`), or of the demo table."""
         if csv is None and frame is None:
@@ -202,7 +231,8 @@ class TableTask(Recipe):
                 "(CLI: --target COLUMN)."
             )
         return recipe_data.load_table(
-            csv=csv, frame=frame, target=target, task=task, limit=limit, seed=seed,
+            csv=csv, frame=frame, target=target, task=task, keep=keep or (), limit=limit,
+            seed=seed,
             validation_split=self.defaults["validation_split"],
         )
 
@@ -232,45 +262,39 @@ class TableTask(Recipe):
             return None
         return float(_train_targets(data).var())
 
-    def encoded_inputs(self, data):
-        """`(inputs, encoded)`: a dict of `keras.Input`s, one per raw column, and their
-        FeatureSpace encoding (adapted on the training split) as one tensor."""
-        # The encoding stays in float32 under mixed precision: it is preprocessing, and
-        # FeatureSpace's normalization cannot adapt in bfloat16 (Keras 3.15).
-        policy = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy("float32")
-        try:
-            return self._feature_space(data)
-        finally:
-            keras.mixed_precision.set_global_policy(policy)
+    def encoded_inputs(self, data, bins=16):
+        """`(inputs, encoded)`: a dict of `keras.Input`s, one per raw column (float32
+        numbers, NaN where missing, or strings), and their encoding as one tensor.
 
-    def _feature_space(self, data):
-        fs = keras.utils.FeatureSpace
-        kinds = {
-            "number": fs.float_normalized,
-            "integer_category": lambda: fs.integer_categorical(num_oov_indices=1),
-        }
-        features = {}
+        Numbers are filled where missing (`layers.FillMissing`, with an indicator where
+        the training split had gaps) and piecewise-linear encoded over `bins` quantile
+        bins (`layers.PiecewiseLinearEncoding`); integer categories the same way over
+        their own values, which a dense layer then reads as one-hot; text one-hot over
+        its vocabulary, with one slot for values not seen in training. Every statistic
+        comes from the training split (`TableSplits.stats`), read once by pandas, so no
+        adapt pass runs over the rows.
+        """
+        # The encoding stays in float32 under mixed precision: it is preprocessing.
+        inputs, parts = {}, []
         for name, kind in data.columns.items():
+            stats = data.stats[name]
             if kind == "text":
-                distinct = self._distinct(data, name)
-                features[name] = (
-                    fs.string_categorical(num_oov_indices=1)
-                    if distinct <= recipe_data.tables.MAX_TEXT_CATEGORIES
-                    else fs.string_hashed(num_bins=2 * recipe_data.tables.MAX_TEXT_CATEGORIES)
-                )
-            else:
-                features[name] = kinds[kind]()
-        space = keras.utils.FeatureSpace(features, output_mode="concat")
-        space.adapt(data.train.map(lambda x, y: x))
-        # A plain dict: FeatureSpace keeps a tracked one, which Keras takes for another
-        # structure than the dicts tf.data yields, and warns on every call.
-        return dict(space.get_inputs()), space.get_encoded_features()
-
-    @staticmethod
-    def _distinct(data, name):
-        values = data.train.map(lambda x, y: x[name]).batch(100_000).get_single_element()
-        return len(np.unique(values.numpy()))
+                x = inputs[name] = keras.Input((), dtype="string", name=name)
+                ids = keras.layers.StringLookup(vocabulary=stats["vocabulary"],
+                                                num_oov_indices=1)(x)
+                parts.append(keras.layers.CategoryEncoding(
+                    len(stats["vocabulary"]) + 1, output_mode="one_hot", dtype="float32")(ids))
+                continue
+            x = inputs[name] = keras.Input((), dtype="float32", name=name)
+            filled = layers.FillMissing(stats["fill"], indicator=stats["missing"],
+                                        dtype="float32")(x)
+            if stats["missing"]:
+                filled, flag = filled
+                parts.append(flag)
+            parts.append(layers.PiecewiseLinearEncoding(data.edges(name, bins),
+                                                        dtype="float32")(filled))
+        encoded = keras.layers.Concatenate(dtype="float32")(parts) if len(parts) > 1 else parts[0]
+        return inputs, encoded
 
     def target_scale(self, data):
         """`(std, mean)` of the training targets, to put a regression output in the
@@ -279,28 +303,23 @@ class TableTask(Recipe):
         return float(y.std() or 1.0), float(y.mean())
 
     def exporter(self, model, data):
-        specs, dtypes = {}, {}
-        for column, kind in data.columns.items():
-            name = _signature_name(column)
-            if name in specs:
-                raise ValueError(
-                    f"Columns {column!r} and another both export as input {name!r}: "
-                    "rename one of them."
-                )
-            specs[name] = tf.TensorSpec((None,), tf.string if kind == "text" else tf.float32, name)
-            dtypes[column] = (name, model.input[column].dtype if isinstance(model.input, dict) else None)
-
-        def prepare(raw):
-            return {
-                column: tf.cast(raw[name], dtype) if dtype != "string" else raw[name]
-                for column, (name, dtype) in sorted(dtypes.items())
-            }
+        specs = {
+            name: tf.TensorSpec((None,), tf.string if kind == "text" else tf.float32, name)
+            for name, kind in data.columns.items()
+        }
+        about = dict(
+            kind="table", task=data.task, target=data.target,
+            inputs=[dict(name=name, column=data.sources[name],
+                         dtype="string" if kind == "text" else "float32")
+                    for name, kind in data.columns.items()],
+            left_out=data.left_out,
+        )
 
         def export(path):
             if data.task == "classification":
-                export_classifier(model, path, specs, data.class_names, prepare)
+                export_classifier(model, path, specs, data.class_names, dict, about)
             else:
-                export_regressor(model, path, specs, prepare)
+                export_regressor(model, path, specs, dict, about)
 
         return export
 
@@ -309,9 +328,3 @@ def _train_targets(data):
     """The training split's targets as one array (a table's inputs are dicts, which
     `Splits.arrays` cannot stack)."""
     return np.concatenate([y for _, y in data.train.batch(4096).as_numpy_iterator()])
-
-
-def _signature_name(column):
-    """A column name as a SavedModel input name: letters, digits, `_`, `.`, `-`."""
-    name = re.sub(r"[^A-Za-z0-9_.\-]", "_", str(column)).strip("_") or "column"
-    return name if name[0].isalpha() else f"c_{name}"

@@ -345,8 +345,8 @@ def test_tabular_classifier_serves_class_names(tmp_path):
     [
         ("a,b\n1,x\n2,y\n3,x\n", "b2", r"Column 'b2' is not in .*Available columns: \['a', 'b'\]"),
         ("a,y\n1,5\n2,5\n3,5\n4,5\n5,5\n6,5\n7,5\n", "y", "one value only"),
-        ("a,b,y\n1,u,1.5\n,v,2.5\n3,u,3.5\n4,v,4.5\n5,u,5.5\n6,u,6.5\n7,v,7.5\n8,u,8.5\n9,v,9.5\n10,u,10.5\n11,v,11.5\n", "y",
-         r"line 3, column 'a': missing"),
+        ("a,b,y\n1,u,1.5\ninf,v,2.5\n3,u,3.5\n4,v,4.5\n5,u,5.5\n6,u,6.5\n7,v,7.5\n8,u,8.5\n9,v,9.5\n10,u,10.5\n11,v,11.5\n", "y",
+         r"line 3, column 'a': infinite value"),
         ("a,b,y\n" + "".join(f"{i},u,{i}.5\n" for i in range(1, 20)) + "1O,v,3.5\n", "y",
          r"line 21, column 'a': non-numeric value '1O'"),
     ],
