@@ -124,8 +124,10 @@ def read_csv(path, text=True):
         frame = frame.apply(lambda column: column.str.strip())
         frame = frame[(frame != "").any(axis=1)]
     else:
-        for name in frame.columns[frame.dtypes == object]:
-            frame[name] = frame[name].str.strip().replace("", np.nan)
+        for name in frame.columns:
+            if not pd.api.types.is_numeric_dtype(frame[name]) and not pd.api.types.is_bool_dtype(frame[name]):
+                frame[name] = frame[name].astype(str).str.strip().where(frame[name].notna())
+                frame.loc[frame[name] == "", name] = np.nan
         frame = frame.dropna(how="all")
     if frame.empty:
         raise ValueError(f"{path} has a header but no data rows.")
@@ -135,22 +137,40 @@ def read_csv(path, text=True):
 def _numbers(column):
     """The column as float64 (NaN where missing or not a number) and the problems:
     `[(line, kind)]` for missing, non-numeric, NaN and infinite values."""
-    text = column.astype(str)
-    values = pd.to_numeric(text, errors="coerce").to_numpy("float64")
+    values, missing = _parse(column)
+    return values, _problems(column, values, missing)
+
+
+def _parse(column):
+    """`(values, missing)`: the column as float64, NaN where it is not a finite
+    number, and where it is empty or NaN to begin with; vectorised."""
+    if pd.api.types.is_numeric_dtype(column):
+        values = column.to_numpy("float64", na_value=np.nan)
+        missing = np.isnan(values)
+    else:
+        text = column.astype(str).str.strip()
+        missing = column.isna().to_numpy() | (text == "").to_numpy()
+        values = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy("float64")
+    values = np.where(np.isinf(values), np.nan, values) if np.isinf(values).any() else values
+    return values, missing
+
+
+def _problems(column, values, missing):
+    """`[(line, kind)]` of the values of `column` that are not finite numbers: read
+    one by one, but only those."""
     problems = []
-    for line, raw, value in zip(column.index, text, values):
-        if np.isfinite(value):
-            continue
-        if raw == "" or column.isna().get(line, False):
+    for i in np.flatnonzero(~np.isfinite(values)):
+        raw = str(column.iloc[i]).strip()
+        if missing[i]:
             kind = "missing (NaN)"
         elif raw.lower() in ("nan", "-nan", "+nan"):
             kind = "NaN"
-        elif np.isinf(value):
+        elif raw.lower().lstrip("+-") in ("inf", "infinity"):
             kind = "infinite value"
         else:
             kind = f"non-numeric value {raw!r}"
-        problems.append((line, kind))
-    return values, problems
+        problems.append((column.index[i], kind))
+    return problems
 
 
 def _report(source, problems, where):
@@ -405,10 +425,11 @@ _LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "
 def _leave_out(kind, values, rows):
     """Why a feature column is not an input by default, or `None`."""
     if kind == "text":
-        filled = values[values != ""]
-        missing = 1 - len(filled) / len(values)
-        distinct = len(np.unique(values))
-        identifies = rows > MIN_ROWS_FOR_IDS and len(filled) == len(values) and distinct == rows
+        counts = pd.Series(values).value_counts()
+        filled = len(values) - counts.get("", 0)
+        missing = 1 - filled / len(values)
+        distinct = len(counts)
+        identifies = rows > MIN_ROWS_FOR_IDS and filled == len(values) and distinct == rows
     else:
         finite = values[~np.isnan(values)]
         missing = 1 - len(finite) / len(values)
@@ -428,11 +449,10 @@ def _leave_out(kind, values, rows):
 def _stats(kind, values):
     """What the model's encoding of one input needs, from the training rows only."""
     if kind == "text":
-        names, counts = np.unique(values, return_counts=True)
-        order = np.argsort(-counts, kind="stable")
-        if len(names) > MAX_TEXT_CATEGORIES:  # the most frequent, seen at least twice
-            order = [i for i in order if counts[i] > 1][:MAX_TEXT_CATEGORIES]
-        return {"vocabulary": [str(names[i]) for i in order]}
+        counts = pd.Series(values).value_counts()  # most frequent first
+        if len(counts) > MAX_TEXT_CATEGORIES:  # the most frequent, seen at least twice
+            counts = counts[counts > 1].iloc[:MAX_TEXT_CATEGORIES]
+        return {"vocabulary": [str(v) for v in counts.index]}
     finite = values[~np.isnan(values)].astype("float64")
     stats = {"fill": float(np.median(finite)) if len(finite) else 0.0,
              "missing": bool(len(finite) < len(values))}
@@ -451,22 +471,28 @@ def _known_targets(y, task):
 def _text_or_numbers(column):
     """`(text, values, problems)` of a column that is not boolean: `text` (stripped
     strings, `""` where missing) when it holds text, else `None`, its numbers (NaN where
-    missing) and the values that are neither (problems). A column of strings is text
-    unless nearly every value (90%) is a number: then the others are typos."""
-    if pd.api.types.is_numeric_dtype(column):
-        values, problems = _numbers(column)
-        return None, values, _not_missing(problems)
-    text = column.fillna("").astype(str).str.strip()
-    values, problems = _numbers(text)
-    filled = (text != "").to_numpy()
-    if not filled.any() or np.isfinite(values[filled]).mean() < 0.9:
-        return text, None, []
-    return None, values, _not_missing(problems)
+    missing) and the values that are neither (problems: typos, infinities; a gap is data,
+    not a problem). A column of strings is text unless nearly every value (90%) is a
+    number: then the others are typos."""
+    numeric = pd.api.types.is_numeric_dtype(column)
+    sample = None if numeric else column.dropna().iloc[:1000]
+    if sample is not None and len(sample) and np.isfinite(_parse(sample)[0]).mean() < 0.5:
+        return _text(column), None, []  # plainly text: no need to parse it all
+    values, missing = _parse(column)
+    if not numeric:
+        filled = ~missing
+        if not filled.any() or np.isfinite(values[filled]).mean() < 0.9:
+            return _text(column), None, []
+    bad = np.isnan(values) & ~missing
+    if not bad.any():
+        return None, values, []
+    found = _problems(column, np.where(bad, np.nan, 0.0), missing)
+    return None, values, [(line, kind) for line, kind in found if kind != "NaN"]
 
 
-def _not_missing(problems):
-    """The problems that are not gaps: a gap is data (NaN), a typo or an infinity is not."""
-    return [(line, kind) for line, kind in problems if kind not in ("missing (NaN)", "NaN")]
+def _text(column):
+    """Stripped strings, `""` where missing."""
+    return column.astype(str).str.strip().where(column.notna(), "")
 
 
 def _column(column):
@@ -496,8 +522,7 @@ def _target(column, task):
             raise ValueError(f"The target {column.name!r} holds text: it cannot be regressed.")
         task = "classification"
         names = tuple(sorted(set(text) - {""}))
-        ids = {name: i for i, name in enumerate(names)}
-        y = np.array([ids.get(v, -1) for v in text], "int64")
+        y = pd.Categorical(text, categories=names).codes.astype("int64")  # "": -1
     else:
         values = np.where(np.isfinite(values), values, np.nan)
         distinct = np.unique(values[~np.isnan(values)])

@@ -135,7 +135,7 @@ class Served:
             text = values.astype(str).str.strip()
             missing = values.isna().to_numpy() | text.str.lower().isin(_MISSING).to_numpy()
             if spec["dtype"] == "string":
-                raw[spec["name"]] = np.where(missing, "", text.to_numpy(str))
+                raw[spec["name"]] = np.where(missing, "", text.to_numpy(object)).astype(str)
                 continue
             numbers = pd.to_numeric(values.where(~missing), errors="coerce").to_numpy("float32")
             bad = np.flatnonzero(np.isnan(numbers) & ~missing)

@@ -3,6 +3,7 @@ exports a SavedModel that scores raw inputs, alone, as the trained model does; t
 seed gives the same splits from every source; bad data fails before training."""
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+import recipes
 from recipes import cnn, data, mlp, tabular
 
 N = 400  # MNIST images per source: seconds per training
@@ -316,13 +318,95 @@ def test_tabular_trains_and_serves_raw_rows(tmp_path):
            "rooms": np.array([1.0, 5.0, 3.0], "float32"),
            "area": np.array([50.0, 120.0, 80.0], "float32"),
            "age": np.array([10.0, 60.0, 0.0], "float32")}
-    expected = result.model({
-        "age": tf.constant(raw["age"]), "area": tf.constant(raw["area"]),
-        "rooms": tf.constant(raw["rooms"].astype("int64")),
-        "town": tf.constant(raw["town"].astype(str)),
-    }, training=False).numpy()[:, 0]
+    expected = result.model({k: tf.constant(v.astype(str) if v.dtype == object else v)
+                             for k, v in raw.items()}, training=False).numpy()[:, 0]
     out = serve_in_fresh_process(result.export(tmp_path / "saved"), raw, tmp_path)
     np.testing.assert_allclose(out["prediction"], expected, rtol=1e-4, atol=1e-3)
+
+
+def messy(n=300, seed=0):
+    """`houses` as real exports come: a row-number column, odd names, gaps in numbers,
+    texts and the target."""
+    frame = houses(n, seed).rename(columns={"area": "area m²", "age": "Age/years"})
+    frame.insert(0, "rownames", np.arange(1, n + 1))
+    frame.loc[::6, "area m²"] = np.nan
+    frame.loc[::7, "town"] = None
+    frame.loc[::13, "price"] = np.nan
+    return frame
+
+
+def test_tabular_serves_rows_with_gaps_by_their_own_names(tmp_path):
+    frame = messy()
+    frame.to_csv(tmp_path / "houses.csv", index=False)
+    result = tabular.train(epochs=3, csv=tmp_path / "houses.csv", target="price",
+                           run_dir=tmp_path / "run", verbose=0, diagnose=False)
+    notes = result.settings["data_notes"]
+    assert any("rows without a target 'price'" in n for n in notes)
+    assert any("'rownames'" in n and "--keep rownames" in n for n in notes)
+    raw = {"town": np.array(["Alton", "", "Nowhere", ""], object),
+           "rooms": np.array([1.0, 5.0, np.nan, 3.0], "float32"),
+           "area_m2": np.array([np.nan, 120.0, 80.0, np.nan], "float32"),
+           "Age_years": np.array([10.0, np.nan, 0.0, 30.0], "float32")}
+    expected = result.model({k: tf.constant(v.astype(str) if v.dtype == object else v)
+                             for k, v in raw.items()}, training=False).numpy()[:, 0]
+    assert np.isfinite(expected).all()
+    out = serve_in_fresh_process(result.export(tmp_path / "saved"), raw, tmp_path)
+    np.testing.assert_allclose(out["prediction"], expected, rtol=1e-4, atol=1e-3)
+    # A gap is filled with the training median and flagged: not the same as the median.
+    filled = dict(raw, area_m2=np.array([np.nanmedian(frame["area m²"])] * 4, "float32"))
+    median = result.model({k: tf.constant(v.astype(str) if v.dtype == object else v)
+                           for k, v in filled.items()}, training=False).numpy()[:, 0]
+    assert not np.allclose(median[[0, 3]], expected[[0, 3]])
+
+
+def test_predict_writes_the_rows_in_order_with_their_predictions(tmp_path):
+    from recipes.__main__ import main
+
+    frame = messy()
+    frame.to_csv(tmp_path / "houses.csv", index=False)
+    assert main(["train", "tabular", "--csv", str(tmp_path / "houses.csv"), "--target", "price",
+                 "--epochs", "2", "--run-dir", str(tmp_path / "run"), "--quiet"]) == 0
+    new = frame.sample(frac=1, random_state=1).iloc[:25].drop(columns="rooms")
+    new["note"] = "extra column"
+    new.to_csv(tmp_path / "new.csv", index=False)
+    with pytest.raises(ValueError, match=r"lack the column 'rooms', which the model needs"):
+        recipes.load(tmp_path / "run").predict_csv(tmp_path / "new.csv")
+    new = frame.sample(frac=1, random_state=1).iloc[:25].assign(note="extra column")
+    new.to_csv(tmp_path / "new.csv", index=False)
+    assert main(["predict", str(tmp_path / "run"), "--csv", str(tmp_path / "new.csv"),
+                 "--out", str(tmp_path / "out.csv")]) == 0
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert list(out.columns) == list(new.columns) + ["prediction"]
+    np.testing.assert_array_equal(out.rownames, new.rownames)  # the input's order
+    served = recipes.load(tmp_path / "run" / "model")
+    again = served.predict(new.drop(columns="price"))
+    np.testing.assert_allclose(out.prediction, again.prediction, rtol=1e-5)
+    assert re.search(r"\n +area_m2 +<- 'area m²' \(float32\)\n", served.describe())
+
+
+def test_predict_images_writes_one_row_per_file(tmp_path, mnist_arrays):
+    x, y = mnist_arrays
+    root = tmp_path / "digits"
+    for i, (image, label) in enumerate(zip(x[:120], y[:120])):
+        (root / f"d{label}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image[..., 0]).save(root / f"d{label}" / f"{i:03d}.png")
+    result = cnn.train(epochs=1, hp={"filters": 16}, images=root, run_dir=tmp_path / "run",
+                       verbose=0, diagnose=False)
+    export = result.export(tmp_path / "saved")
+    new = tmp_path / "new"
+    new.mkdir()
+    for i in range(5):  # one of another size: resized to the model's
+        picture = Image.fromarray(x[200 + i, ..., 0])
+        (picture.resize((40, 40)) if i == 0 else picture).save(new / f"{i}.png")
+    (new / "notes.txt").write_text("not an image")
+    out = recipes.load(export).predict_images(new, tmp_path / "out.csv")
+    written = pd.read_csv(tmp_path / "out.csv")
+    assert list(written.columns) == ["path", "class_name", "probability"]
+    assert [p.rsplit("/", 1)[-1] for p in written.path] == [f"{i}.png" for i in range(5)]
+    expected = result.model.predict(x[201:205].astype("float32"), verbose=0)
+    np.testing.assert_allclose(written.probability[1:], expected.max(1), rtol=1e-4)
+    assert list(written.class_name[1:]) == [f"d{i}" for i in expected.argmax(1)]
+    assert set(out.columns) >= {f"probability_d{i}" for i in range(10)}
 
 
 def test_tabular_classifier_serves_class_names(tmp_path):

