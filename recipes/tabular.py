@@ -46,7 +46,7 @@ class Tabular(TableTask):
         hp = hyperparameters(hp)
         data = data if data is not None else self.load_data()
         # Piecewise-linear bins per number (Gorishniy et al., 2022).
-        inputs, encoded = self.encoded_inputs(data, hp.Int("bins", 2, 64, sampling="log", default=16))
+        inputs, encoded = self.encoded_inputs(data, hp.Int("bins", 1, 64, sampling="log", default=16))
         regression = data.task != "classification"
         std, mean = self.target_scale(data) if regression else (1.0, 0.0)
         # The loss is in the target's units: L2 is weighed against its variance.

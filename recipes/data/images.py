@@ -18,9 +18,10 @@ the same examples in the same order.
 
 Folders are read by `keras.utils.image_dataset_from_directory` (class names from the
 subfolder names, in sorted order). Before it reads a pixel, every file is checked here:
-a folder with fewer than two classes, an empty class folder, a file that is not an image,
-and images of mixed sizes without `image_size` are one-line errors naming the place and
-the fix. Written by hand because Keras skips such files silently or fails mid-epoch.
+a folder with fewer than two classes, an empty class folder and a file that is not an
+image are one-line errors naming the place and the fix. Images of mixed sizes, without
+`image_size`, are resized to their median height and width (`common_size`, the longer
+side at most `MAX_SIDE`), which the splits' notes say. Written by hand because Keras skips such files silently or fails mid-epoch.
 """
 
 from pathlib import Path
@@ -34,6 +35,8 @@ from recipes.data.sources import load
 from recipes.data.splits import Splits, cut_arrays, seeded_split, split_arrays, split_mask
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+# Images of mixed sizes are resized to their median size, the longer side at most this.
+MAX_SIDE = 128
 def load_images(
     *,
     dataset=None,
@@ -57,8 +60,9 @@ def load_images(
         images: a folder with one subfolder of images per class. Defaults to `None`.
         test_images: a folder like `images` holding the test split; without it a
             seeded test split is carved out of `images`. Defaults to `None`.
-        image_size: `(height, width)` to resize folder images to; required when
-            their sizes differ. Defaults to `None` (the images' own size).
+        image_size: `(height, width)` to resize folder images to. Defaults to
+            `None`: the images' own size, or their median size where it differs
+            (`common_size`).
         x: an array of images `(n, height, width)` or `(n, height, width, channels)`,
             with `y` its integer labels `(n,)`. Defaults to `None`.
         y: the labels of `x`. Defaults to `None`.
@@ -267,8 +271,9 @@ def scan_directory(path):
     """Checks a folder of class subfolders without decoding an image.
 
     Returns:
-        `(class_names, sizes, channels)`: the sorted class folder names, the set of
-        `(height, width)` sizes found and the set of channel counts.
+        `(class_names, sizes, channels)`: the sorted class folder names, the files of
+        each `(height, width)` size found (`{size: [paths]}`) and the set of channel
+        counts.
 
     Raises:
         ValueError: the folder is missing, has fewer than two class folders, an empty
@@ -310,13 +315,25 @@ def scan_directory(path):
                     f"{file} cannot be read as an image ({type(e).__name__}): fix or "
                     "remove it."
                 ) from None
-            sizes.setdefault((height, width), file)
+            sizes.setdefault((height, width), []).append(file)
     return classes, sizes, channels
+
+
+def common_size(sizes, longest=MAX_SIDE):
+    """The size images of mixed sizes are resized to: the median height and width over
+    the files (`sizes` as `scan_directory` returns them), scaled down to keep the aspect
+    ratio where the longer side exceeds `longest`, so that an epoch stays affordable on a
+    CPU."""
+    heights = np.concatenate([[h] * len(files) for (h, _), files in sizes.items()])
+    widths = np.concatenate([[w] * len(files) for (_, w), files in sizes.items()])
+    height, width = float(np.median(heights)), float(np.median(widths))
+    scale = min(1.0, longest / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def _folder(path, image_size, class_names=None):
     """One folder, listed by `image_dataset_from_directory` after `scan_directory`:
-    `(file paths, labels, class names, image shape, whether to resize)`."""
+    `(file paths, labels, class names, image shape, whether to resize, notes)`."""
     import keras
 
     classes, sizes, channels = scan_directory(path)
@@ -325,15 +342,18 @@ def _folder(path, image_size, class_names=None):
             f"The test folder {path} has classes {classes}, but the training folder has "
             f"{list(class_names)}: both need the same class subfolders."
         )
+    notes = []
     if image_size is None:
-        if len(sizes) > 1:
-            (a, fa), (b, fb) = list(sizes.items())[:2]
-            raise ValueError(
-                f"Images in {path} have {len(sizes)} different sizes (e.g. {fa} is "
-                f"{a[0]}x{a[1]}, {fb} is {b[0]}x{b[1]}): pass image_size=(height, width) "
-                "(CLI: --image-size H W) to resize them all."
-            )
         image_size = next(iter(sizes))
+        if len(sizes) > 1:
+            image_size = common_size(sizes)
+            smallest, largest = min(sizes, key=lambda s: s[0] * s[1]), max(sizes, key=lambda s: s[0] * s[1])
+            notes.append(
+                f"images in {path} have {len(sizes)} sizes ({smallest[0]}x{smallest[1]} to "
+                f"{largest[0]}x{largest[1]}): resized to {image_size[0]}x{image_size[1]}, the "
+                f"median height and width (the longer side at most {MAX_SIDE}); "
+                "--image-size H W (image_size=) chooses another"
+            )
     color = "grayscale" if channels == {1} else "rgb"
     listed = keras.utils.image_dataset_from_directory(
         str(path), labels="inferred", label_mode="int", class_names=classes,
@@ -344,7 +364,7 @@ def _folder(path, image_size, class_names=None):
     index = {name: i for i, name in enumerate(classes)}
     labels = np.array([index[Path(p).parent.name] for p in paths], "int64")
     shape = (*image_size, 1 if color == "grayscale" else 3)
-    return paths, labels, tuple(classes), shape, set(sizes) != {tuple(image_size)}
+    return paths, labels, tuple(classes), shape, set(sizes) != {tuple(image_size)}, notes
 
 
 def decode_files(paths, labels, shape, resize):
@@ -378,7 +398,7 @@ def from_directory(path, test_path=None, image_size=None, *, limit=None,
     The seeded splits are drawn on the list of files (`split_mask`, as `seeded_split`
     draws them on a dataset), so each split decodes only its own files.
     """
-    paths, labels, classes, shape, resize = _folder(path, image_size)
+    paths, labels, classes, shape, resize, notes = _folder(path, image_size)
     if limit is not None:
         paths, labels = paths[:limit], labels[:limit]
     paths = np.array(paths, dtype=object)
@@ -389,7 +409,7 @@ def from_directory(path, test_path=None, image_size=None, *, limit=None,
         test_files = (paths[test], labels[test])
         paths, labels = paths[~test], labels[~test]
     else:
-        t_paths, t_labels, _, t_shape, t_resize = _folder(
+        t_paths, t_labels, _, t_shape, t_resize, t_notes = _folder(
             test_path, image_size or shape[:2], class_names=classes
         )
         if t_shape != shape:
@@ -398,7 +418,7 @@ def from_directory(path, test_path=None, image_size=None, *, limit=None,
                 f"images {shape}: pass image_size=(height, width) to resize both."
             )
         test_files = (np.array(t_paths, dtype=object), t_labels)
-        resize = resize or t_resize
+        resize, notes = resize or t_resize, notes + t_notes
     held = split_mask(len(paths), validation_split, seed + 1)
 
     def part(files, files_labels):
@@ -420,4 +440,5 @@ def from_directory(path, test_path=None, image_size=None, *, limit=None,
         dtype="uint8",
         pixel_max=255.0,
         augment=augment_for(Path(path).name, shape[-1]),
+        notes=tuple(notes),
     )

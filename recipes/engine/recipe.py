@@ -208,6 +208,12 @@ class Recipe:
             )
         return s
 
+    def data_settings(self, settings, data, given):
+        """The run's settings once the data is known: a recipe may size its defaults to
+        the data (a table's batch size to its rows); the settings named in `given` were
+        chosen by the user and stay. Defaults to `settings` unchanged."""
+        return settings
+
     def check_data_options(self, data_options):
         """Raises a `ValueError` for keywords that are not this recipe's data options."""
         unknown = sorted(set(data_options) - set(self.data_options))
@@ -399,11 +405,12 @@ class Recipe:
         self.check_data_options(data_options)
         hp = self.hyperparameters(hp)
         given = dict(hp.values)
-        settings = self.settings(
+        chosen = dict(
             epochs=epochs,
             batch_size=_one_of("batch_size", batch_size, given),
             learning_rate=_one_of("learning_rate", learning_rate, given),
         )
+        settings = self.settings(**chosen)
         if limit is not None:
             recipe_data.check_positive_int("limit", limit)
         check_strategy(strategy)
@@ -425,6 +432,7 @@ class Recipe:
         if data is None:
             data = self.load_data(data_dir, limit, seed, **data_options)
         self.check_data(data)
+        settings = self.data_settings(settings, data, {k for k, v in chosen.items() if v is not None})
         if verbose != 0:
             for note in data.notes:
                 print(f"data: {note}", flush=True)

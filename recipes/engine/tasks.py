@@ -122,7 +122,7 @@ class ImageTask(Recipe):
         "images": DataOption("a folder with one subfolder of images per class", metavar="DIR"),
         "test_images": DataOption("a folder like --images holding the test split", metavar="DIR"),
         "image_size": DataOption(
-            "resize folder images to H W (needed when their sizes differ)",
+            "resize folder images to H W (default: their size, or the median of mixed sizes)",
             type=int, nargs=2, metavar=("H", "W"),
         ),
         "augment": DataOption(
@@ -214,6 +214,12 @@ class TableTask(Recipe):
         "frame": DataOption("a pandas DataFrame instead of csv", cli=False),
     }
 
+    # How the batch and the epochs follow the rows (see `data_settings`).
+    rows_per_step = 100
+    max_batch_size = 512
+    max_steps = 40_000
+    min_epochs = 10
+
     def demo(self):
         """`(frame, target)` of the table used when no table is given."""
         raise NotImplementedError(f"{type(self).__name__} has no demo table.")
@@ -235,6 +241,22 @@ class TableTask(Recipe):
             seed=seed,
             validation_split=self.defaults["validation_split"],
         )
+
+    def data_settings(self, settings, data, given):
+        """The batch size grows with the training rows (a power of two near
+        rows / `rows_per_step`, between the recipe's `batch_size` and `max_batch_size`),
+        and the epochs shrink so that a run takes at most `max_steps` steps (at least
+        `min_epochs`), unless given: a large table then trains in minutes, a small one as
+        before."""
+        settings = dict(settings)
+        if "batch_size" not in given:
+            wanted = 2 ** round(np.log2(max(data.train_size / self.rows_per_step, 1)))
+            settings["batch_size"] = int(np.clip(wanted, settings["batch_size"], self.max_batch_size))
+        if "epochs" not in given:
+            steps = -(-data.train_size // settings["batch_size"])
+            settings["epochs"] = int(min(settings["epochs"],
+                                         max(self.min_epochs, self.max_steps // steps)))
+        return settings
 
     def check_data(self, data):
         """Nothing left to check: `load_table` reported every bad value by row."""

@@ -179,7 +179,6 @@ def write_image(path, size, mode="L"):
     [
         ({"a/1.png": (8, 8)}, r"has one class folder \('a'\)"),
         ({"a/1.png": (8, 8), "b/": None}, r"class folder .*b is empty"),
-        ({"a/1.png": (8, 8), "b/2.png": (9, 8)}, r"2 different sizes .* --image-size H W"),
         ({"a/1.png": (8, 8), "b/2.png": (8, 8), "b/notes.txt": "text"}, r"notes.txt is not an image"),
         ({"a/1.png": (8, 8), "b/2.png": "not png"}, r"2.png cannot be read as an image"),
     ],
@@ -201,13 +200,22 @@ def test_bad_folders_fail_before_training(tmp_path, layout, message):
     assert time.perf_counter() - start < 30
 
 
-def test_mixed_sizes_train_with_image_size(tmp_path):
-    for i in range(12):
-        write_image(tmp_path / "imgs" / f"c{i % 2}" / f"{i}.png", (8 + i % 3, 8))
+def test_mixed_sizes_are_resized_to_their_median_or_to_image_size(tmp_path):
+    widths = [8, 9, 10, 10, 12, 30, 10, 9, 10, 11, 10, 300]
+    for i, width in enumerate(widths):  # PIL sizes are (width, height)
+        write_image(tmp_path / "imgs" / f"c{i % 2}" / f"{i}.png", (width, 8 + i % 2))
     splits = cnn.recipe.load_data(images=tmp_path / "imgs", image_size=(6, 6))
     assert splits.input_shape == (6, 6, 1) and splits.class_names == ("c0", "c1")
     image, _ = next(iter(splits.train))
     assert image.dtype == tf.uint8 and image.shape == (6, 6, 1)
+    assert splits.notes == ()
+    median = cnn.recipe.load_data(images=tmp_path / "imgs")
+    height, width = np.median([8 + i % 2 for i in range(12)]), np.median(widths)
+    assert median.input_shape == (round(height), round(width), 1)
+    distinct = len({(8 + i % 2, w) for i, w in enumerate(widths)})
+    assert f"have {distinct} sizes (8x8 to 9x300): resized to {round(height)}x{round(width)}" in median.notes[0]
+    # The longer side is capped: an epoch stays affordable.
+    assert data.images.common_size({(900, 1200): ["a", "b"], (600, 800): ["c"]}) == (96, 128)
 
 
 @pytest.mark.parametrize(
