@@ -71,6 +71,7 @@ def test_check_layer(tmp_path):
     assert y.min() >= 0.0 and y.max() <= 1.0
 
 
+@pytest.mark.slow
 def test_loads_in_fresh_process(tmp_path):
     # The registered function serializes as an activation, the layer by name.
     model = keras.Sequential(

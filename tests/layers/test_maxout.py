@@ -92,6 +92,7 @@ def test_check_layer(tmp_path, input_shape, output_shape):
     )
 
 
+@pytest.mark.slow
 def test_loads_in_fresh_process(tmp_path):
     model = keras.Sequential(
         [

@@ -147,6 +147,7 @@ def test_check_layer(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_noise_bank_travels_in_keras_file(tmp_path):
     inputs = keras.Input((30,))
     mix = layers.MixBackgroundNoise(NOISE, 0.0, 10.0, seed=3)

@@ -69,10 +69,12 @@ def _fit_curve(smooth, units=16, steps=300):
     return float(np.mean(np.abs(model.predict(x, verbose=0) - y)))
 
 
+@pytest.mark.slow
 def test_fits_a_curve_with_three_kinks():
     assert _fit_curve(smooth=False) < 0.05
 
 
+@pytest.mark.slow
 def test_smooth_variant_fits_the_curve():
     assert _fit_curve(smooth=True) < 0.05
 
@@ -97,6 +99,7 @@ def test_check_layer(tmp_path, smooth):
     )
 
 
+@pytest.mark.slow
 def test_loads_in_fresh_process(tmp_path):
     model = keras.Sequential(
         [keras.Input((2,)), layers.PiecewiseLinear(units=6, outputs=2)]

@@ -49,6 +49,7 @@ def test_list_prints_every_recipe_as_a_task_or_a_preset():
     assert recipes.preset_of("cnn_mnist") == "cnn" and recipes.preset_of("cnn") is None
 
 
+@pytest.mark.slow
 def test_help_everywhere():
     for args in ([], ["train"], ["tune"], ["diagnose"], ["list"]):
         out = run_cli(*args, "--help")
@@ -83,6 +84,7 @@ def test_bad_input_is_one_line_and_no_traceback(args, message):
         (["train", "mlp_mnist", "--hp", "depth=9"], "Hyperparameter 'depth' is an integer"),
     ],
 )
+@pytest.mark.slow
 def test_bad_input_from_a_fresh_process_is_one_line(args, message, tmp_path):
     start = time.perf_counter()
     out = run_cli(*args, cwd=tmp_path)
@@ -162,6 +164,7 @@ def test_bad_arguments_fail_in_seconds_before_any_data_is_read(args, message, a_
     assert time.perf_counter() - start < 10  # no data was read
 
 
+@pytest.mark.slow
 def test_a_logged_run_is_one_line_per_epoch_without_tensorflow_noise(tmp_path):
     out = run_cli(
         "train", "mlp_mnist", "--epochs", "3", "--limit", "512", "--hp", "units=32",
@@ -179,6 +182,7 @@ def test_a_logged_run_is_one_line_per_epoch_without_tensorflow_noise(tmp_path):
     assert out.stderr.strip() == "", out.stderr
 
 
+@pytest.mark.slow
 def test_csv_without_the_target_column(tmp_path):
     csv = tmp_path / "data.csv"
     csv.write_text("a,b\n1,2\n3,4\n5,6\n")
@@ -188,6 +192,7 @@ def test_csv_without_the_target_column(tmp_path):
     assert "price" in out.stderr and "a, b" in out.stderr.replace("'", "")
 
 
+@pytest.mark.slow
 def test_train_exports_a_savedmodel(tmp_path):
     out = run_cli(
         "train", "mlp_mnist", "--epochs", "1", "--limit", "256", "--hp", "units=32",
@@ -210,6 +215,7 @@ def test_train_exports_a_savedmodel(tmp_path):
     assert out.returncode == 2 and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_auto_prints_a_row_per_step_and_ends_in_budget(tmp_path):
     start = time.perf_counter()
     out = run_cli(

@@ -22,6 +22,7 @@ def test_unknown_recipe_lists_the_known_ones():
         recipes.get("cnn2")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", recipes.list_recipes())
 def test_every_recipe_builds_with_defaults_and_trains_a_step(name):
     recipe = recipes.get(name)
@@ -45,6 +46,7 @@ def test_every_recipe_builds_with_defaults_and_trains_a_step(name):
     assert any(not np.allclose(a, b) for a, b in zip(before, after))
 
 
+@pytest.mark.slow
 def test_importing_a_recipe_does_no_tensorflow_work():
     code = (
         "import sys\n"

@@ -45,6 +45,7 @@ def test_linear_model_reads_only_the_previous_value(co2):
     np.testing.assert_allclose(model.predict(x, verbose=0), model.predict(changed, verbose=0))
 
 
+@pytest.mark.slow
 def test_compare_prints_the_lectures_table(co2, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     rows = regression.compare(epochs=3, data=co2)
@@ -54,6 +55,7 @@ def test_compare_prints_the_lectures_table(co2, capsys, tmp_path, monkeypatch):
     assert all(np.isfinite([r["train"], r["validation"], r["test"]]).all() for r in rows)
 
 
+@pytest.mark.slow
 def test_a_lag_model_beats_predicting_the_mean(co2, tmp_path):
     result = regression.train(
         epochs=30, data=co2, hp={"model": "lags"}, run_dir=tmp_path, verbose=0,
@@ -64,6 +66,7 @@ def test_a_lag_model_beats_predicting_the_mean(co2, tmp_path):
     assert result.test_metrics["mae"] < 0.2 * mean_baseline
 
 
+@pytest.mark.slow
 def test_training_on_a_csv(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 2))
@@ -108,6 +111,7 @@ def test_series_models_predict_the_change_from_the_last_value(co2, tmp_path):
     assert any(isinstance(l, keras.layers.Add) for l in model.layers)
 
 
+@pytest.mark.slow
 def test_no_model_is_more_than_twice_as_bad_as_the_line(co2, capsys, tmp_path, monkeypatch):
     # Predicting the level, the sum of hard sigmoids saturated above the training
     # range and reached 25 times the linear model's test MAE; predicting the change,

@@ -75,6 +75,7 @@ def serve_in_fresh_process(path, inputs, tmp_path):
     return dict(np.load(tmp_path / "outputs.npz", allow_pickle=True))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["tfds", "folder", "arrays", "dataset"])
 @pytest.mark.parametrize("task, hp", [(cnn, {"filters": 16}), (mlp, {"units": 32, "depth": 1})])
 def test_every_task_trains_on_every_source_and_serves_raw_pixels(
@@ -301,6 +302,7 @@ def linear_baseline(splits):
     return np.abs(encode(test_x) @ w - test_y).mean()
 
 
+@pytest.mark.slow
 def test_tabular_beats_least_squares_on_a_real_table_with_a_text_column(tmp_path):
     from statsmodels.datasets import grunfeld
 
@@ -311,6 +313,7 @@ def test_tabular_beats_least_squares_on_a_real_table_with_a_text_column(tmp_path
     assert result.test_metrics["mae"] <= linear_baseline(splits)
 
 
+@pytest.mark.slow
 def test_tabular_trains_and_serves_raw_rows(tmp_path):
     frame = houses()
     frame.to_csv(tmp_path / "houses.csv", index=False)
@@ -343,6 +346,7 @@ def messy(n=300, seed=0):
     return frame
 
 
+@pytest.mark.slow
 def test_tabular_serves_rows_with_gaps_by_their_own_names(tmp_path):
     frame = messy()
     frame.to_csv(tmp_path / "houses.csv", index=False)
@@ -367,6 +371,7 @@ def test_tabular_serves_rows_with_gaps_by_their_own_names(tmp_path):
     assert not np.allclose(median[[0, 3]], expected[[0, 3]])
 
 
+@pytest.mark.slow
 def test_predict_writes_the_rows_in_order_with_their_predictions(tmp_path):
     from recipes.__main__ import main
 
@@ -392,6 +397,7 @@ def test_predict_writes_the_rows_in_order_with_their_predictions(tmp_path):
     assert re.search(r"\n +area_m2 +<- 'area m²' \(float32\)\n", served.describe())
 
 
+@pytest.mark.slow
 def test_predict_images_writes_one_row_per_file(tmp_path, mnist_arrays):
     x, y = mnist_arrays
     root = tmp_path / "digits"
@@ -417,6 +423,7 @@ def test_predict_images_writes_one_row_per_file(tmp_path, mnist_arrays):
     assert set(out.columns) >= {f"probability_d{i}" for i in range(10)}
 
 
+@pytest.mark.slow
 def test_tabular_classifier_serves_class_names(tmp_path):
     frame = houses()
     frame["band"] = np.where(frame.price > frame.price.median(), "high", "low")

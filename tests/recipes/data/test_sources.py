@@ -57,6 +57,7 @@ def test_load_mnist(mnist):
     assert x.shape == (60, 28, 28, 1) and x.max() > 200 and set(y) <= set(range(10))
 
 
+@pytest.mark.slow
 def test_validation_is_a_seeded_disjoint_subset_of_the_first_examples(mnist):
     first = examples(data.load("mnist", validation_split=0).train.take(600))
     train, val = examples(mnist.train), examples(mnist.validation)

@@ -9,6 +9,7 @@ from recipes.diagnostics import experiments
 from helpers import TinyRecipe, tiny_data
 
 
+@pytest.mark.slow
 def test_batch_size_study(tmp_path, capsys):
     data = tiny_data()
     plot = tmp_path / "batch_size.png"
@@ -35,6 +36,7 @@ def test_batch_size_needs_sizes():
         experiments.batch_size(TinyRecipe(), sizes=[], data=tiny_data())
 
 
+@pytest.mark.slow
 def test_optimizer_study(tmp_path, capsys):
     data = tiny_data()
     plot = tmp_path / "optimizers.png"

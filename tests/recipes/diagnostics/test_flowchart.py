@@ -60,6 +60,7 @@ def sine_runs():
 # Each verdict, from a real training run.
 
 
+@pytest.mark.slow
 def test_model_bias_when_a_bigger_model_fits_better(sine_runs):
     tiny, linear, big = sine_runs["tiny"], sine_runs["linear"], sine_runs["big"]
     baseline = sine_runs["baseline"]
@@ -81,6 +82,7 @@ def test_high_training_loss_without_a_comparison_asks_for_one(sine_runs):
     assert "shallower=" in result.advice
 
 
+@pytest.mark.slow
 def test_optimization_failure_of_a_deep_sigmoid_network():
     # 12 sigmoid layers trained with plain SGD: the gradient vanishes, so the deep
     # network fits a linearly separable problem worse than a one-layer network does.
@@ -104,6 +106,7 @@ def test_optimization_failure_of_a_deep_sigmoid_network():
     assert "shallower" in result.advice
 
 
+@pytest.mark.slow
 def test_overfitting_of_a_big_model_on_a_tiny_training_set():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(524, 20)).astype("float32")

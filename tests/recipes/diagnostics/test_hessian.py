@@ -50,6 +50,7 @@ def random_batch(model, n=64, seed=0):
     return x, y
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_eigenvalues_match_numpy(dtype):
     model = tanh_mlp(dtype)
@@ -153,6 +154,7 @@ def test_local_maximum():
     assert result.escape_direction is not None
 
 
+@pytest.mark.slow
 def test_cost_is_linear_in_k():
     model = tanh_mlp("float32", sizes=(10, 12, 5))  # 197 parameters
     x, y = random_batch(model)
@@ -305,6 +307,7 @@ def test_the_update_level_does_not_rise_with_the_basis_own_loss_of_orthogonality
     assert_top_pairs_converged(run, spectrum)
 
 
+@pytest.mark.slow
 def test_partial_reorthogonalisation_measures_before_it_updates():
     # A dense float32 operator: its rounding is spread over every entry, and the true
     # overlaps stay far below Simon's bounds, so many measured steps need no update.

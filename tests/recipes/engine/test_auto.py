@@ -84,6 +84,7 @@ def assert_chosen_is_best(result):
     assert result.hyperparameters["units"] == best["hyperparameters"]["units"]
 
 
+@pytest.mark.slow
 def test_a_model_too_small_is_first_compared_with_a_deeper_one(tmp_path):
     recipe = Toy(ring_data())
     result = recipe.train(auto=120, run_dir=tmp_path, verbose=0, diagnose=False)
@@ -101,6 +102,7 @@ def test_a_model_too_small_is_first_compared_with_a_deeper_one(tmp_path):
     assert (tmp_path / "auto.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_a_learning_rate_far_too_high_gets_the_range_test(tmp_path):
     recipe = Toy(ring_data(1), units=16, learning_rate=30.0)
     result = recipe.train(auto=120, run_dir=tmp_path, verbose=0, diagnose=False)
@@ -112,6 +114,7 @@ def test_a_learning_rate_far_too_high_gets_the_range_test(tmp_path):
     assert_chosen_is_best(result)
 
 
+@pytest.mark.slow
 def test_a_model_that_memorises_gets_regularized(tmp_path):
     rng = np.random.default_rng(2)
     data = splits(noisy(48, rng), noisy(300, rng), noisy(300, rng))
@@ -129,6 +132,7 @@ def test_a_model_that_memorises_gets_regularized(tmp_path):
     assert saved["checks"]["shifted"] is False
 
 
+@pytest.mark.slow
 def test_a_validation_split_from_elsewhere_stops_the_loop(tmp_path):
     rng = np.random.default_rng(3)
     (x, y), (xv, yv) = noisy(48, rng), noisy(300, rng)
@@ -139,6 +143,7 @@ def test_a_validation_split_from_elsewhere_stops_the_loop(tmp_path):
     assert result.auto["stopped"].startswith("train/validation mismatch")
 
 
+@pytest.mark.slow
 def test_fine_data_stops_after_the_first_step(tmp_path):
     result = TinyRecipe().train(epochs=20, auto=60, run_dir=tmp_path, verbose=0,
                                 diagnose=False)
@@ -146,6 +151,7 @@ def test_fine_data_stops_after_the_first_step(tmp_path):
     assert result.auto["stopped"].startswith("fine")
 
 
+@pytest.mark.slow
 def test_the_budget_is_respected(tmp_path):
     budget = 8.0
     start = time.monotonic()
@@ -177,6 +183,7 @@ class Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_an_interrupted_loop_resumes_at_its_step(tmp_path, capsys):
     recipe = Toy(ring_data(), epochs=8)
     Interrupt.trainings = 0
@@ -203,6 +210,7 @@ def test_an_interrupted_loop_resumes_at_its_step(tmp_path, capsys):
     assert again.test_metrics == pytest.approx(result.test_metrics, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_another_auto_run_in_the_same_directory_is_an_error(tmp_path):
     recipe = Toy(ring_data(), epochs=2)
     recipe.train(auto=3, run_dir=tmp_path, verbose=0, diagnose=False)
@@ -246,6 +254,7 @@ def test_the_warm_up_and_clipping_moves_reach_the_optimizer():
         recipe.settings(clipnorm=-1.0)
 
 
+@pytest.mark.slow
 def test_best_epoch_agrees_with_the_weights_early_stopping_restores():
     from callbacks import EarlyStopping
     from recipes.engine.auto import best_epoch

@@ -63,6 +63,7 @@ def fit_sparse_problem(l1=0.0, l2=0.0, steps=1500):
     return w[:2], w[2:]
 
 
+@pytest.mark.slow
 def test_l1_zeroes_irrelevant_weights_and_l2_only_shrinks_them():
     _, free = fit_sparse_problem()
     _, shrunk = fit_sparse_problem(l2=0.05)

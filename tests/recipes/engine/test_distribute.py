@@ -45,6 +45,7 @@ class Replicas(keras.callbacks.Callback):
         )
 
 
+@pytest.mark.slow
 def test_a_trial_on_two_replicas_matches_one_replica(tmp_path):
     # Same global batch (2 x 16 = 32) and, by the linear scaling rule, the same peak
     # learning rate (2 x 5e-3 = 1e-2); same batches in the same order; no dropout,
@@ -89,6 +90,7 @@ def train_worker(run_dir, out):
         json.dump(dict(settings=result.settings, history=result.history), f)
 
 
+@pytest.mark.slow
 def test_multiworker_training_across_two_local_processes(tmp_path):
     configs = distribute.local_tf_configs(2)
     assert [json.loads(c)["task"]["index"] for c in configs] == [0, 1]
@@ -118,6 +120,7 @@ def test_multiworker_without_tf_config_names_the_fix(monkeypatch):
         TinyRecipe().train(strategy="multiworker", verbose=0)
 
 
+@pytest.mark.slow
 def test_local_processes_restart_on_request_and_are_always_stopped(tmp_path):
     with distribute.LocalProcesses(tmp_path) as procs:
         procs.call("hello", print, "hello from a child")

@@ -41,6 +41,7 @@ def test_the_policy_and_xla_follow_the_device():
     assert jit_compile() == gpu  # XLA is ~3x slower for small convnets on this CPU
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", recipes.list_recipes())
 def test_every_recipe_trains_and_exports_in_mixed_bfloat16(name, bfloat16, tmp_path):
     recipe = recipes.get(name)

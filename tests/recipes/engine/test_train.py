@@ -29,6 +29,7 @@ def trained(mnist_small, tmp_path_factory):
     )
 
 
+@pytest.mark.slow
 def test_train_returns_a_complete_result(trained, mnist_small):
     assert trained.recipe == "cnn_mnist"
     assert len(trained.history["loss"]) == 2
@@ -47,12 +48,14 @@ def test_train_returns_a_complete_result(trained, mnist_small):
     assert trained.diagnosis is not None and trained.diagnosis.verdict
 
 
+@pytest.mark.slow
 def test_evaluate_matches_the_reported_test_metrics(trained, mnist_small):
     images, labels = zip(*mnist_small.test.batch(10_000).take(1))
     acc = np.mean(np.argmax(trained.model.predict(images[0], verbose=0), -1) == labels[0])
     assert acc == pytest.approx(trained.test_metrics["accuracy"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_savedmodel_loads_without_this_project(trained, tmp_path):
     path = trained.export(tmp_path / "saved")
     x = np.random.default_rng(0).integers(0, 256, (5, 28, 28, 1)).astype("uint8")  # raw pixels
@@ -71,6 +74,7 @@ def test_savedmodel_loads_without_this_project(trained, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_keras_file_with_a_custom_layer_loads_after_import_layers(mnist_small, tmp_path):
     result = mlp_mnist.train(
         epochs=1, data=mnist_small, run_dir=tmp_path / "run", verbose=0,
@@ -96,6 +100,7 @@ class Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt(f"killed at epoch {epoch}")
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_from_its_last_epoch(mnist_small, tmp_path, capsys):
     kwargs = dict(data=mnist_small, run_dir=tmp_path, verbose=0, diagnose=False, hp={"filters": 16})
     with pytest.raises(KeyboardInterrupt):
@@ -142,6 +147,7 @@ def test_bad_settings_fail_before_any_data_is_read(kwargs, message):
         cnn_mnist.train(data_dir="/nonexistent", verbose=0, **kwargs)
 
 
+@pytest.mark.slow
 def test_two_replicas_share_the_global_batch(mnist_small, tmp_path):
     strategy = get_strategy("mirrored")  # the two logical CPUs of conftest.py
     assert strategy.num_replicas_in_sync == 2
@@ -156,6 +162,7 @@ def test_two_replicas_share_the_global_batch(mnist_small, tmp_path):
     assert np.isfinite(result.test_metrics["loss"])
 
 
+@pytest.mark.slow
 def test_compare_depth_trains_a_shallower_and_a_deeper_variant(mnist_small, tmp_path):
     result = mlp_mnist.train(
         epochs=1, data=mnist_small, run_dir=tmp_path, verbose=0, hp=dict(units=32, depth=2),
@@ -183,6 +190,7 @@ class EpochWeights(keras.callbacks.Callback):
         self.weights.append([w.copy() for w in self.model.get_weights()])
 
 
+@pytest.mark.slow
 def test_an_image_classifier_ends_with_the_latest_epoch_near_its_best(mnist_small, tmp_path):
     from recipes.engine.auto import best_epoch
 
@@ -204,6 +212,7 @@ def test_an_image_classifier_ends_with_the_latest_epoch_near_its_best(mnist_smal
     assert Result.load(tmp_path).kept_epoch == kept + 1
 
 
+@pytest.mark.slow
 def test_the_same_seed_trains_the_same_model_twice(mnist_small, tmp_path):
     """cnn_mnist augments its training images: with the same seed, two runs see the same
     transforms and end with the same weights (the benchmarks' per-seed figures hold)."""

@@ -151,6 +151,7 @@ def tiny_search(tmp_path, **kwargs):
     return tuning.search(TinyRecipe(), **kwargs)
 
 
+@pytest.mark.slow
 def test_each_trial_is_batched_and_scheduled_for_its_batch_size(tmp_path, record):
     result = tiny_search(
         tmp_path, max_trials=4, epochs=2, batch_sizes=(8, 32), callbacks=[Record()]
@@ -166,6 +167,7 @@ def test_each_trial_is_batched_and_scheduled_for_its_batch_size(tmp_path, record
         assert seen["peak"] == pytest.approx(hp["learning_rate"])
 
 
+@pytest.mark.slow
 def test_result_table_json_and_exported_savedmodel(tmp_path):
     export = tmp_path / "best"
     result = tiny_search(tmp_path, max_trials=3, export=export)
@@ -198,6 +200,7 @@ def test_result_table_json_and_exported_savedmodel(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_a_search_killed_with_sigkill_resumes_and_completes_every_trial_once(tmp_path):
     log, marker = tmp_path / "trainings.jsonl", tmp_path / "killed"
     code = textwrap.dedent(
@@ -231,6 +234,7 @@ def test_a_search_killed_with_sigkill_resumes_and_completes_every_trial_once(tmp
     assert len(ends) == 3 and len(set(ends)) == 3
 
 
+@pytest.mark.slow
 def test_an_interrupted_search_resumes(tmp_path, record):
     InterruptTraining.started = 0
     with pytest.raises(KeyboardInterrupt):
@@ -249,6 +253,7 @@ def test_an_interrupted_search_resumes(tmp_path, record):
     assert len(tiny_search(tmp_path, max_trials=1, overwrite=True).trials) == 1
 
 
+@pytest.mark.slow
 def test_hyperband_continues_trials_from_their_checkpoints(tmp_path, record):
     # max_epochs=3, factor=3: three 1-epoch trials, then the best goes on to epoch 3.
     result = tiny_search(
@@ -264,6 +269,7 @@ def test_hyperband_continues_trials_from_their_checkpoints(tmp_path, record):
     assert values["tuner/initial_epoch"] == 1 and values["tuner/trial_id"] in "012"
 
 
+@pytest.mark.slow
 def test_fixed_values_and_bad_arguments(tmp_path):
     result = tiny_search(tmp_path, max_trials=2, batch_size=8, learning_rate=3e-3, hp={"depth": 2})
     for row in result.trials:
@@ -298,6 +304,7 @@ def test_gpus_are_shared_out_among_workers():
     assert shared == {"CUDA_VISIBLE_DEVICES": "5", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
 
 
+@pytest.mark.slow
 def test_tune_from_the_command_line(tmp_path):
     out = subprocess.run(
         [
@@ -367,6 +374,7 @@ def distributed(tmp_path_factory):
     )
 
 
+@pytest.mark.slow
 def test_a_distributed_search_survives_its_chief_killed(tmp_path):
     """The chief (KerasTuner's oracle) is SIGKILLed after the first trial: it is started
     again, reloads the oracle, the workers reconnect, and every trial completes once."""
@@ -382,6 +390,7 @@ def test_a_distributed_search_survives_its_chief_killed(tmp_path):
     assert set(oracle["end_order"]) == {"0", "1", "2", "3"}
 
 
+@pytest.mark.slow
 def test_distributed_search_runs_every_trial_once(distributed):
     trials = distributed["trials"]
     assert [row["trial_id"] for row in trials] == ["0", "1", "2", "3"]
