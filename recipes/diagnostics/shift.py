@@ -97,9 +97,15 @@ def split_shift(train, validation, *, classification=True, limit=2000, alpha=1e-
         p["labels"] = float(stats.ks_2samp(ya.ravel(), yb.ravel()).pvalue)
     a, b = _columns(xa), _columns(xb)
     for name in a:
-        if np.ptp(a[name]) == 0 and np.ptp(b[name]) == 0:
+        # A table's gaps (NaN) are compared apart from its numbers: their share, then the rest.
+        gaps_a, gaps_b = np.isnan(a[name]), np.isnan(b[name])
+        if gaps_a.any() or gaps_b.any():
+            table = [[gaps_a.sum(), (~gaps_a).sum()], [gaps_b.sum(), (~gaps_b).sum()]]
+            p[f"{name} missing"] = float(stats.chi2_contingency(table)[1])
+        x, z = a[name][~gaps_a], b[name][~gaps_b]
+        if len(x) == 0 or len(z) == 0 or (np.ptp(x) == 0 and np.ptp(z) == 0):
             continue
-        p[name] = float(stats.ks_2samp(a[name], b[name]).pvalue)
+        p[name] = float(stats.ks_2samp(x, z).pvalue)
     worst = min(p, key=p.get)
     level = alpha / len(p)
     shifted = p[worst] < level

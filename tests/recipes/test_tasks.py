@@ -340,6 +340,7 @@ def messy(n=300, seed=0):
     texts and the target."""
     frame = houses(n, seed).rename(columns={"area": "area m²", "age": "Age/years"})
     frame.insert(0, "rownames", np.arange(1, n + 1))
+    frame["country"] = "UK"
     frame.loc[::6, "area m²"] = np.nan
     frame.loc[::7, "town"] = None
     frame.loc[::13, "price"] = np.nan
@@ -355,6 +356,7 @@ def test_tabular_serves_rows_with_gaps_by_their_own_names(tmp_path):
     notes = result.settings["data_notes"]
     assert any("rows without a target 'price'" in n for n in notes)
     assert any("'rownames'" in n and "--keep rownames" in n for n in notes)
+    assert any("'country': the same value in every row" in n for n in notes)
     raw = {"town": np.array(["Alton", "", "Nowhere", ""], object),
            "rooms": np.array([1.0, 5.0, np.nan, 3.0], "float32"),
            "area_m2": np.array([np.nan, 120.0, 80.0, np.nan], "float32"),
@@ -372,7 +374,7 @@ def test_tabular_serves_rows_with_gaps_by_their_own_names(tmp_path):
 
 
 @pytest.mark.slow
-def test_predict_writes_the_rows_in_order_with_their_predictions(tmp_path):
+def test_predict_writes_the_rows_in_order_with_their_predictions(tmp_path, capsys):
     from recipes.__main__ import main
 
     frame = messy()
@@ -384,6 +386,8 @@ def test_predict_writes_the_rows_in_order_with_their_predictions(tmp_path):
     new.to_csv(tmp_path / "new.csv", index=False)
     with pytest.raises(ValueError, match=r"lack the column 'rooms', which the model needs"):
         recipes.load(tmp_path / "run").predict_csv(tmp_path / "new.csv")
+    assert main(["predict", str(tmp_path / "run"), "--csv", str(tmp_path / "new.csv")]) == 2
+    assert "lack the column 'rooms'" in capsys.readouterr().err
     new = frame.sample(frac=1, random_state=1).iloc[:25].assign(note="extra column")
     new.to_csv(tmp_path / "new.csv", index=False)
     assert main(["predict", str(tmp_path / "run"), "--csv", str(tmp_path / "new.csv"),

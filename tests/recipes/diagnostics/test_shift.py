@@ -53,3 +53,17 @@ def test_table_columns_and_regression_targets():
     shift = split_shift(ds(a, ya), ds(b, yb), classification=False)
     assert shift.shifted and min(shift.p_values, key=shift.p_values.get) == "labels"
     assert "city" not in shift.p_values  # text columns are not compared
+
+
+def test_gaps_in_a_column_are_compared_by_their_share():
+    rng = np.random.default_rng(5)
+    age = rng.normal(40, 10, 800)
+    a, b = age[:500].copy(), age[500:].copy()
+    a[rng.random(500) < 0.1] = np.nan  # 10% missing in training, 50% in validation
+    b[rng.random(300) < 0.5] = np.nan
+    y = rng.integers(0, 2, 800)
+    shift = split_shift(ds({"age": a}, y[:500]), ds({"age": b}, y[500:]))
+    assert shift.shifted and shift.p_values["age missing"] < 1e-6
+    assert 0.001 < shift.p_values["age"] <= 1  # the numbers themselves agree
+    same = split_shift(ds({"age": a}, y[:500]), ds({"age": a[::-1].copy()}, y[500:]))
+    assert not same.shifted
