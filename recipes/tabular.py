@@ -8,14 +8,19 @@
 The task is chosen from the target column (text, booleans or integers with at most 20
 distinct values: classification, with softmax + cross-entropy; other numbers:
 regression, with the mean squared error, the output in the target's own units);
-`task=` (CLI `--task`) overrides it. Numeric columns are normalised, small sets of
-integers and text one-hot encoded (`keras.utils.FeatureSpace`, inside the model), and
-rows are shuffled into a seeded split: 15% for the test, 15% of the rest for validation. Without a
-table it trains on the Grunfeld investment data shipped with statsmodels (220 rows, a
-text column `firm`), predicting `invest`.
+`task=` (CLI `--task`) overrides it. The table is taken as it comes
+(`recipes.data.load_table`: gaps kept, rows without a target and row-id columns left
+out, any column name); inside the model, missing numbers are filled and flagged, numbers
+piecewise-linear encoded over `bins` quantile bins (the tunable; 1 is plain scaling),
+small sets of integers over their own values, and text one-hot encoded (`TableTask.
+encoded_inputs`). Rows are shuffled into a seeded split: 15% for the test, 15% of the
+rest for validation. Without a table it trains on the Grunfeld investment data shipped
+with statsmodels (220 rows, a text column `firm`), predicting `invest`.
 
 The model: `depth` dense ReLU layers of `units` with dropout and L2 (tunables, as in
-`mlp`), trained with early stopping on the validation loss.
+`mlp`) beside a linear path from the encoded columns, trained with early stopping on the
+validation loss; the batch grows and the epochs shrink with the rows
+(`TableTask.data_settings`).
 """
 
 import keras
