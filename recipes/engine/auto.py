@@ -40,8 +40,13 @@ test split is evaluated once, at the end, with the chosen model.
 
 The budget is wall-clock seconds for the whole loop. A step starts only if its
 estimate fits in what is left: the parent's median seconds per epoch times the
-epochs times the move's cost factor (`COST`: 2x for a deeper model, 2.5x for a wider
-one, 2x for twice the epochs), plus the parent's time outside its epochs. A move that
+epochs times the move's cost per step relative to its parent's, plus the parent's time
+outside its epochs. A move that changes the model (deeper, shallower, wider, narrower,
+batch norm) has that cost timed: a short probe trains the parent's model and the
+move's for up to `PROBE_STEPS` steps each on the same pipeline (`AutoLoop.probe`, kept
+in `auto.json` under `checks.probes` and in the step's `probe`), unless too little is
+left for a quarter of what the fixed factor (`COST`) says; other moves cost what their
+parent did (twice the epochs: twice the time). A move that
 does not fit but would with at least half its epochs is trained with the epochs that
 fit, its warm-up and schedule shortened with them (the table says so). A running
 step stops at the end of the epoch after which one more would overrun the budget
@@ -77,11 +82,18 @@ import callbacks as recipe_callbacks
 from recipes.data import LIMITS, stronger
 from recipes.diagnostics import flowchart, plots
 from recipes.diagnostics.shift import split_shift
+from recipes.engine.fit import steps_per_epoch
 from recipes.engine.result import Result
 
-# Expected cost of a move's run relative to its parent's (see the module docstring).
+# Expected cost of a move's run relative to its parent's (see the module docstring):
+# the fallback for moves that change the model when no probe can be timed.
 COST = {"deeper": 2.0, "shallower": 0.7, "wider": 2.5, "narrower": 0.6, "longer": 2.0,
         "batch_norm": 1.3}
+# Moves that change the model's cost per step: their cost is timed (`AutoLoop.probe`),
+# on up to PROBE_STEPS training steps after PROBE_WARMUP untimed ones.
+PROBED = ("deeper", "shallower", "wider", "narrower", "batch_norm")
+PROBE_STEPS = 200
+PROBE_WARMUP = 3
 COLUMNS = ("step", "diagnosis", "change", "train loss", "val loss", "train err",
            "val err", "seconds", "kept")
 _WIDTHS = (4, 56, 30, 10, 9, 9, 8, 7, 7)
@@ -263,8 +275,10 @@ class AutoLoop:
         self._save()
         index = len(self.state["steps"])
         if move["move"] != "defaults":
-            self._say([f"step {index}: {move['change']} (estimated {move['estimate']:.0f} s, "
-                       f"{self.left():.0f} s left)"])
+            timed = (f", a timed probe: {move['probe']['ratio']:.2g}x the step time"
+                     if move.get("probe") else "")
+            self._say([f"step {index}: {move['change']} (estimated {move['estimate']:.0f} s"
+                       f"{timed}, {self.left():.0f} s left)"])
         hp = keras_tuner.HyperParameters()
         hp.values.update(move["hyperparameters"])
         deadline = Deadline(self._start + self.budget - self._elapsed_before)
@@ -521,12 +535,53 @@ class AutoLoop:
         return self.budget - self.elapsed()
 
     def estimate(self, parent, move):
-        """Seconds the move's run is expected to take (see the module docstring)."""
+        """Seconds the move's run is expected to take (see the module docstring): the
+        parent's median seconds per epoch, times the move's epochs, times its cost per
+        step relative to the parent's, timed by `probe` for a move that changes the
+        model (recorded in `move["probe"]`)."""
         per_epoch = statistics.median(parent["epoch_seconds"] or [parent["seconds"]])
         outside = max(0.0, parent["seconds"] - sum(parent["epoch_seconds"]))
         epochs = move["settings"]["epochs"]
         factor = COST.get(move["move"], 1.0) / (2.0 if move["move"] == "longer" else 1.0)
+        # No probe where even a quarter of the fixed factor's estimate would not fit.
+        if move["move"] in PROBED and ("probe" in move
+                                       or self.left() >= 0.25 * per_epoch * epochs * factor):
+            move.setdefault("probe", self.probe(parent, move))
+            factor = move["probe"]["ratio"]
         return per_epoch * epochs * factor + outside
+
+    def probe(self, parent, move):
+        """`{"parent_step_s", "step_s", "ratio"}`: the seconds per training step of the
+        parent's model and of the move's, each timed on the same pipeline, and their
+        ratio (kept in `auto.json`: a resumed loop times nothing twice)."""
+        probes = self.state["checks"].setdefault("probes", {})
+        for step in (parent, move):
+            key = str(step.get("step")) if step is parent else step["key"]
+            if key not in probes:
+                probes[key] = self.step_seconds(step)
+        timed = dict(parent_step_s=probes[str(parent["step"])], step_s=probes[move["key"]])
+        self._save()
+        return dict(timed, ratio=timed["step_s"] / max(timed["parent_step_s"], 1e-9))
+
+    def step_seconds(self, step):
+        """Seconds per training step of `step`'s model (its hyperparameters, settings
+        and augmentation), timed on up to `PROBE_STEPS` steps after `PROBE_WARMUP`
+        untimed ones (graph tracing); the model is thrown away."""
+        hp = keras_tuner.HyperParameters()
+        hp.values.update(step["hyperparameters"])
+        settings = self.recipe.settings(**step["settings"])
+        batch = self._global_batch(step)
+        keras.utils.set_random_seed(self.seed)
+        model = self.recipe.build(hp, self.data, self.strategy, settings["epochs"], batch)
+        train, _, _ = self.recipe.pipelines(self.data, batch, seed=self.seed,
+                                            augment_scale=step["augment_scale"])
+        steps = max(1, min(PROBE_STEPS, steps_per_epoch(self.data.train_size, batch)))
+        model.fit(train.repeat(), steps_per_epoch=PROBE_WARMUP, epochs=1, verbose=0, shuffle=False)
+        start = time.perf_counter()
+        model.fit(train.repeat(), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+        seconds = (time.perf_counter() - start) / steps
+        del model
+        return seconds
 
     # -- bookkeeping -----------------------------------------------------------------
     def _space_of(self, step):

@@ -2,6 +2,7 @@
 for it, the choice on validation, the budget and resumption."""
 
 import json
+import statistics
 import time
 
 import keras
@@ -12,7 +13,7 @@ import tensorflow as tf
 from helpers import TinyRecipe
 from recipes.data import Splits
 from recipes.engine import Recipe, hyperparameters
-from recipes.engine.auto import parse_budget, score
+from recipes.engine.auto import AutoLoop, parse_budget, score
 
 
 def splits(train, val, test, num_classes=2):
@@ -100,6 +101,34 @@ def test_a_model_too_small_is_first_compared_with_a_deeper_one(tmp_path):
     saved = json.loads((tmp_path / "auto.json").read_text())
     assert [s["step"] for s in saved["steps"]] == list(range(len(steps)))
     assert (tmp_path / "auto.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_a_move_that_changes_the_model_is_estimated_from_a_timed_probe(tmp_path, monkeypatch):
+    timed = []
+    real = AutoLoop.step_seconds
+
+    def spy(self, step):
+        seconds = real(self, step)
+        timed.append((step["hyperparameters"]["depth"], seconds))
+        return seconds
+
+    monkeypatch.setattr(AutoLoop, "step_seconds", spy)
+    recipe = Toy(ring_data())
+    recipe.train(auto=30, run_dir=tmp_path, verbose=0, diagnose=False)
+    saved = json.loads((tmp_path / "auto.json").read_text())
+    parent, deeper = saved["steps"][:2]
+    assert deeper["move"] == "deeper"
+    # The parent's model and the deeper one, each timed once, on the real models.
+    assert [depth for depth, _ in timed[:2]] == [1, 2]
+    probe = deeper["probe"]
+    assert (probe["parent_step_s"], probe["step_s"]) == (timed[0][1], timed[1][1])
+    assert probe["ratio"] == pytest.approx(probe["step_s"] / probe["parent_step_s"])
+    per_epoch = statistics.median(parent["epoch_seconds"])
+    outside = max(0.0, parent["seconds"] - sum(parent["epoch_seconds"]))
+    expected = per_epoch * deeper["settings"]["epochs"] * probe["ratio"] + outside
+    assert deeper["estimate"] == pytest.approx(expected)
+    assert saved["checks"]["probes"]["0"] == probe["parent_step_s"]
 
 
 @pytest.mark.slow
