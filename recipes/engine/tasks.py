@@ -258,6 +258,17 @@ class TableTask(Recipe):
                                          max(self.min_epochs, self.max_steps // steps)))
         return settings
 
+    def pipelines(self, data, global_batch, seed=42, augment_scale=1.0):
+        """Batched, prefetched train (shuffled), validation and test sets, not cached: a
+        table's rows are in memory already (the tensors `load_table` made), and a cache
+        would hold a second copy of every row."""
+        make = recipe_data.make_pipeline
+        return (
+            make(data.train, global_batch, seed=seed, cache=False),
+            make(data.validation, global_batch, shuffle=False, cache=False),
+            make(data.test, global_batch, shuffle=False, cache=False),
+        )
+
     def check_data(self, data):
         """Nothing left to check: `load_table` reported every bad value by row."""
 
