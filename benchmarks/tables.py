@@ -93,8 +93,8 @@ def frames(splits):
     out = {}
     for split in ("train", "validation", "test"):
         x, y = getattr(splits, split).batch(1 << 20).get_single_element()
-        columns = {k: (v.numpy().astype(str) if v.dtype.name == "string" else v.numpy())
-                   for k, v in x.items()}
+        columns = {k: (np.char.decode(v.numpy().astype("S"), "utf-8")
+                       if v.dtype.name == "string" else v.numpy()) for k, v in x.items()}
         out[split] = (pd.DataFrame(columns), y.numpy())
     return out
 

@@ -25,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from recipes import data, tabular  # noqa: E402
+from tables import frames  # noqa: E402  (benchmarks/tables.py, beside this file)
 
 TABLES = {
     "grunfeld": ("invest", None),
@@ -43,16 +43,6 @@ def load(name):
     target, rows = TABLES[name]
     frame = getattr(sm.datasets, name).load_pandas().data
     return frame.iloc[:rows] if rows else frame, target
-
-
-def frames(splits):
-    """The splits as pandas frames of raw columns, for scikit-learn."""
-    out = {}
-    for split in ("train", "test"):
-        rows = list(getattr(splits, split).as_numpy_iterator())
-        x = pd.DataFrame([{k: (v.decode() if isinstance(v, bytes) else v) for k, v in r[0].items()} for r in rows])
-        out[split] = (x, np.array([r[1] for r in rows]))
-    return out
 
 
 def reference(splits):

@@ -20,8 +20,8 @@ class CnnMnist(Cnn):
     # Light: with a 12-epoch budget, stronger augmentation costs more than it gives.
     augment_options = {"digits": dict(rotation=5.0, translation=0.05, zoom=0.05)}
     defaults = dict(Cnn.defaults, epochs=12, batch_size=128, learning_rate=2e-3, warmup_epochs=0.2)
-    # Batch norm is a tunable, off: on a CPU it costs 65% more time per epoch than it
-    # saves in epochs on MNIST (benchmarks/cnn_mnist.py).
+    # Batch norm is a tunable, off: on a CPU it costs more time per epoch than it saves
+    # in epochs on MNIST (benchmarks/README.md, cnn_mnist.py).
     batch_norm = False
 
 

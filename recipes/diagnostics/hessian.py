@@ -355,8 +355,8 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
     that computes the model's forward and backward pass once (`Hessian.run`), and
     each step calls back into NumPy for the next vector. The vectors stay in NumPy,
     which on a CPU does this arithmetic an order of magnitude faster than
-    TensorFlow's eager or graph ops on a flat vector (a dot product of a million
-    values: 0.06 ms against 2 ms, measured). The arithmetic is written in place, in
+    TensorFlow's eager or graph ops on a flat vector (benchmarks/README.md,
+    hessian.py). The arithmetic is written in place, in
     `dtype`, on one BLAS thread (see `_one_blas_thread`), and its inner products add
     in blocks summed in float64 (see `_dot`).
 
@@ -432,8 +432,8 @@ def _one_blas_thread():
     The vector arithmetic between Hessian-vector products is bound by memory
     bandwidth, so more threads do not speed it up; but OpenBLAS's idle threads spin for
     a while after each call, on the cores TensorFlow needs for the next product
-    (benchmarks/hessian.py, two cores: the top 5 eigenvalues of a million-parameter
-    MLP in 32-33 gradient-equivalents with one BLAS thread, 61-68 with two).
+    (benchmarks/hessian.py compares one BLAS thread with the default; figures in
+    benchmarks/README.md).
     """
     return _blas_controller().limit(limits=1, user_api="blas")
 

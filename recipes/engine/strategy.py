@@ -6,8 +6,8 @@ strategy otherwise. `MultiWorkerMirroredStrategy` is TensorFlow's, with the two-
 that Keras 3's `fit` needs to run on it (keras-team/keras#20585).
 `mixed_precision_policy()` is `mixed_float16` on GPUs (their tensor cores) and
 `mixed_bfloat16` on CPUs (float16 has no fast path there, bfloat16 does on recent CPUs
-and keeps float32's range). `jit_compile()` is on with a GPU and off without: XLA is about
-3x slower than plain TensorFlow for small convnets on this project's 2-core CPU.
+and keeps float32's range). `jit_compile()` is on with a GPU and off without: on a CPU,
+XLA is slower than plain TensorFlow for small convnets.
 """
 
 import os

@@ -109,10 +109,9 @@ class ImageTask(Recipe):
 
     dataset = None  # a preset sets a TFDS name
     # Keep the latest epoch whose validation loss is within 5% of the best: the loss is
-    # a proxy for the accuracy. Measured per epoch on MNIST subsets and distorted digits
-    # (benchmarks/restore.py, README "Which epoch an image classifier keeps"): +0.9
-    # points for the mlp on distorted digits, whose loss turns up while its accuracy
-    # still rises; -0.12 to +0.53 points on average elsewhere (two runs of 3 seeds).
+    # a proxy for the accuracy, which can still rise while the loss turns up (measured
+    # per epoch on MNIST subsets and distorted digits: benchmarks/restore.py, figures in
+    # benchmarks/README.md).
     restore_tolerance = 0.05
     input_shape = (28, 28, 1)
     num_classes = 10
