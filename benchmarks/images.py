@@ -1,0 +1,121 @@
+"""The `cnn` task's defaults and `--auto` on three kinds of images, against keras.io's convnet.
+
+    python benchmarks/images.py [--seeds 3] [--kinds digits characters hard] [--out FILE]
+
+Three kinds of 28x28 grayscale images, 10 classes, 10,000 images each, from which the
+`cnn` task carves its seeded splits (10% test, then 10% of the rest for validation):
+- `digits`: the first 10,000 MNIST training images;
+- `characters`: the Kuzushiji-MNIST test set (cursive Japanese characters, the idx files
+  in `$RECIPES_DATA_DIR/kmnist-test/`), real images that are not digits;
+- `hard`: the first 10,000 MNIST training images turned, scaled, shifted, noised and
+  patched (`cnn_tasks.harder`).
+On each, with the seed's split, in an order that alternates seed by seed: keras.io's
+"Simple MNIST convnet" (15 epochs, `cnn_tasks.reference_model`), the `cnn` task with its
+defaults, and `cnn.train(auto=...)` with a budget of 3x the defaults' time. The table
+gives the median (min-max) test accuracy and seconds; the summary line the medians.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from cnn_tasks import harder, mnist_arrays, train, train_reference  # noqa: E402
+from recipes import cnn  # noqa: E402
+
+KINDS = ("digits", "characters", "hard")
+N = 10_000
+
+
+def kmnist():
+    """The Kuzushiji-MNIST test set, `(images (n, 28, 28, 1) uint8, labels)`."""
+    root = Path(os.environ.get("RECIPES_DATA_DIR", "../shared/datasets")) / "kmnist-test"
+    with gzip.open(root / "t10k-images-idx3-ubyte.gz") as f:
+        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28, 1)
+    with gzip.open(root / "t10k-labels-idx1-ubyte.gz") as f:
+        y = np.frombuffer(f.read(), np.uint8, offset=8).astype("int64")
+    return x, y
+
+
+def source(kind):
+    """`(data options, None)`: the kind's 10,000 images as arrays (see the docstring)."""
+    if kind == "characters":
+        x, y = kmnist()
+    else:
+        (x, y), _ = mnist_arrays()
+        x, y = x[:N], y[:N]
+        if kind == "hard":
+            x = harder(x, 1)
+    return dict(x=x, y=y), None
+
+
+def auto(src, seed, budget, tmp):
+    splits = cnn.recipe.load_data(seed=seed, **src[0])
+    start = time.perf_counter()
+    result = cnn.train(data=splits, seed=seed, auto=budget, run_dir=Path(tmp) / f"auto-{seed}",
+                       verbose=0, diagnose=False)
+    steps = [s["change"] for s in result.auto["steps"] if s.get("kept")]
+    return result.test_metrics["accuracy"], time.perf_counter() - start, steps
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    parser.add_argument("--out", help="also write the results as JSON here")
+    args = parser.parse_args()
+
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in args.kinds:
+            src = source(kind)
+            r = runs[kind] = {}
+            for seed in range(args.seeds):
+                order = ("reference", "cnn") if seed % 2 else ("cnn", "reference")
+                for who in order:
+                    if who == "cnn":
+                        acc, seconds, _ = train(cnn.recipe, src, seed, tmp)
+                    else:
+                        acc, seconds = train_reference(src, seed)
+                    r.setdefault(who, []).append(acc)
+                    r.setdefault(f"{who}_s", []).append(seconds)
+                budget = 3 * r["cnn_s"][-1]
+                acc, seconds, kept = auto(src, seed, budget, tmp)
+                r.setdefault("auto", []).append(acc)
+                r.setdefault("auto_s", []).append(seconds)
+                r.setdefault("auto_kept", []).append(kept)
+                print(f"{kind} seed {seed}: keras.io {r['reference'][-1]:.4f} "
+                      f"({r['reference_s'][-1]:.0f} s), cnn {r['cnn'][-1]:.4f} "
+                      f"({r['cnn_s'][-1]:.0f} s), auto {acc:.4f} ({seconds:.0f} s of "
+                      f"{budget:.0f}; kept: {', '.join(kept)})", flush=True)
+
+    def cell(values, fmt):
+        return f"{fmt(statistics.median(values))} ({fmt(min(values))}-{fmt(max(values))})"
+
+    pct = lambda v: f"{100 * v:.2f}%"  # noqa: E731
+    sec = lambda v: f"{v:.0f}"  # noqa: E731
+    who = (("reference", "keras.io"), ("cnn", "cnn defaults"), ("auto", "cnn --auto 3x"))
+    print(f"\n{'images':<11} " + " ".join(f"{label + ' accuracy':<26} {'s':<12}" for _, label in who))
+    summary = {}
+    for kind, r in runs.items():
+        print(f"{kind:<11} " + " ".join(f"{cell(r[k], pct):<26} {cell(r[k + '_s'], sec):<12}"
+                                       for k, _ in who))
+        for k, _ in who:
+            summary[f"{kind}_{k}_acc"] = statistics.median(r[k])
+            summary[f"{kind}_{k}_s"] = statistics.median(r[f"{k}_s"])
+    print("summary: " + " ".join(f"{k}={v:.4g}" for k, v in summary.items()))
+    if args.out:
+        Path(args.out).write_text(json.dumps(dict(summary=summary, runs=runs), indent=1))
+
+
+if __name__ == "__main__":
+    main()
