@@ -79,17 +79,18 @@ def main():
         for kind in args.kinds:
             src = source(kind)
             r = runs[kind] = {}
+            folder = Path(tmp) / kind  # runs of another kind are not resumed
             for seed in range(args.seeds):
                 order = ("reference", "cnn") if seed % 2 else ("cnn", "reference")
                 for who in order:
                     if who == "cnn":
-                        acc, seconds, _ = train(cnn.recipe, src, seed, tmp)
+                        acc, seconds, _ = train(cnn.recipe, src, seed, folder)
                     else:
                         acc, seconds = train_reference(src, seed)
                     r.setdefault(who, []).append(acc)
                     r.setdefault(f"{who}_s", []).append(seconds)
                 budget = 3 * r["cnn_s"][-1]
-                acc, seconds, kept = auto(src, seed, budget, tmp)
+                acc, seconds, kept = auto(src, seed, budget, folder)
                 r.setdefault("auto", []).append(acc)
                 r.setdefault("auto_s", []).append(seconds)
                 r.setdefault("auto_kept", []).append(kept)
