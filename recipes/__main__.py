@@ -116,12 +116,12 @@ def _positive_float(text):
 
 
 def _budget(text):
-    from recipes.engine.auto import parse_budget
+    from recipes.engine.budget import parse_budget
 
     try:
-        parse_budget(text)
+        parse_budget(text, "")
     except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e).replace("auto=", "--auto ")) from None
+        raise argparse.ArgumentTypeError(str(e).replace("Received: =", "Received: ")) from None
     return text
 
 
@@ -226,6 +226,12 @@ def build_parser(recipe=None, engine=True, allow_abbrev=True):
     p.add_argument("--max-trials", type=_positive_int, default=10)
     p.add_argument("--directory", default="tuning", help="where the search is kept")
     p.add_argument("--export", metavar="DIR", help="export the best model to DIR")
+    p.add_argument(
+        "--budget",
+        metavar="BUDGET",
+        type=_budget if engine else str,
+        help="wall-clock time for the whole search (e.g. 900, 30m, 2h), resumed runs included",
+    )
     p.add_argument(
         "--workers",
         type=_positive_int,
@@ -399,6 +405,7 @@ def _run(args, recipe):
         workers=args.workers,
         overwrite=args.overwrite,
         export=args.export,
+        budget=args.budget,
         **settings,
         **common,
     )

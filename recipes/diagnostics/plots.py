@@ -8,13 +8,16 @@ without changing the backend of a notebook that imports them.
 from pathlib import Path
 
 
-def _figure(ncols=1):
+def _figure(ncols=1, panels=None):
+    """A figure of `panels` axes (default `ncols`), `ncols` to a row."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5.5 * ncols, 4), layout="constrained")
+    panels = panels or ncols
+    nrows = -(-panels // ncols)
+    fig = Figure(figsize=(5.5 * ncols, 4 * nrows), layout="constrained")
     FigureCanvasAgg(fig)
-    return fig, [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
+    return fig, [fig.add_subplot(nrows, ncols, i + 1) for i in range(panels)]
 
 
 def _save(fig, path):
@@ -218,4 +221,54 @@ def auto_steps(steps, path, title=None):
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
     ax.set_title(title or "--auto steps")
+    return _save(fig, path)
+
+
+def search_scores(trials, objective, names, path, best=None, title=None):
+    """Plots a search's score against each tuned hyperparameter, one panel each.
+
+    Numbers go on their own axis (a log axis when they span more than a factor of
+    20, as learning rates do), other values (optimizers, booleans) one column each.
+    Trial 0, the recipe's defaults, is drawn as a square, the best trial as a star.
+
+    Args:
+        trials: a `pandas.DataFrame`, one row per trial, with `trial`, `objective`
+            and one column per hyperparameter (`SearchResult.table`).
+        objective: the score's column, e.g. `"val_loss"`.
+        names: the hyperparameters to plot (those that varied). With none, the score
+            is plotted against the trial number.
+        path: where to write the PNG.
+        best: the best trial's id. Defaults to `None`.
+        title: a title over the figure. Defaults to none.
+
+    Returns:
+        The path written, as a string.
+    """
+    names = list(names) or ["trial"]
+    fig, axes = _figure(min(len(names), 4), len(names))
+    ids = trials["trial"].astype(str).str.split().str[0]
+    scores = trials[objective].astype(float)
+    for ax, name in zip(axes, names):
+        values = trials[name] if name != "trial" else ids.astype(int)
+        numeric = values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+        if numeric.all():
+            x = values.astype(float)
+            positive = x[x > 0]
+            if len(positive) == len(x) and positive.max() > 20 * positive.min():
+                ax.set_xscale("log")
+        else:
+            labels = sorted({str(v) for v in values})
+            x = values.map(lambda v: labels.index(str(v)))
+            ax.set_xticks(range(len(labels)), labels)
+        kinds = (ids == "0", ids == str(best), (ids != "0") & (ids != str(best)))
+        for mask, marker, label in zip(kinds, ("s", "*", "o"), ("defaults", "best", "trials")):
+            if mask.any():
+                ax.scatter(x[mask], scores[mask], marker=marker, s=80 if marker == "*" else 30,
+                           label=label)
+        ax.set_xlabel(name)
+        ax.set_ylabel(objective)
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    if title:
+        fig.suptitle(title)
     return _save(fig, path)

@@ -69,7 +69,6 @@ steps' learning curves. `auto.json`:
 
 import json
 import math
-import re
 import statistics
 import time
 from pathlib import Path
@@ -82,6 +81,7 @@ import callbacks as recipe_callbacks
 from recipes.data import LIMITS, stronger
 from recipes.diagnostics import flowchart, plots
 from recipes.diagnostics.shift import split_shift
+from recipes.engine.budget import Deadline, parse_budget  # noqa: F401 (public)
 from recipes.engine.fit import steps_per_epoch
 from recipes.engine.result import Result
 
@@ -97,49 +97,6 @@ PROBE_WARMUP = 3
 COLUMNS = ("step", "diagnosis", "change", "train loss", "val loss", "train err",
            "val err", "seconds", "kept")
 _WIDTHS = (4, 56, 30, 10, 9, 9, 8, 7, 7)
-_UNITS = {None: 1, "s": 1, "m": 60, "min": 60, "h": 3600}
-
-
-def parse_budget(budget):
-    """Seconds of a budget: a number of seconds, or text such as `"900"`, `"90s"`,
-    `"15m"`, `"1.5h"`.
-
-    Example:
-
-    >>> parse_budget("15m")
-    900.0
-    """
-    seconds = None
-    if isinstance(budget, (int, float)) and not isinstance(budget, bool):
-        seconds = float(budget)
-    elif isinstance(budget, str):
-        match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|m|min|h)?\s*", budget)
-        if match:
-            seconds = float(match[1]) * _UNITS[match[2]]
-    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(
-            "A budget is a positive number of seconds or a duration such as '90s', "
-            f"'15m' or '1h'. Received: auto={budget!r}"
-        )
-    return seconds
-
-
-class Deadline(keras.callbacks.Callback):
-    """Stops training after the epoch that leaves too little time for one more."""
-
-    def __init__(self, deadline):
-        super().__init__()
-        self.deadline, self.fired, self.seconds = deadline, False, []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.monotonic()
-
-    def on_epoch_end(self, epoch, logs=None):
-        now = time.monotonic()
-        self.seconds.append(now - self._start)
-        if now + statistics.median(self.seconds) > self.deadline:
-            self.fired = True
-            self.model.stop_training = True
 
 
 def measures(history, epoch):
@@ -197,7 +154,7 @@ class AutoLoop:
 
     def __init__(self, recipe, budget, hp, data, settings, strategy, run_dir, callbacks,
                  verbose, seed, given=None):
-        self.recipe, self.budget, self.data = recipe, parse_budget(budget), data
+        self.recipe, self.budget, self.data = recipe, parse_budget(budget, "auto"), data
         self.settings, self.strategy, self.seed = dict(settings), strategy, seed
         self.run_dir, self.callbacks, self.verbose = Path(run_dir), list(callbacks), verbose
         self.given = given  # hyperparameters the user named: checked at the first build

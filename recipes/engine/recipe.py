@@ -421,7 +421,7 @@ class Recipe:
                 f"model does not have. Known: {sorted(self.space())}."
             )
         if auto is not None:
-            auto_module.parse_budget(auto)
+            auto_module.parse_budget(auto, "auto")
             if compare_depth:
                 raise ValueError(
                     "auto and compare_depth cannot be combined: auto trains the "

@@ -32,12 +32,12 @@ an object with a "history" (same format as history.json). Other keys are ignored
 import dataclasses
 import json
 import os
-import shutil
 from pathlib import Path
 
 import keras
 
 from recipes.diagnostics import diagnose, plots
+from recipes.engine.export import check_export_path, write_export  # noqa: F401 (public)
 
 
 @dataclasses.dataclass
@@ -92,20 +92,10 @@ class Result:
         written under a temporary name and moved into place, so an interrupted export
         never leaves a half-written model at `path`.
         """
-        path = check_export_path(path)
-        partial = path.with_name(f".{path.name}.partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        if self._exported is not None and self._exported.is_dir():  # the same model again
-            shutil.copytree(self._exported, partial)
-        elif self.exporter is not None:
-            self.exporter(partial)
-        else:
-            self.model.export(str(partial), format="tf_saved_model", verbose=False)
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(partial, path)
-        self._exported = path
-        return str(path)
+        copy_of = self._exported if self._exported is not None and self._exported.is_dir() else None
+        written = write_export(path, self.model, self.exporter, copy_of=copy_of)
+        self._exported = Path(written)
+        return written
 
     def save_model(self, path):
         """Saves a `.keras` file; it loads with `keras.saving.load_model` after
@@ -155,20 +145,6 @@ class Result:
     def diagnose(self, **kwargs):
         """The run's `Diagnosis` (see `recipes.diagnostics.diagnose` for `kwargs`)."""
         return diagnose(self, **kwargs)
-
-
-def check_export_path(path):
-    """Raises a `ValueError` unless `path` can become a SavedModel directory."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ValueError(
-            f"Cannot export to {path}: it is a file, and a SavedModel is a directory. "
-            f"Received: export={str(path)!r}"
-        )
-    parent = path.absolute().parent
-    if parent.exists() and not parent.is_dir():
-        raise ValueError(f"Cannot export to {path}: {parent} is a file, not a directory.")
-    return path
 
 
 def check_keras_path(path):

@@ -9,7 +9,7 @@
 
 The export is loaded with `tf.saved_model.load` and called through its `serve`
 signature, exactly as TF Serving would; what its inputs and outputs are comes from the
-`recipes.json` written beside it (`recipes.engine.tasks.write_about`). A run directory
+`recipes.json` written beside it (`recipes.engine.export.write_about`). A run directory
 holds its export in `RUN_DIR/model` (written by `python -m recipes train`).
 
 Rows are matched to inputs by column name: the table's own column name, or the input
@@ -30,7 +30,7 @@ from pandas._libs.parsers import STR_NA_VALUES  # the strings pandas reads as mi
 
 from recipes.data.images import IMAGE_EXTENSIONS, decode_files
 from recipes.data.tables import read_csv
-from recipes.engine.tasks import ABOUT
+from recipes.engine.export import ABOUT
 
 BATCH = 4096
 _MISSING = {v.lower() for v in STR_NA_VALUES} | {""}

@@ -17,12 +17,11 @@ returns `probabilities`, `class_id` and `class_name`; a table model takes one na
 input per raw column (float32 for numbers, NaN where missing; string for text, `""`
 where missing), named by `recipes.data.input_names`, and returns `prediction` for
 regression, the same three outputs for classification. Each export holds `recipes.json`
-(`write_about`): its inputs against the table's columns, its outputs and class names.
+(`recipes.engine.export.write_about`): its inputs against the table's columns, its
+outputs and class names.
 """
 
 import dataclasses
-import json
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -30,74 +29,8 @@ import tensorflow as tf
 
 import layers
 from recipes import data as recipe_data
+from recipes.engine.export import export_classifier, export_regressor
 from recipes.engine.recipe import DataOption, Recipe
-
-
-# Beside `saved_model.pb`: what the export takes and returns, for `recipes.load`, the
-# `predict` and `describe` commands, and people; TensorFlow ignores the file.
-ABOUT = "recipes.json"
-
-
-def export_classifier(model, path, inputs, class_names, prepare=None, about=None):
-    """Writes a SavedModel whose `serve` signature returns `probabilities`, `class_id`
-    and `class_name` for raw inputs.
-
-    Args:
-        model: a Keras classifier (softmax outputs).
-        path: the SavedModel directory.
-        inputs: the `tf.TensorSpec` of the raw input, or a dict of them by name.
-        class_names: the name of each class, in label order.
-        prepare: turns the raw inputs into what `model` takes. Defaults to `None`
-            (a cast to float32).
-        about: what the inputs are, written to `recipes.json` in `path` with the
-            outputs (see `write_about`). Defaults to `None` (`{}`).
-    """
-    names = tf.constant([str(n) for n in class_names])
-    prepare = prepare or (lambda raw: tf.cast(raw, "float32"))
-
-    def serve(raw):
-        probabilities = tf.cast(model(prepare(raw), training=False), "float32")
-        class_id = tf.argmax(probabilities, axis=-1)
-        return {
-            "probabilities": probabilities,
-            "class_id": class_id,
-            "class_name": tf.gather(names, class_id),
-        }
-
-    _write(model, path, serve, inputs)
-    write_about(path, about, outputs=["probabilities", "class_id", "class_name"],
-                class_names=[str(n) for n in class_names])
-
-
-def export_regressor(model, path, inputs, prepare=None, about=None):
-    """Writes a SavedModel whose `serve` signature returns `prediction` (one value per
-    example) for raw inputs; `inputs`, `prepare` and `about` as in `export_classifier`."""
-    prepare = prepare or (lambda raw: tf.cast(raw, "float32"))
-
-    def serve(raw):
-        prediction = tf.cast(model(prepare(raw), training=False), "float32")
-        return {"prediction": tf.reshape(prediction, [-1])}
-
-    _write(model, path, serve, inputs)
-    write_about(path, about, outputs=["prediction"])
-
-
-def write_about(path, about, **more):
-    """Writes `recipes.json` into the export at `path`: `about` (`kind`: `"table"` or
-    `"images"`; a table's `inputs`, each `{"name", "column", "dtype"}`, its `task`,
-    `target` and `left_out` columns; images' `shape` and `dtype`) with `more`
-    (`outputs`, `class_names`)."""
-    record = dict(about or {}, **more)
-    (Path(path) / ABOUT).write_text(json.dumps(record, indent=1, ensure_ascii=False))
-
-
-def _write(model, path, serve, inputs):
-    """One `serve` endpoint over raw inputs: one spec, or a dict of named specs (each a
-    named input of the `serve` signature; in Python, `serve({...})` takes the dict)."""
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint("serve", tf.function(serve, input_signature=[inputs]))
-    archive.write_out(str(path), verbose=False)
 
 
 class ImageTask(Recipe):

@@ -28,10 +28,14 @@ from pathlib import Path
 
 import keras
 import keras_tuner
+import pandas as pd
 
 from recipes.data import check_data_dir, check_positive_int
-from recipes.diagnostics import format_table
+from recipes.diagnostics import format_table, plots
+from recipes.engine import budget as budget_module
 from recipes.engine import processes
+from recipes.engine.budget import Budget, Deadline, parse_budget
+from recipes.engine.export import check_export_path, write_export
 from recipes.engine.fit import fit
 from recipes.engine.hparams import check_known
 from recipes.engine.strategy import check_strategy, clear_session, get_strategy
@@ -39,6 +43,7 @@ from recipes.engine.strategy import check_strategy, clear_session, get_strategy
 TUNERS = ("hyperband", "bayesian", "random")
 BATCH_SIZES = (32, 64, 128, 256)
 COMPLETED = keras_tuner.engine.trial.TrialStatus.COMPLETED
+BEST, TRIALS_CSV, TRIALS_PNG = "best_hyperparameters.json", "trials.csv", "trials.png"
 
 
 class RecipeHyperModel(keras_tuner.HyperModel):
@@ -48,7 +53,8 @@ class RecipeHyperModel(keras_tuner.HyperModel):
     the recipe's warm-up + cosine schedule, counted in steps of the trial's global
     batch. `fit(hp, model, ...)` re-batches the recipe's `tf.data` pipelines for that
     batch, trains with early stopping, and returns the metrics of the best epoch plus
-    `seconds` (wall time of `fit`) and `epochs` (epochs trained).
+    `seconds` (wall time of `fit`), `epochs` (epochs trained) and `budget_stop` (1.0
+    when the search's budget ended the training).
 
     Args:
         recipe: a `recipes.engine.Recipe`.
@@ -62,6 +68,11 @@ class RecipeHyperModel(keras_tuner.HyperModel):
             recipe's default batch size is always one of them.
             Defaults to `(32, 64, 128, 256)`.
         seed: seed of the training-set shuffle. Defaults to 42.
+        deadline: a search budget's deadline (on `recipes.engine.budget.clock`): each
+            training stops after the epoch that leaves too little time for one more.
+            Defaults to `None` (no deadline).
+        batch_size: the batch size the user fixed, if any; otherwise the recipe sizes
+            its default to the data (`Recipe.data_settings`). Defaults to `None`.
 
     Example:
 
@@ -77,17 +88,24 @@ class RecipeHyperModel(keras_tuner.HyperModel):
     """
 
     def __init__(
-        self, recipe, data, strategy="auto", epochs=None, batch_sizes=BATCH_SIZES, seed=42
+        self, recipe, data, strategy="auto", epochs=None, batch_sizes=BATCH_SIZES, seed=42,
+        deadline=None, batch_size=None,
     ):
         super().__init__(name=recipe.name)
         self.recipe = recipe
         self.data = data
         self.strategy = get_strategy(strategy)
-        self.settings = recipe.settings(**({} if epochs is None else {"epochs": epochs}))
+        given = {"epochs": epochs, "batch_size": batch_size}
+        settings = recipe.settings(**given)
+        # Sized to the data as `train` sizes them, so that the defaults' trial is `train`.
+        self.settings = recipe.data_settings(
+            settings, data, {k for k, v in given.items() if v is not None}
+        )
         for size in batch_sizes:
             check_positive_int("batch_sizes", size)
         self.batch_sizes = sorted({*batch_sizes, self.settings["batch_size"]})
         self.seed = seed
+        self.deadline = deadline
 
     @property
     def replicas(self):
@@ -117,6 +135,10 @@ class RecipeHyperModel(keras_tuner.HyperModel):
                 f"argument(s) and {sorted(kwargs)}."
             )
         train, validation, _ = self.pipelines(hp)
+        callbacks = list(callbacks)
+        if self.deadline is not None:
+            deadline = Deadline(self.deadline, clock=lambda: budget_module.clock())
+            callbacks.append(deadline)
         fitted = fit(
             model,
             train,
@@ -129,7 +151,9 @@ class RecipeHyperModel(keras_tuner.HyperModel):
             verbose=verbose,
             initial_epoch=initial_epoch,
         )
-        return {**fitted.best(), "seconds": fitted.seconds, "epochs": len(fitted.epoch_seconds)}
+        stopped = self.deadline is not None and deadline.fired
+        return {**fitted.best(), "seconds": fitted.seconds,
+                "epochs": len(fitted.epoch_seconds), "budget_stop": float(stopped)}
 
     def pipelines(self, hp):
         """The recipe's train, validation and test pipelines, batched for the trial."""
@@ -152,9 +176,12 @@ class SearchResult:
         objective: the metric the search minimized or maximized, e.g. `"val_loss"`.
         trials: one dict per trial, in trial order: `trial_id`, `status`, `score`
             (the objective at the trial's best epoch), `seconds` (wall time of the
-            trial's training), `epochs` (epochs trained) and `hyperparameters`.
+            trial's training), `epochs` (epochs trained), `note` (`"defaults"` for
+            trial 0, the recipe's defaults; `"stopped by the budget"`) and
+            `hyperparameters`. Also written to `trials.csv`.
         best_hyperparameters: the best trial's values (KerasTuner's own `tuner/*`
             bookkeeping left out); also written to `best_hyperparameters.json`.
+            `recipe.train(hp=best_hyperparameters)` trains them again.
         best_trial_id: the best trial's id.
         best_model: the best trial's model at its best epoch, or `None` on a worker.
         test_metrics: `best_model` evaluated once on the test split.
@@ -163,6 +190,11 @@ class SearchResult:
         export_path: where the best model was exported as a SavedModel, if asked.
         processes: for `workers=N`, the exit codes of each process, one per start
             (`{"chief": [0], "tuner0": [-9, 0], ...}`).
+        stop_reason: why the search stopped: `max_trials` reached, the tuner out of
+            new values, or the budget.
+        budget: `{"seconds", "spent"}` of a search with a budget (all its runs),
+            else `None`.
+        exporter: writes the best model's SavedModel as `train` does (`export`).
     """
 
     recipe: str
@@ -175,6 +207,36 @@ class SearchResult:
     project_dir: str | None = None
     export_path: str | None = None
     processes: dict = dataclasses.field(default_factory=dict)
+    stop_reason: str | None = None
+    budget: dict | None = None
+    exporter: object = dataclasses.field(default=None, repr=False)
+
+    def export(self, path):
+        """Exports the best model as `Result.export` does for a trained one (the same
+        serving signature, output names and atomic write), with
+        `best_hyperparameters.json` beside `saved_model.pb`; returns the path."""
+        text = json.dumps(self.best_hyperparameters, indent=1)
+        self.export_path = write_export(
+            path, self.best_model, self.exporter, files={BEST: text}
+        )
+        return self.export_path
+
+    def table(self):
+        """`(columns, rows)` of the trials, as printed and written to `trials.csv`."""
+        names = list(dict.fromkeys(n for row in self.trials for n in row["hyperparameters"]))
+        columns = ["trial", "status", self.objective, "epochs", "seconds"]
+        if self.budget:
+            columns.append("% budget")
+        columns += ["note", *names]
+        rows = []
+        for row in self.trials:
+            cells = [row["trial_id"], row["status"], row["score"], row["epochs"], row["seconds"]]
+            if self.budget:
+                share = row["seconds"] and 100 * row["seconds"] / self.budget["seconds"]
+                cells.append(None if share is None else round(share, 1))
+            cells += [row["note"], *(row["hyperparameters"].get(n) for n in names)]
+            rows.append(cells)
+        return columns, rows
 
     def __str__(self):
         if not self.trials:
@@ -182,28 +244,26 @@ class SearchResult:
                 f"This process was a search worker; the chief keeps the results in "
                 f"{self.project_dir}."
             )
-        names = list(dict.fromkeys(n for row in self.trials for n in row["hyperparameters"]))
-        columns = ["trial", "status", self.objective, "seconds", "epochs", *names]
-        rows = [
-            [
-                row["trial_id"] + (" *" if row["trial_id"] == self.best_trial_id else ""),
-                row["status"],
-                row["score"],
-                row["seconds"],
-                row["epochs"],
-                *(row["hyperparameters"].get(n) for n in names),
-            ]
-            for row in self.trials
-        ]
+        columns, rows = self.table()
+        for cells in rows:
+            if cells[0] == self.best_trial_id:
+                cells[0] += " *"
         lines = [
             f"Search over {self.recipe} ({len(self.trials)} trials; * best, by "
             f"{self.objective}):",
             format_table(columns, rows),
         ]
+        if self.stop_reason:
+            lines.append(f"Stopped: {self.stop_reason}.")
+        if self.budget:
+            b = self.budget
+            lines.append(f"Budget: {b['spent']:.0f} s of {b['seconds']:.0f} s used "
+                         f"({100 * b['spent'] / b['seconds']:.0f}%).")
         if self.test_metrics:
             scores = ", ".join(f"{k} {v:.4f}" for k, v in self.test_metrics.items())
             lines.append(f"Best model on the test split: {scores}")
-        lines.append(f"Best hyperparameters: {self.project_dir}/best_hyperparameters.json")
+        lines.append(f"Best hyperparameters: {self.project_dir}/{BEST}; every trial: "
+                     f"{self.project_dir}/{TRIALS_CSV} and {TRIALS_PNG}")
         if self.export_path:
             lines.append(f"Best model exported to {self.export_path}")
         if self.processes:
@@ -228,6 +288,7 @@ def search(
     strategy="auto",
     workers=None,
     export=None,
+    budget=None,
     data=None,
     data_dir=None,
     limit=None,
@@ -240,9 +301,14 @@ def search(
     """Searches a recipe's hyperparameters with KerasTuner; resumes an earlier search.
 
     Every trial trains with early stopping and is scored on the recipe's `monitor`
-    (e.g. `val_loss`); the test split is used once, on the best model. Running the
-    same search again (same `directory` and `project_name`, `overwrite=False`)
-    resumes it: finished trials are kept, an interrupted one is run again.
+    (e.g. `val_loss`); the test split is used once, on the best model. The first trial
+    is the recipe's defaults, trained for the full `epochs` (under Hyperband too), so
+    the best trial is never worse on validation than `train` with the same settings.
+    Running the same search again (same `directory` and `project_name`,
+    `overwrite=False`) resumes it: finished trials are kept, an interrupted one is run
+    again. Beside KerasTuner's files, the project folder gets `best_hyperparameters.json`,
+    `trials.csv` (one row per trial) and `trials.png` (the score against each tuned
+    hyperparameter).
 
     Args:
         recipe: a `recipes.engine.Recipe`.
@@ -268,8 +334,15 @@ def search(
             oracle) and `workers` worker processes, logging to
             `<project dir>/logs/`. With several GPUs they are shared out among the
             workers. Defaults to `None` (one process, this one).
-        export: export the best model as a SavedModel to this directory, with
+        export: export the best model as a SavedModel to this directory, as
+            `train` exports (see `SearchResult.export`), with
             `best_hyperparameters.json` inside it. Defaults to `None`.
+        budget: wall-clock seconds (or text such as `"30m"`) for the whole search,
+            every run of it together: a trial starts only while the median time of
+            the finished trials fits in what is left, and a running trial stops
+            after the epoch that leaves too little time for one more (see
+            `recipes.engine.budget`). With `workers`, the chief enforces it for all.
+            Defaults to `None` (no budget).
         data: a `recipes.data.Splits` to search on (not with `workers`).
             Defaults to the recipe's data.
         data_dir: where the dataset lives. Defaults to `RECIPES_DATA_DIR`, then
@@ -299,9 +372,10 @@ def search(
         raise ValueError(f"Unknown tuner. Expected one of {TUNERS}. Received: tuner={tuner!r}")
     check_positive_int("max_trials", max_trials)
     check_positive_int("executions_per_trial", executions_per_trial)
+    seconds = None if budget is None else parse_budget(budget, "budget")
     if limit is not None:
         check_positive_int("limit", limit)
-    settings = recipe.settings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+    recipe.settings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
     check_strategy(strategy)
     check_data_dir(data_dir)
     recipe.check_data_options(data_options)
@@ -312,10 +386,13 @@ def search(
         fixed["batch_size"] = batch_size
     if learning_rate is not None:
         fixed["learning_rate"] = learning_rate
+    if export is not None:
+        check_export_path(export)
     plan = dict(
         tuner=tuner,
         max_trials=max_trials,
-        epochs=settings["epochs"],
+        epochs=epochs,
+        batch_size=batch_size,
         batch_sizes=tuple(batch_sizes),
         directory=str(Path(directory).absolute()),
         project_name=project_name or recipe.name,
@@ -330,6 +407,9 @@ def search(
         data_options=data_options,
     )
     role = _role()
+    if seconds is not None and role != "worker":
+        project_dir = Path(plan["directory"]) / plan["project_name"]
+        plan["budget"] = Budget.begin(seconds, project_dir, fresh=overwrite).as_plan()
     processes = {}
     if workers is not None:
         check_positive_int("workers", workers)
@@ -372,8 +452,10 @@ def _make_tuner(recipe, plan, data=None, overwrite=False):
             plan["data_dir"], plan["limit"], plan["seed"], **plan["data_options"]
         )
     recipe.check_data(data)
+    budget = plan.get("budget")
     hypermodel = RecipeHyperModel(
-        recipe, data, plan["strategy"], plan["epochs"], plan["batch_sizes"], plan["seed"]
+        recipe, data, plan["strategy"], plan["epochs"], plan["batch_sizes"], plan["seed"],
+        deadline=budget and Budget(**budget).deadline, batch_size=plan["batch_size"],
     )
     _check(hypermodel, plan["fixed"])
     fixed = keras_tuner.HyperParameters()
@@ -393,7 +475,7 @@ def _make_tuner(recipe, plan, data=None, overwrite=False):
     if plan["tuner"] == "hyperband":
         # Brackets repeat until max_trials, as the other tuners stop at max_trials.
         tuner = keras_tuner.Hyperband(
-            max_epochs=plan["epochs"], hyperband_iterations=None, **common
+            max_epochs=hypermodel.settings["epochs"], hyperband_iterations=None, **common
         )
         if isinstance(tuner.oracle, keras_tuner.Oracle):  # not on a worker's client
             tuner.oracle.max_trials = plan["max_trials"]
@@ -401,6 +483,10 @@ def _make_tuner(recipe, plan, data=None, overwrite=False):
         tuner = keras_tuner.BayesianOptimization(max_trials=plan["max_trials"], **common)
     else:
         tuner = keras_tuner.RandomSearch(max_trials=plan["max_trials"], **common)
+    if isinstance(tuner.oracle, keras_tuner.Oracle):  # this process holds the oracle
+        defaults_first(tuner.oracle)
+        if budget:
+            Budget(**budget).guard(tuner.oracle)
     if hasattr(tuner.oracle, "stub"):  # a worker's client of the chief's oracle
         tuner.oracle.stub = PatientStub(tuner.oracle.stub)
     return tuner, hypermodel
@@ -442,7 +528,8 @@ class PatientStub:
 
 def _run(tuner, plan):
     tuner.search(
-        epochs=plan["epochs"], callbacks=list(plan["callbacks"]), verbose=plan["verbose"]
+        epochs=tuner.hypermodel.settings["epochs"], callbacks=list(plan["callbacks"]),
+        verbose=plan["verbose"],
     )
 
 
@@ -456,8 +543,29 @@ def _check(hypermodel, fixed):
     clear_session()
 
 
+def defaults_first(oracle):
+    """Makes `oracle`'s first trial the defaults of its space: each active
+    hyperparameter at its default, as `_random_values` fills them at random. Under
+    Hyperband the trial carries no `tuner/*` values: it trains the search's full
+    epochs, outside the brackets. A resumed search already has its trial 0."""
+    populate = oracle.populate_space
+
+    def populate_space(trial_id):
+        if oracle.trials:
+            return populate(trial_id)
+        hps = keras_tuner.HyperParameters()
+        for hp in oracle.hyperparameters.space:
+            hps.merge([hp])
+            if hps.is_active(hp):
+                hps.values[hp.name] = hp.default
+        return {"status": "RUNNING", "values": dict(hps.values)}
+
+    oracle.populate_space = populate_space
+
+
 def _summarize(tuner, hypermodel, export, processes):
-    """The `SearchResult` of a finished search; writes and exports the best."""
+    """The `SearchResult` of a finished search; writes the leaderboard and exports the
+    best model."""
     project_dir = Path(tuner.project_dir)
     trials = sorted(tuner.oracle.trials.values(), key=lambda t: int(t.trial_id))
     rows = [_row(trial) for trial in trials]
@@ -469,9 +577,9 @@ def _summarize(tuner, hypermodel, export, processes):
         )
     best = best[0]
     values = _public(best.hyperparameters.values)
-    text = json.dumps(values, indent=1)
-    (project_dir / "best_hyperparameters.json").write_text(text)
+    (project_dir / BEST).write_text(json.dumps(values, indent=1))
     model = tuner.load_model(best)
+    record = Budget.read(project_dir) if hypermodel.deadline is not None else {}
     result = SearchResult(
         recipe=hypermodel.recipe.name,
         objective=tuner.oracle.objective.name,
@@ -482,12 +590,33 @@ def _summarize(tuner, hypermodel, export, processes):
         test_metrics=hypermodel.evaluate(best.hyperparameters, model),
         project_dir=str(project_dir),
         processes=processes,
+        stop_reason=record.get("stop_reason") or _stop_reason(tuner.oracle, rows),
+        budget={k: record[k] for k in ("seconds", "spent")} if record else None,
+        exporter=hypermodel.recipe.exporter(model, hypermodel.data),
     )
+    write_leaderboard(result)
     if export is not None:
-        model.export(str(export), format="tf_saved_model", verbose=False)
-        (Path(export) / "best_hyperparameters.json").write_text(text)
-        result.export_path = str(export)
+        result.export(export)
     return result
+
+
+def _stop_reason(oracle, rows):
+    if oracle.max_trials and len(rows) >= oracle.max_trials:
+        return f"max_trials={oracle.max_trials} trials have run"
+    return "the tuner had no new values to try"
+
+
+def write_leaderboard(result):
+    """Writes `trials.csv` (`SearchResult.table`) and `trials.png` (the score against
+    each tuned hyperparameter) into the search's project folder."""
+    folder = Path(result.project_dir)
+    columns, rows = result.table()
+    frame = pd.DataFrame(rows, columns=columns)
+    frame.to_csv(folder / TRIALS_CSV, index=False)
+    tuned = [n for n in columns[columns.index("note") + 1:] if frame[n].nunique() > 1]
+    plots.search_scores(frame, result.objective, tuned, folder / TRIALS_PNG,
+                        best=result.best_trial_id,
+                        title=f"Search over {result.recipe}: {result.objective} by trial")
 
 
 def _row(trial):
@@ -496,12 +625,16 @@ def _row(trial):
             return trial.metrics.get_last_value(name)
         return None
 
+    notes = ["defaults"] if int(trial.trial_id) == 0 else []
+    if last("budget_stop"):
+        notes.append("stopped by the budget")
     return dict(
         trial_id=trial.trial_id,
         status=trial.status,
         score=trial.score,
         seconds=last("seconds"),
         epochs=None if last("epochs") is None else int(last("epochs")),
+        note=", ".join(notes),
         hyperparameters=_public(trial.hyperparameters.values),
     )
 

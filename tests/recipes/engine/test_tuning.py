@@ -18,10 +18,13 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from helpers import TinyRecipe, fingerprint, tiny_data
+from recipes.engine import budget as budget_module
 from recipes.engine import processes, tuning
 
 
@@ -187,9 +190,16 @@ def test_result_table_json_and_exported_savedmodel(tmp_path):
     table = str(result)
     assert "val_loss" in table and "seconds" in table and "batch_size" in table
     assert f"{best['trial_id']} *" in table
-    for name in ("best_hyperparameters.json",):
-        for folder in (Path(result.project_dir), export):
-            assert json.loads((folder / name).read_text()) == result.best_hyperparameters
+    for folder in (Path(result.project_dir), export):
+        best_file = folder / "best_hyperparameters.json"
+        assert json.loads(best_file.read_text()) == result.best_hyperparameters
+    board = pd.read_csv(Path(result.project_dir) / "trials.csv")
+    assert list(board["trial"]) == [0, 1, 2]
+    np.testing.assert_allclose(board["val_loss"], [row["score"] for row in result.trials])
+    assert list(board["units"]) == [row["hyperparameters"]["units"] for row in result.trials]
+    assert list(board["note"].fillna("")) == ["defaults", "", ""]
+    with Image.open(Path(result.project_dir) / "trials.png") as png:
+        assert png.size[0] >= 800
 
     x = tiny_data().arrays("test")[0]
     served = tf.saved_model.load(str(export))
@@ -255,18 +265,85 @@ def test_an_interrupted_search_resumes(tmp_path, record):
 
 @pytest.mark.slow
 def test_hyperband_continues_trials_from_their_checkpoints(tmp_path, record):
-    # max_epochs=3, factor=3: three 1-epoch trials, then the best goes on to epoch 3.
+    # Trial 0 is the defaults, for the full 3 epochs, outside the brackets. Then
+    # max_epochs=3, factor=3: three 1-epoch trials, and the best goes on to epoch 3.
     result = tiny_search(
-        tmp_path, tuner="hyperband", max_trials=4, epochs=3, callbacks=[Record()]
+        tmp_path, tuner="hyperband", max_trials=5, epochs=3, callbacks=[Record()]
     )
-    assert [row["status"] for row in result.trials] == ["COMPLETED"] * 4
-    assert [row["epochs"] for row in result.trials] == [1, 1, 1, 2]
-    # Trial 3 starts from its parent's checkpoint: weights and optimizer state, so
+    assert [row["status"] for row in result.trials] == ["COMPLETED"] * 5
+    assert [row["epochs"] for row in result.trials] == [3, 1, 1, 1, 2]
+    # Trial 4 starts from its parent's checkpoint: weights and optimizer state, so
     # its schedule goes on from the parent's last step.
-    assert [seen["iterations"] for seen in record] == [0, 0, 0, record[3]["steps"]]
-    trial = json.loads((tmp_path / "tiny" / "trial_3" / "trial.json").read_text())
+    assert [seen["iterations"] for seen in record] == [0, 0, 0, 0, record[4]["steps"]]
+    trial = json.loads((tmp_path / "tiny" / "trial_4" / "trial.json").read_text())
     values = trial["hyperparameters"]["values"]
-    assert values["tuner/initial_epoch"] == 1 and values["tuner/trial_id"] in "012"
+    assert values["tuner/initial_epoch"] == 1 and values["tuner/trial_id"] in "123"
+
+
+class Tick(keras.callbacks.Callback):
+    """Every epoch lasts 10 s on the fake clock of `fake_clock`."""
+
+    now = 0.0
+
+    def on_epoch_end(self, epoch, logs=None):
+        Tick.now += 10.0
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    Tick.now = 0.0
+    monkeypatch.setattr(budget_module, "clock", lambda: Tick.now)
+    return Tick
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tuner", tuning.TUNERS)
+def test_the_first_trial_is_the_recipes_defaults_for_the_full_epochs(tmp_path, tuner):
+    result = tiny_search(tmp_path, tuner=tuner, max_trials=3, epochs=3)
+    trained = TinyRecipe().train(epochs=3, run_dir=tmp_path / "run", verbose=0,
+                                 diagnose=False)
+    first = result.trials[0]
+    assert first["note"] == "defaults" and first["epochs"] == 3
+    assert first["hyperparameters"] == {
+        "batch_size": trained.settings["batch_size"],
+        **{k: trained.hyperparameters[k] for k in ("units", "depth", "learning_rate", "optimizer")},
+    }
+    assert all(row["note"] == "" for row in result.trials[1:])
+    assert len({fingerprint(row["hyperparameters"]) for row in result.trials}) == 3
+
+
+@pytest.mark.slow
+def test_a_budget_stops_a_trial_at_an_epoch_end_and_starts_none_that_would_not_fit(
+    tmp_path, fake_clock
+):
+    # Epochs of 10 s, a budget of 25 s: trial 0 stops after epoch 2 (a third would
+    # end at 30 s); the 5 s left cannot hold another trial of 20 s.
+    result = tiny_search(tmp_path, max_trials=5, epochs=3, budget=25, callbacks=[Tick()])
+    assert [row["epochs"] for row in result.trials] == [2]
+    assert result.trials[0]["note"] == "defaults, stopped by the budget"
+    assert result.stop_reason == "budget: a trial takes about 20 s (the median so far) and 5 s are left"
+    assert result.budget == {"seconds": 25.0, "spent": 20.0}
+    table = str(result)
+    assert "% budget" in table and "Stopped: budget: a trial takes about 20 s" in table
+    assert "Budget: 20 s of 25 s used (80%)" in table
+
+
+@pytest.mark.slow
+def test_an_interrupted_search_resumes_under_what_is_left_of_its_budget(tmp_path, fake_clock):
+    InterruptTraining.started = 0
+    with pytest.raises(KeyboardInterrupt):
+        tiny_search(tmp_path, max_trials=10, epochs=2, budget=100,
+                    callbacks=[Tick(), InterruptTraining(at=1)])
+    assert fake_clock.now == 20  # trial 0 took 20 s; trial 1 was interrupted at its start
+    # Resumed with the same budget: 80 s left, trials of 20 s. Trials 1 to 3 end at
+    # 40, 60 and 80 s; trial 4 fits the 20 s left exactly, and ends at 100 s.
+    result = tiny_search(tmp_path, max_trials=10, epochs=2, budget=100, callbacks=[Tick()])
+    assert [row["epochs"] for row in result.trials] == [2] * 5
+    assert result.budget == {"seconds": 100.0, "spent": 100.0}
+    assert result.stop_reason == "the budget of 100 s is spent"
+    # A larger budget, run again, goes on from there.
+    more = tiny_search(tmp_path, max_trials=10, epochs=2, budget=140, callbacks=[Tick()])
+    assert len(more.trials) == 7 and more.budget["spent"] == 140.0
 
 
 @pytest.mark.slow
