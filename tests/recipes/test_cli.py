@@ -68,6 +68,8 @@ def test_help_everywhere():
         (["train", "mlp_mnist", "--hp", "epochs=3"], "'epochs' is a run option, not a hyperparameter: pass epochs=3 as an argument (CLI: --epochs)"),
         (["train", "mlp_mnist", "--hp", "limit=5"], "'limit' is a run option"),
         (["train", "mlp_mnist", "--hp", "verbose=0"], "'verbose' is a run option"),
+        (["tune", "mlp_mnist", "--budget", "0"], "argument --budget: A budget is a positive number"),
+        (["tune", "mlp_mnist", "--budget", "1d"], "Received: '1d'"),
     ],
 )
 def test_bad_input_is_one_line_and_no_traceback(args, message):
@@ -147,7 +149,7 @@ def a_file(tmp_path_factory):
         (["--data-dir", "/no/such/dir"], "The data directory /no/such/dir does not exist"),
         (["--batch-size", "0"], "--batch-size: expected a positive integer, got 0"),
         (["--auto", "0"], "argument --auto: A budget is a positive number of seconds"),
-        (["--auto", "soon"], "Received: --auto 'soon'"),
+        (["--auto", "soon"], "argument --auto: A budget is a positive number of seconds or a duration such as '90s', '15m' or '1h'. Received: 'soon'"),
         (["--auto", "60", "--compare-depth"], "auto and compare_depth cannot be combined"),
     ],
 )

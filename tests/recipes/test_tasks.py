@@ -459,3 +459,84 @@ def test_bad_tables_name_the_line(tmp_path, text, target, message):
     with pytest.raises(ValueError, match=message):
         tabular.train(csv=tmp_path / "t.csv", target=target, run_dir=tmp_path / "run", verbose=0)
     assert not (tmp_path / "run").exists()
+
+
+# -- a search on the user's data ships as a trained model does ------------------------
+
+
+def signature(path):
+    """The `serve` signature of a SavedModel: `({input: (dtype, shape)}, {output: ...})`."""
+    sig = tf.saved_model.load(str(path)).signatures["serve"]
+
+    def spec(tensors):
+        return {k: (v.dtype.name, tuple(v.shape)) for k, v in tensors.items()}
+
+    return spec(sig.structured_input_signature[1]), spec(sig.structured_outputs)
+
+
+@pytest.mark.slow
+def test_a_tuned_table_model_serves_raw_rows_as_a_trained_one(tmp_path):
+    messy().to_csv(tmp_path / "houses.csv", index=False)
+    table = dict(csv=tmp_path / "houses.csv", target="price")
+    trained = tabular.train(epochs=3, run_dir=tmp_path / "run", verbose=0, diagnose=False,
+                            **table)
+    searched = tabular.search(tuner="random", max_trials=2, epochs=3, verbose=0,
+                              directory=tmp_path / "tuning", export=tmp_path / "tuned",
+                              **table)
+    assert signature(trained.export(tmp_path / "trained")) == signature(tmp_path / "tuned")
+    about = json.loads((tmp_path / "tuned" / "recipes.json").read_text())
+    assert about == json.loads((tmp_path / "trained" / "recipes.json").read_text())
+    best = json.loads((tmp_path / "tuned" / "best_hyperparameters.json").read_text())
+    assert best == searched.best_hyperparameters
+    raw = {"town": np.array(["Alton", "", "Nowhere"], object),
+           "rooms": np.array([1.0, np.nan, 3.0], "float32"),
+           "area_m2": np.array([50.0, 120.0, np.nan], "float32"),
+           "Age_years": np.array([10.0, np.nan, 0.0], "float32")}
+    expected = searched.best_model({k: tf.constant(v.astype(str) if v.dtype == object else v)
+                                    for k, v in raw.items()}, training=False).numpy()[:, 0]
+    out = serve_in_fresh_process(tmp_path / "tuned", raw, tmp_path)
+    np.testing.assert_allclose(out["prediction"], expected, rtol=1e-4, atol=1e-3)
+    # The best hyperparameters train again as they are.
+    again = tabular.train(epochs=1, hp=best, run_dir=tmp_path / "again", verbose=0,
+                          diagnose=False, **table)
+    assert again.settings["batch_size"] == best["batch_size"]
+    assert {k: again.hyperparameters[k] for k in best if k != "batch_size"} == {
+        k: v for k, v in best.items() if k != "batch_size"}
+
+
+@pytest.mark.slow
+def test_a_tuned_image_model_takes_uint8_pixels_and_names_its_outputs(tmp_path, mnist_arrays):
+    x, y = mnist_arrays
+    images = dict(x=x[..., 0], y=y, hp={"filters": 16})
+    trained = cnn.train(epochs=1, run_dir=tmp_path / "run", verbose=0, diagnose=False,
+                        **images)
+    searched = cnn.search(tuner="random", max_trials=2, epochs=1, verbose=0,
+                          directory=tmp_path / "tuning", **images)
+    path = searched.export(tmp_path / "tuned")
+    inputs, outputs = signature(path)
+    assert (inputs, outputs) == signature(trained.export(tmp_path / "trained"))
+    assert inputs == {"image": ("uint8", (None, 28, 28, 1))}
+    assert set(outputs) == {"probabilities", "class_id", "class_name"}
+    out = serve_in_fresh_process(path, {"image": x[:6]}, tmp_path)
+    expected = searched.best_model.predict(x[:6].astype("float32"), verbose=0)
+    np.testing.assert_allclose(out["probabilities"], expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_tune_a_csv_from_the_command_line_under_a_budget_and_predict(tmp_path):
+    messy().to_csv(tmp_path / "houses.csv", index=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "recipes", "tune", "tabular", "--csv", str(tmp_path / "houses.csv"),
+         "--target", "price", "--tuner", "random", "--max-trials", "2", "--epochs", "2",
+         "--budget", "10m", "--directory", str(tmp_path / "tuning"),
+         "--export", str(tmp_path / "tuned")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert re.search(r"^0( \*)? +COMPLETED .* defaults ", out.stdout, re.M), out.stdout
+    assert re.search(r"Budget: \d+ s of 600 s used", out.stdout)
+    assert "Stopped: max_trials=2 trials have run." in out.stdout
+    board = pd.read_csv(tmp_path / "tuning" / "tabular" / "trials.csv")
+    assert len(board) == 2 and board.note[0] == "defaults"
+    scored = recipes.load(tmp_path / "tuned").predict_csv(tmp_path / "houses.csv")
+    assert scored.prediction.notna().all() and len(scored) == 300

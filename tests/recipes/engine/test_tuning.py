@@ -387,14 +387,18 @@ def test_tune_from_the_command_line(tmp_path):
         [
             sys.executable, "-m", "recipes", "tune", "cnn_mnist", "--tuner", "random",
             "--max-trials", "2", "--epochs", "1", "--limit", "512", "--hp", "filters=16",
-            "--directory", str(tmp_path), "--export", str(tmp_path / "best"),
+            "--directory", str(tmp_path), "--export", str(tmp_path / "best"), "--budget", "20m",
         ],
         capture_output=True, text=True, timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "Best model on the test split:" in out.stdout and "accuracy" in out.stdout
+    assert "Budget: " in out.stdout and " of 1200 s used" in out.stdout
     assert "Skipping variable loading" not in out.stderr
-    assert (tmp_path / "best" / "saved_model.pb").exists()
+    # Served as `train` exports it: the data's uint8 pixels in, named outputs out.
+    sig = tf.saved_model.load(str(tmp_path / "best")).signatures["serve"]
+    assert sig.structured_input_signature[1]["image"].dtype == tf.uint8
+    assert set(sig.structured_outputs) == {"probabilities", "class_id", "class_name"}
     best = json.loads((tmp_path / "cnn_mnist" / "best_hyperparameters.json").read_text())
     assert best["filters"] == 16
 
@@ -414,10 +418,11 @@ def search_in_a_driver(directory, killer, log, timeout):
         from recipes.engine import tuning
         result = tuning.search(
             TinyRecipe(), tuner="random", max_trials=4, epochs=1, workers=2,
-            directory={str(directory)!r}, verbose=0,
+            directory={str(directory)!r}, verbose=0, budget=900,
             callbacks=[{killer}, TrainLog({str(log)!r})],
         )
-        print(json.dumps(dict(processes=result.processes, trials=result.trials)))
+        print(json.dumps(dict(processes=result.processes, trials=result.trials,
+                              budget=result.budget, stop_reason=result.stop_reason)))
         """
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
@@ -445,6 +450,7 @@ def distributed(tmp_path_factory):
     events = [json.loads(line) for line in log.read_text().splitlines()]
     return dict(
         out,
+        folder=folder,
         events=events,
         killed=marker.read_text(),
         oracle=json.loads((folder / "tiny" / "oracle.json").read_text()),
@@ -472,7 +478,13 @@ def test_distributed_search_runs_every_trial_once(distributed):
     trials = distributed["trials"]
     assert [row["trial_id"] for row in trials] == ["0", "1", "2", "3"]
     assert all(row["status"] == "COMPLETED" for row in trials)
+    assert [row["note"] for row in trials] == ["defaults", "", "", ""]
     assert sorted(distributed["oracle"]["end_order"]) == ["0", "1", "2", "3"]
+    # The chief kept the budget for all: every trial's time, the whole search's spent.
+    budget = json.loads((distributed["folder"] / "tiny" / "budget.json").read_text())
+    assert sorted(budget["trials"]) == ["0", "1", "2", "3"]
+    assert 0 < distributed["budget"]["spent"] < 900 and distributed["budget"]["seconds"] == 900
+    assert distributed["stop_reason"] == "max_trials=4 trials have run"
     ends = [e for e in distributed["events"] if e["event"] == "end"]
     assert sorted(e["model"] for e in ends) == sorted(
         f"tiny_{fingerprint(row['hyperparameters'])}" for row in trials
