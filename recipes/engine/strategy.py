@@ -10,6 +10,7 @@ and keeps float32's range). `jit_compile()` is on with a GPU and off without: on
 XLA is slower than plain TensorFlow for small convnets.
 """
 
+import contextlib
 import os
 
 import tensorflow as tf
@@ -74,6 +75,31 @@ def clear_session():
     policy = keras.mixed_precision.global_policy()
     keras.backend.clear_session()
     keras.mixed_precision.set_global_policy(policy)
+
+
+@contextlib.contextmanager
+def released_gradients():
+    """Drops, when the block ends, the gradient functions that graph tracing registered
+    globally inside it.
+
+    `tf.custom_gradient` in graph mode (the all-reduce of every optimizer step under a
+    `tf.distribute` strategy, the default one included) registers a gradient function
+    under a new name in TensorFlow's global registry, and never removes it; the
+    function holds the traced graph, so each model trained in a process (a search's
+    trials) keeps its training graph alive. The functions a block registered are used
+    while its graphs are traced and differentiated, inside the block; a later trace
+    registers its own.
+    """
+    from tensorflow.python.framework import ops
+
+    registry = ops._gradient_registry._registry
+    before = set(registry)
+    try:
+        yield
+    finally:
+        for name in [n for n in registry if n not in before]:
+            if name.startswith("CustomGradient-"):
+                del registry[name]
 
 
 def check_strategy(strategy):

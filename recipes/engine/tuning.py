@@ -38,7 +38,9 @@ from recipes.engine.budget import Budget, Deadline, parse_budget
 from recipes.engine.export import check_export_path, write_export
 from recipes.engine.fit import fit
 from recipes.engine.hparams import check_known
-from recipes.engine.strategy import check_strategy, clear_session, get_strategy
+from recipes.engine.strategy import (
+    check_strategy, clear_session, get_strategy, released_gradients,
+)
 
 TUNERS = ("hyperband", "bayesian", "random")
 BATCH_SIZES = (32, 64, 128, 256)
@@ -139,18 +141,19 @@ class RecipeHyperModel(keras_tuner.HyperModel):
         if self.deadline is not None:
             deadline = Deadline(self.deadline, clock=lambda: budget_module.clock())
             callbacks.append(deadline)
-        fitted = fit(
-            model,
-            train,
-            validation,
-            epochs=epochs or self.settings["epochs"],
-            **self.recipe.stopping(self.settings),
-            # The tuner keeps the best epoch's weights in its own checkpoint.
-            restore_best_weights=False,
-            callbacks=callbacks,
-            verbose=verbose,
-            initial_epoch=initial_epoch,
-        )
+        with released_gradients():  # memory stays flat from trial to trial
+            fitted = fit(
+                model,
+                train,
+                validation,
+                epochs=epochs or self.settings["epochs"],
+                **self.recipe.stopping(self.settings),
+                # The tuner keeps the best epoch's weights in its own checkpoint.
+                restore_best_weights=False,
+                callbacks=callbacks,
+                verbose=verbose,
+                initial_epoch=initial_epoch,
+            )
         stopped = self.deadline is not None and deadline.fired
         return {**fitted.best(), "seconds": fitted.seconds,
                 "epochs": len(fitted.epoch_seconds), "budget_stop": float(stopped)}

@@ -549,3 +549,19 @@ def test_a_workers_calls_wait_for_a_restarted_chief(monkeypatch):
     with pytest.raises(Unavailable):  # nor past the patience
         tuning.PatientStub(Stub(), patience=0).EndTrial("trial 4")
     assert len(calls) == 1
+
+
+@pytest.mark.slow
+def test_trials_do_not_keep_their_training_graphs_alive(tmp_path):
+    import gc
+
+    def graphs():
+        gc.collect()
+        return sum(type(o).__name__ == "FuncGraph" and o.name.startswith("one_step_on_data")
+                   for o in gc.get_objects())
+
+    before = graphs()
+    tiny_search(tmp_path, max_trials=6)
+    # The last trial's train and test functions may stay with its model; without the
+    # release, TensorFlow's gradient registry holds two graphs per trial.
+    assert graphs() - before <= 4
