@@ -1,4 +1,5 @@
-"""The command line: `python -m recipes list | train | tune | predict | describe | diagnose`.
+"""The command line: `python -m recipes list | train | tune | predict | describe | report |
+diagnose`.
 
 Bad input ends with a one-line error on stderr and exit status 2, never a traceback,
 and before any data is read or model built: every argument and output path is checked
@@ -19,6 +20,7 @@ import os
 import re
 import sys
 import threading
+from pathlib import Path
 
 import recipes
 
@@ -249,6 +251,9 @@ def build_parser(recipe=None, engine=True, allow_abbrev=True):
     p = sub.add_parser("describe", help="what an export takes and returns")
     p.add_argument("model", help="an export (--export DIR) or a run directory")
 
+    p = sub.add_parser("report", help="write report.html for a run or a search")
+    p.add_argument("folder", help="a run directory (train) or a search's folder (tune)")
+
     p = sub.add_parser("diagnose", help="diagnose a saved run and write its plots")
     p.add_argument("run_dir", help="a run directory written by `train`")
     p.add_argument("--human-error", type=float, help="human-level error, e.g. 0.002")
@@ -280,7 +285,7 @@ def build_parser(recipe=None, engine=True, allow_abbrev=True):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     needs_tensorflow = bool(argv) and argv[0] in (
-        "train", "tune", "diagnose", "experiment", "predict", "describe")
+        "train", "tune", "diagnose", "experiment", "predict", "describe", "report")
     try:
         if needs_tensorflow:
             _check_recipe_name(argv)  # an unknown recipe: before TensorFlow loads
@@ -349,6 +354,14 @@ def _run(args, recipe):
         from recipes.engine import diagnose_run
 
         print(diagnose_run(args.run_dir, human_error=args.human_error))
+        return 0
+    if args.command == "report":
+        from recipes.engine.report import write_report
+        from recipes.engine.result import Result
+
+        folder = Path(args.folder)
+        run = (folder / "result.json").is_file() and not (folder / "search.json").is_file()
+        print(f"report written to {Result.load(folder).report() if run else write_report(folder)}")
         return 0
     if args.command == "experiment":
         return _experiment(args)

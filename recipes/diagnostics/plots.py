@@ -32,14 +32,17 @@ def _accuracy_name(history):
     return names[0] if names else None
 
 
-def learning_curves(history, path, title=None):
-    """Plots training and validation loss per epoch, and accuracy if recorded.
+def learning_curves(history, path, title=None, kept_epoch=None):
+    """Plots training and validation loss per epoch, the accuracy and the learning
+    rate if recorded, and the epoch whose weights were kept.
 
     Args:
-        history: a dict of per-epoch lists (`"loss"`, `"val_loss"`, `"accuracy"` ...)
-            or a `keras.callbacks.History`.
+        history: a dict of per-epoch lists (`"loss"`, `"val_loss"`, `"accuracy"`,
+            `"learning_rate"` ...) or a `keras.callbacks.History`.
         path: where to write the PNG.
         title: a title over the figure. Defaults to none.
+        kept_epoch: the epoch (from 1) whose weights the model holds, marked with a
+            vertical line. Defaults to `None`.
 
     Returns:
         The path written, as a string.
@@ -55,12 +58,19 @@ def learning_curves(history, path, title=None):
             f"The history has no 'loss'. Received: keys={sorted(history)}"
         )
     panels = ["loss"] + [name for name in [_accuracy_name(history)] if name]
+    if history.get("learning_rate"):
+        panels.append("learning_rate")
     fig, axes = _figure(len(panels))
     for ax, name in zip(axes, panels):
-        for key, label in ((name, "training"), ("val_" + name, "validation")):
+        pairs = ((name, "training"), ("val_" + name, "validation"))
+        if name == "learning_rate":
+            pairs = ((name, "at the end of the epoch"),)
+        for key, label in pairs:
             if key in history:
                 values = history[key]
                 ax.plot(range(1, len(values) + 1), values, marker=".", label=label)
+        if kept_epoch:
+            ax.axvline(kept_epoch, color="gray", linestyle="--", label=f"kept: epoch {kept_epoch}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
@@ -269,6 +279,119 @@ def search_scores(trials, objective, names, path, best=None, title=None):
         ax.set_ylabel(objective)
         ax.grid(alpha=0.3)
     axes[0].legend()
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def confusion_matrix(counts, names, path, title=None):
+    """Plots a confusion matrix twice: counts, and each row divided by its total (the
+    share of each true class given each prediction; the diagonal is the recall).
+
+    Args:
+        counts: a `(classes, classes)` array, `counts[true, predicted]`.
+        names: the class names.
+        path: where to write the PNG.
+        title: a title over the figure. Defaults to none.
+    """
+    import numpy as np
+
+    counts = np.asarray(counts)
+    rows = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    fig, axes = _figure(2)
+    size = len(names)
+    for ax, values, label in ((axes[0], counts, "count"), (axes[1], rows, "share of the row")):
+        image = ax.imshow(values, cmap="Blues")
+        fig.colorbar(image, ax=ax, shrink=0.8, label=label)
+        ax.set_xticks(range(size), [str(n) for n in names], rotation=90 if size > 6 else 0)
+        ax.set_yticks(range(size), [str(n) for n in names])
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        if size <= 12:
+            for (i, j), v in np.ndenumerate(values):
+                text = f"{v:.0f}" if label == "count" else f"{v:.2f}"
+                ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                        color="white" if v > values.max() / 2 else "black")
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def top_losses(images, true, predicted, probability, losses, path, pixel_max=255.0):
+    """Shows images with their true and predicted class, the predicted class's
+    probability and the example's loss, one panel each, six to a row.
+
+    Args:
+        images: `(n, height, width, channels)` pixels.
+        true, predicted: the class names of each image.
+        probability: the predicted class's probability.
+        losses: each image's loss.
+        path: where to write the PNG.
+        pixel_max: the largest pixel value (255, or 1 for floats). Defaults to 255.
+    """
+    import numpy as np
+
+    n = len(images)
+    fig, axes = _figure(min(n, 6), n)
+    fig.set_size_inches(2.2 * min(n, 6), 2.6 * -(-n // 6))
+    for ax, image, t, p, prob, loss in zip(axes, images, true, predicted, probability, losses):
+        image = np.asarray(image, "float32") / pixel_max
+        if image.shape[-1] == 1:
+            ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=1)
+        else:
+            ax.imshow(np.clip(image[..., :3], 0, 1))
+        ax.set_title(f"true {t}\npred {p} ({prob:.2f})\nloss {loss:.2f}", fontsize=8)
+        ax.axis("off")
+    return _save(fig, path)
+
+
+def importance(names, drops, spreads, path, metric, title=None):
+    """A horizontal bar per column: how much `metric` gets worse when the column is
+    shuffled (permutation importance), largest first, with the spread of the repeats.
+
+    Args:
+        names: the columns.
+        drops: the median worsening of each.
+        spreads: `(low, high)` of the repeats of each.
+        path: where to write the PNG.
+        metric: what the worsening is of, e.g. `"accuracy"`.
+        title: a title over the figure. Defaults to none.
+    """
+    import numpy as np
+
+    order = np.argsort(drops)
+    fig, (ax,) = _figure(1)
+    fig.set_size_inches(7, 1.5 + 0.3 * len(names))
+    low = [drops[i] - spreads[i][0] for i in order]
+    high = [spreads[i][1] - drops[i] for i in order]
+    ax.barh([str(names[i]) for i in order], [drops[i] for i in order],
+            xerr=[low, high], color="tab:blue")
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(f"worsening of the validation {metric} when the column is shuffled")
+    ax.grid(alpha=0.3, axis="x")
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def regression_fit(true, predicted, path, title=None):
+    """Two panels: predicted against true values (the diagonal is perfect), and the
+    residuals (true - predicted) against the prediction."""
+    import numpy as np
+
+    true, predicted = np.asarray(true, "float64"), np.asarray(predicted, "float64")
+    fig, axes = _figure(2)
+    axes[0].scatter(true, predicted, s=8, alpha=0.6)
+    low, high = float(min(true.min(), predicted.min())), float(max(true.max(), predicted.max()))
+    axes[0].plot([low, high], [low, high], color="gray", linestyle="--")
+    axes[0].set_xlabel("true")
+    axes[0].set_ylabel("predicted")
+    axes[1].scatter(predicted, true - predicted, s=8, alpha=0.6)
+    axes[1].axhline(0, color="gray", linestyle="--")
+    axes[1].set_xlabel("predicted")
+    axes[1].set_ylabel("residual (true - predicted)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
     return _save(fig, path)

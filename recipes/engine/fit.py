@@ -23,8 +23,9 @@ import callbacks as recipe_callbacks
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Records the wall time of every epoch (`epoch_seconds`) and, given a `path`, writes
-    the history so far (`earlier` epochs first) there after each epoch."""
+    """Records the wall time of every epoch (`epoch_seconds`) and the learning rate at
+    its end (`history["learning_rate"]`, with the epoch's metrics) and, given a `path`,
+    writes the history so far (`earlier` epochs first) there after each epoch."""
 
     def __init__(self, path=None, earlier=None):
         super().__init__()
@@ -42,6 +43,8 @@ class EpochTimer(keras.callbacks.Callback):
         self.epoch_seconds.append(time.perf_counter() - self._start)
         for name, value in (logs or {}).items():
             self.history.setdefault(name, []).append(float(value))
+        rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        self.history.setdefault("learning_rate", []).append(float(rate))
         if self.path is not None:
             record = {"history": self.history,
                       "epoch_seconds": self.earlier["epoch_seconds"] + self.epoch_seconds}
@@ -187,6 +190,8 @@ def fit(
         values = {k: earlier["history"].get(k, [])[: earlier["epoch"]] + v for k, v in values.items()}
         seconds_per_epoch = earlier["epoch_seconds"] + seconds_per_epoch
         first = 0
+    if values:  # the learning rate at each epoch's end (Keras does not log it)
+        values["learning_rate"] = timer.history["learning_rate"][-len(values["loss"]):]
     # EarlyStopping counts epochs from 0 (a tuner's resumed trial starts later).
     trained = len(next(iter(values.values()), []))
     best = min(max(stopper.restored_epoch - first, 0), max(trained - 1, 0))

@@ -24,7 +24,7 @@ import keras_tuner
 import callbacks as recipe_callbacks
 from recipes import data as recipe_data
 from recipes.engine import auto as auto_module
-from recipes.engine import tuning
+from recipes.engine import report, tuning
 from recipes.engine.fit import fit, steps_per_epoch
 from recipes.engine.hparams import check_known, check_values, hyperparameters
 from recipes.engine.result import Result
@@ -457,6 +457,10 @@ class Recipe:
             result.diagnosis = result.diagnose()
             if verbose != 0:
                 print(result.diagnosis)
+        report.record_evaluation(result.model, data, run_dir, seed=seed)
+        page = result.report()
+        if verbose != 0:
+            print(f"report: {page}", flush=True)
         return result
 
     def search(self, tuner="hyperband", **kwargs):

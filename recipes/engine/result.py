@@ -38,6 +38,7 @@ import keras
 
 from recipes.diagnostics import diagnose, plots
 from recipes.engine.export import check_export_path, write_export  # noqa: F401 (public)
+from recipes.engine.report import write_report
 
 
 @dataclasses.dataclass
@@ -141,6 +142,13 @@ class Result:
         values = {k: record[k] for k in cls._SAVED if record.get(k) is not None}
         values.setdefault("recipe", run_dir.name)
         return cls(model=None, history=history, run_dir=str(run_dir), **values)
+
+    def report(self):
+        """Writes `report.html` into the run directory (see `recipes.engine.report`)
+        and returns its path."""
+        if self.run_dir is None:
+            raise ValueError("The result has no run directory: save(run_dir) it first.")
+        return write_report(self.run_dir, self)
 
     def diagnose(self, **kwargs):
         """The run's `Diagnosis` (see `recipes.diagnostics.diagnose` for `kwargs`)."""

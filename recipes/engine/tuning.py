@@ -33,7 +33,7 @@ import pandas as pd
 from recipes.data import check_data_dir, check_positive_int
 from recipes.diagnostics import format_table, plots
 from recipes.engine import budget as budget_module
-from recipes.engine import processes
+from recipes.engine import processes, report
 from recipes.engine.budget import Budget, Deadline, parse_budget
 from recipes.engine.export import check_export_path, write_export
 from recipes.engine.fit import fit
@@ -224,6 +224,13 @@ class SearchResult:
         )
         return self.export_path
 
+    def report(self):
+        """Writes `search.json` and `report.html` (the leaderboard, the score against
+        each hyperparameter) into the project folder; returns the page's path."""
+        record = report.search_record(self)
+        (Path(self.project_dir) / "search.json").write_text(json.dumps(record, indent=1, default=str))
+        return report.write_report(self.project_dir)
+
     def table(self):
         """`(columns, rows)` of the trials, as printed and written to `trials.csv`."""
         names = list(dict.fromkeys(n for row in self.trials for n in row["hyperparameters"]))
@@ -266,7 +273,8 @@ class SearchResult:
             scores = ", ".join(f"{k} {v:.4f}" for k, v in self.test_metrics.items())
             lines.append(f"Best model on the test split: {scores}")
         lines.append(f"Best hyperparameters: {self.project_dir}/{BEST}; every trial: "
-                     f"{self.project_dir}/{TRIALS_CSV} and {TRIALS_PNG}")
+                     f"{self.project_dir}/{TRIALS_CSV} and {TRIALS_PNG}; the page: "
+                     f"{self.project_dir}/report.html")
         if self.export_path:
             lines.append(f"Best model exported to {self.export_path}")
         if self.processes:
@@ -600,6 +608,7 @@ def _summarize(tuner, hypermodel, export, processes):
     write_leaderboard(result)
     if export is not None:
         result.export(export)
+    result.report()
     return result
 
 
