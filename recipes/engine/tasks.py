@@ -29,7 +29,7 @@ import tensorflow as tf
 
 import layers
 from recipes import data as recipe_data
-from recipes.engine.export import export_classifier, export_regressor
+from recipes.engine.export import ABOUT, export_classifier, export_regressor, write_about  # noqa: F401
 from recipes.engine.recipe import DataOption, Recipe
 
 
