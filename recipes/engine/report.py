@@ -152,8 +152,8 @@ def record_evaluation(model, data, run_dir, seed=0):
             repeats=IMPORTANCE_REPEATS,
             columns=permutation_importance(model, vx, vy[keep], classification, seed=seed),
         )
-    else:
-        arrays["top_images"] = x[top]
+    elif x.ndim in (3, 4):  # images (feature vectors have no picture)
+        arrays["top_images"] = x[top] if x.ndim == 4 else x[top][..., None]
         record["pixel_max"] = float(data.pixel_max or 255.0)
     _write_evaluation(run_dir, record, arrays)
     return record

@@ -540,3 +540,20 @@ def test_tune_a_csv_from_the_command_line_under_a_budget_and_predict(tmp_path):
     assert len(board) == 2 and board.note[0] == "defaults"
     scored = recipes.load(tmp_path / "tuned").predict_csv(tmp_path / "houses.csv")
     assert scored.prediction.notna().all() and len(scored) == 300
+
+
+@pytest.mark.slow
+def test_tune_an_image_folder_from_the_command_line(tmp_path, mnist_folder):
+    out = subprocess.run(
+        [sys.executable, "-m", "recipes", "tune", "cnn", "--images", str(mnist_folder),
+         "--tuner", "random", "--max-trials", "2", "--epochs", "1", "--hp", "filters=16",
+         "--budget", "10m", "--directory", str(tmp_path / "tuning"),
+         "--export", str(tmp_path / "tuned")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    about = json.loads((tmp_path / "tuned" / "recipes.json").read_text())
+    assert about["class_names"] == [f"digit{i}" for i in range(10)]
+    assert (tmp_path / "tuning" / "cnn" / "report.html").is_file()
+    scored = recipes.load(tmp_path / "tuned").predict_images(mnist_folder / "digit3")
+    assert len(scored) == len(list((mnist_folder / "digit3").iterdir()))

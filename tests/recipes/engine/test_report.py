@@ -141,3 +141,16 @@ def test_the_page_loads_every_image_in_a_real_browser(image_run, tmp_path):
     assert errors == []
     assert overflow <= 1280  # reads at 1280 px without a sideways scroll
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_the_report_command_writes_the_page_again(image_run, capsys):
+    from recipes.__main__ import main
+
+    _, folder = image_run
+    (folder / "report.html").unlink()
+    assert main(["report", str(folder)]) == 0
+    assert f"report written to {folder / 'report.html'}" in capsys.readouterr().out
+    assert "Test images of highest loss" in (folder / "report.html").read_text()
+    assert main(["report", str(folder / "report")]) == 2
+    assert "neither a run" in capsys.readouterr().err

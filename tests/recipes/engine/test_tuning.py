@@ -220,10 +220,11 @@ def test_a_search_killed_with_sigkill_resumes_and_completes_every_trial_once(tmp
         from recipes.engine import tuning
         result = tuning.search(
             TinyRecipe(), tuner="random", max_trials=3, epochs=1, verbose=0,
-            directory={str(tmp_path)!r},
+            directory={str(tmp_path)!r}, budget=900,
             callbacks=[KillAtTraining({str(marker)!r}, at=1), TrainLog({str(log)!r})],
         )
         print(json.dumps([row["status"] for row in result.trials]))
+        print(json.dumps(result.budget))
         """
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
@@ -234,9 +235,14 @@ def test_a_search_killed_with_sigkill_resumes_and_completes_every_trial_once(tmp
 
     killed = run()
     assert killed.returncode == -signal.SIGKILL and marker.exists(), killed.stderr[-2000:]
+    # The killed run's time counts against the budget of the resumed one.
+    before = json.loads((tmp_path / "tiny" / "budget.json").read_text())
+    assert before["spent"] > 0 and list(before["trials"]) == ["0"]
     resumed = run()
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert json.loads(resumed.stdout.splitlines()[-1]) == ["COMPLETED"] * 3
+    assert json.loads(resumed.stdout.splitlines()[-2]) == ["COMPLETED"] * 3
+    budget = json.loads(resumed.stdout.splitlines()[-1])
+    assert budget["seconds"] == 900 and budget["spent"] > before["spent"]
     ends = [json.loads(line)["model"] for line in log.read_text().splitlines()
             if json.loads(line)["event"] == "end"]
     # Trial 0 finished before the kill and was kept; the killed trial 1 ran again;
