@@ -49,8 +49,15 @@ left for a quarter of what the fixed factor (`COST`) says; other moves cost what
 parent did (twice the epochs: twice the time). A move that
 does not fit but would with at least half its epochs is trained with the epochs that
 fit, its warm-up and schedule shortened with them (the table says so). A running
-step stops at the end of the epoch after which one more would overrun the budget
-(its stop reason is then "budget"), so the loop ends within about one epoch of it.
+step stops at the end of the epoch after which one more would overrun the budget,
+less `RESERVE` of it kept for the end (its stop reason is then "budget").
+
+The budget is spent, not left over: when no move of the diagnosis fits (or none is
+left) while more than `FILL` of the budget remains, the chosen model is polished: it
+trains on from its own weights for the epochs that fit, at a tenth of its peak
+learning rate with the same warm-up and cosine decay (a warm restart), and is kept if
+it does better on validation; each model is polished once. The loop stops earlier
+only when the diagnosis says "fine" or the validation error is 0.
 
 Each step is a run directory `RUN_DIR/step-N` (an interrupted step resumes from its
 backup); `RUN_DIR/auto.json` holds every finished step and the step in progress, so
@@ -94,6 +101,16 @@ COST = {"deeper": 2.0, "shallower": 0.7, "wider": 2.5, "narrower": 0.6, "longer"
 PROBED = ("deeper", "shallower", "wider", "narrower", "batch_norm")
 PROBE_STEPS = 200
 PROBE_WARMUP = 3
+# The loop goes on while more than FILL of its budget is left, polishing the chosen
+# model when no move of its diagnosis fits; RESERVE of the budget is kept for the end
+# (the chosen model's evaluation, the plots).
+FILL = 0.10
+RESERVE = 0.03
+
+
+def clock():
+    """The loop's seconds (`time.monotonic`); tests replace it."""
+    return time.monotonic()
 COLUMNS = ("step", "diagnosis", "change", "train loss", "val loss", "train err",
            "val err", "seconds", "kept")
 _WIDTHS = (4, 56, 30, 10, 9, 9, 8, 7, 7)
@@ -165,7 +182,7 @@ class AutoLoop:
             steps=[], current=None, chosen=None, stopped=None, tried=[], checks={},
         )
         self.state["budget_seconds"] = self.budget
-        self._elapsed_before, self._start = self.state["elapsed_seconds"], time.monotonic()
+        self._elapsed_before, self._start = self.state["elapsed_seconds"], clock()
         # The chosen step's model, search space and result.
         self.model = self.space = self.result = None
 
@@ -221,10 +238,42 @@ class AutoLoop:
                 move, estimate = short, self.estimate(best, short)
             move.update(parent=best["step"], diagnosis=_summary(diagnosis), estimate=estimate)
             return move
+        polish = self._polish(best, left)
+        if polish is not None:
+            polish.update(parent=best["step"], diagnosis=_summary(diagnosis))
+            return polish
         if too_long:
             return self._stop(f"budget: {left:.0f} s left, too little for "
                               f"{'; '.join(too_long)}")
         return self._stop(f"no move left for {verdict} (tried {len(self.state['steps']) - 1})")
+
+    def _polish(self, best, left):
+        """When no move of the diagnosis fits and more than `FILL` of the budget is
+        left: `best`'s model trained on from its own weights for the epochs that fit
+        (at most as many as it had), with a tenth of its peak learning rate and the
+        same warm-up and cosine decay, kept if it does better on validation. `None`
+        when less is left, or `best` was polished already."""
+        key = f"polish step {best['step']}"
+        if key in self.state["tried"] or left < FILL * self.budget:
+            return None
+        per_epoch = statistics.median(best["epoch_seconds"] or [best["seconds"]])
+        outside = max(0.0, best["seconds"] - sum(best["epoch_seconds"]))
+        usable = left - outside - RESERVE * self.budget
+        epochs = min(best["settings"]["epochs"], int(usable // per_epoch) if per_epoch > 0 else 0)
+        if epochs < 1:
+            return None
+        lr = best["settings"]["learning_rate"]
+        settings = dict(best["settings"], epochs=epochs, learning_rate=lr / 10)
+        return dict(
+            move="polish", key=key, warm_start=best["step"],
+            change=f"step {best['step']} +{epochs} epochs from its weights, lr {lr / 10:.3g}",
+            hyperparameters=dict(best["hyperparameters"]), settings=settings,
+            augment_scale=best["augment_scale"], estimate=per_epoch * epochs + outside,
+        )
+
+    def _weights(self, step):
+        """Where a kept step's model weights are saved."""
+        return self.run_dir / f"step-{step}" / "model.weights.h5"
 
     def _train(self, move):
         """Trains one step, records it and prints its row."""
@@ -238,14 +287,17 @@ class AutoLoop:
                        f"{timed}, {self.left():.0f} s left)"])
         hp = keras_tuner.HyperParameters()
         hp.values.update(move["hyperparameters"])
-        deadline = Deadline(self._start + self.budget - self._elapsed_before)
+        end = self._start + self.budget * (1 - RESERVE) - self._elapsed_before
+        deadline = Deadline(end, clock=lambda: clock())
         keras.utils.set_random_seed(self.seed)
-        start = time.monotonic()
+        start = clock()
+        warm = move.get("warm_start")
         result = self.recipe._run(
             hp, self.data, self.recipe.settings(**move["settings"]), self.strategy,
             self.run_dir / f"step-{index}", [*self.callbacks, deadline], self.verbose,
             self.seed, given=self.given if index == 0 else None,
             augment_scale=move["augment_scale"], evaluate=False,
+            initial_weights=None if warm is None else self._weights(warm),
         )
         if deadline.fired and result.stop_reason is None:
             result.stop_reason = "budget"
@@ -256,7 +308,7 @@ class AutoLoop:
                                    if k != "learning_rate"}
         epoch = result.kept_epoch - 1  # the epoch of the weights the step's model holds
         step.update(step=index, epoch=epoch, **measures(result.history, epoch),
-                    seconds=time.monotonic() - start, stop_reason=result.stop_reason,
+                    seconds=clock() - start, stop_reason=result.stop_reason,
                     history=result.history, epoch_seconds=result.timings["epoch_seconds"],
                     baseline=result.settings.get("baseline"))
         chosen = self.state["chosen"]
@@ -264,11 +316,13 @@ class AutoLoop:
         if step["kept"]:
             self.state["chosen"] = index
             self.model, self.space, self.result = result.model, list(hp.space), result
-            result.model.save_weights(self.run_dir / f"step-{index}" / "model.weights.h5")
+            result.model.save_weights(self._weights(index))
         self.state["tried"].append(
             _key(move["hyperparameters"], move["settings"], move["augment_scale"]))
         if "base_key" in move:  # shortened to fit: the full move counts as tried too
             self.state["tried"].append(move["base_key"])
+        if move["move"] == "polish":
+            self.state["tried"].append(move["key"])
         self.state["steps"].append(step)
         self.state["current"] = None
         self._save()
@@ -486,7 +540,7 @@ class AutoLoop:
 
     # -- time --------------------------------------------------------------------------
     def elapsed(self):
-        return self._elapsed_before + time.monotonic() - self._start
+        return self._elapsed_before + clock() - self._start
 
     def left(self):
         return self.budget - self.elapsed()
@@ -556,7 +610,7 @@ class AutoLoop:
         self.model = self.recipe.build(hp, self.data, self.strategy, settings["epochs"],
                                        self._global_batch(step))
         self.model.optimizer.build(self.model.trainable_variables)  # its state loads too
-        self.model.load_weights(self.run_dir / f"step-{step['step']}" / "model.weights.h5")
+        self.model.load_weights(self._weights(step["step"]))
         self.space = list(hp.space)
         loaded = Result.load(self.run_dir / f"step-{step['step']}")
         loaded.model, loaded.exporter = self.model, self.recipe.exporter(self.model, self.data)

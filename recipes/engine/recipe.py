@@ -16,6 +16,7 @@ the global batch, so they follow the batch size.
 import dataclasses
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -483,10 +484,11 @@ class Recipe:
         return list(probe.space)
 
     def _run(self, hp, data, settings, strategy, run_dir, callbacks, verbose, seed,
-             given=None, augment_scale=1.0, evaluate=True):
+             given=None, augment_scale=1.0, evaluate=True, initial_weights=None):
         """One training of the model of `hp` on `data` through the fit loop, evaluated
         once on the test split (unless not `evaluate`: `--auto` evaluates its chosen
-        model only); the `Result` before comparisons and diagnosis."""
+        model only); the `Result` before comparisons and diagnosis. `initial_weights`
+        (a `.weights.h5` file of the same model) starts it from trained weights."""
         replicas = strategy.num_replicas_in_sync
         global_batch = settings["batch_size"] * replicas
         hp.values["learning_rate"] = settings["learning_rate"]
@@ -495,6 +497,10 @@ class Recipe:
                            clipnorm=settings.get("clipnorm"))
         check_known(hp.space, [k for k in given or () if k != "batch_size"], self.name)
         self.check_model(model, data)
+        if initial_weights is not None:  # the weights only: a fresh optimizer and schedule
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+                model.load_weights(initial_weights)
         train_ds, val_ds, test_ds = self.pipelines(
             data, global_batch, seed=seed, augment_scale=augment_scale
         )

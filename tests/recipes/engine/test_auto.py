@@ -300,3 +300,40 @@ def test_best_epoch_agrees_with_the_weights_early_stopping_restores():
         for epoch, loss in enumerate(losses):
             stopper.on_epoch_end(epoch, {"loss": 1.0, "val_loss": loss})
         assert best_epoch({"val_loss": losses}, "val_loss", tolerance) == stopper.restored_epoch
+
+
+@pytest.mark.slow
+def test_budget_left_and_no_move_to_take_polish_the_chosen_model_from_its_weights(
+    tmp_path, monkeypatch
+):
+    from recipes.engine import auto, get_strategy
+
+    now = [0.0]
+    monkeypatch.setattr(auto, "clock", lambda: now[0])
+    recipe = Toy(ring_data(), units=8, epochs=10)
+    hp = recipe.hyperparameters(None)
+    settings = recipe.settings()
+    loop = AutoLoop(recipe, 100, hp, recipe.data, settings, get_strategy("auto"), tmp_path,
+                    [], 0, 42)
+    loop._train(dict(move="defaults", change="defaults", parent=None, diagnosis=None,
+                     hyperparameters=dict(hp.values), settings=settings, augment_scale=1.0,
+                     estimate=None))
+    parent = loop.state["steps"][0]
+    diagnosis = loop.diagnose(parent)
+    assert diagnosis.verdict != "fine"
+    loop.state["tried"] += [m["key"] for m in loop.moves(parent, diagnosis)]
+    now[0] = 60.0  # 40 s of 100 left: more than 10%, and no move of the diagnosis left
+    move = loop._next_move()
+    assert move["move"] == "polish" and move["warm_start"] == 0
+    assert move["settings"]["learning_rate"] == pytest.approx(settings["learning_rate"] / 10)
+    assert 1 <= move["settings"]["epochs"] <= settings["epochs"]
+    loop._train(move)
+    polished = loop.state["steps"][1]
+    # From the parent's weights: its first epoch starts where the parent ended, far
+    # below where a model trained from scratch starts.
+    assert polished["history"]["loss"][0] < 0.5 * parent["history"]["loss"][0]
+    assert polished["history"]["loss"][0] < 1.5 * parent["history"]["loss"][-1]
+    # Each model is polished once, and only while more than 10% of the budget is left.
+    assert loop._polish(parent, 40.0) is None
+    assert loop._polish(polished, 9.9) is None
+    assert loop._polish(polished, 40.0)["warm_start"] == 1
