@@ -1,0 +1,98 @@
+"""Which `cnn` task defaults? Candidates of similar cost, chosen on validation accuracy.
+
+    python benchmarks/cnn_defaults.py [--seeds 1] [--kinds characters hard digits]
+                                      [--candidates base bn wide48 ...]
+
+On the three kinds of 10,000 images of `benchmarks/images.py` (Kuzushiji characters,
+distorted digits, MNIST digits), each candidate trains the `cnn` task with the seed's
+split; the reference is `base`, the task's defaults before batch norm was turned on
+(`hp={"batch_norm": False}`). The table gives each candidate's validation accuracy at
+its kept epoch and its training seconds (medians, min-max over seeds); the test split is
+not used. The summary line gives, per candidate, the median over kinds of the gain in
+validation accuracy over `base` (points) and of the time ratio.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from images import source  # noqa: E402
+from recipes import cnn  # noqa: E402
+from recipes.diagnostics import format_table  # noqa: E402
+
+CANDIDATES = {
+    "base": ({"batch_norm": False}, {}),
+    "bn": ({"batch_norm": True}, {}),
+    "wide48": ({"batch_norm": False, "filters": 48}, {}),
+    "bn_wide40": ({"batch_norm": True, "filters": 40}, {}),
+    "epochs16": ({"batch_norm": False}, {"epochs": 16}),
+    "bn_epochs16": ({"batch_norm": True}, {"epochs": 16}),
+}
+
+
+def run(kind, name, seed, data):
+    hp, settings = CANDIDATES[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        r = cnn.train(data=data, hp=hp, seed=seed, run_dir=tmp, verbose=0, diagnose=False,
+                      **settings)
+    return dict(kind=kind, name=name, seed=seed, val_acc=r.history["val_accuracy"][r.kept_epoch - 1],
+                seconds=r.timings["fit_seconds"])
+
+
+def cell(values, scale=1.0, digits=1):
+    values = [v * scale for v in values]
+    return (f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-"
+            f"{max(values):.{digits}f})")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--kinds", nargs="+", default=["characters", "hard", "digits"])
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
+    parser.add_argument("--out", help="also append each run as a JSON line to this file")
+    args = parser.parse_args()
+    rows = []
+    for seed in range(args.seeds):
+        for kind in args.kinds:
+            data = cnn.recipe.load_data(seed=seed, **source(kind)[0])
+            # Alternate the order seed by seed: the machine's speed drifts.
+            names = args.candidates if seed % 2 == 0 else args.candidates[::-1]
+            for name in names:
+                row = run(kind, name, seed, data)
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+                if args.out:
+                    with open(args.out, "a") as f:
+                        f.write(json.dumps(row) + "\n")
+    table, gains, ratios = [], {}, {}
+    for kind in args.kinds:
+        for name in args.candidates:
+            mine = [r for r in rows if r["kind"] == kind and r["name"] == name]
+            table.append([kind, name, cell([r["val_acc"] for r in mine], 100, 2),
+                          cell([r["seconds"] for r in mine], 1, 0)])
+            base = [r for r in rows if r["kind"] == kind and r["name"] == "base"]
+            if base:
+                gains.setdefault(name, []).append(100 * (
+                    statistics.median(r["val_acc"] for r in mine)
+                    - statistics.median(r["val_acc"] for r in base)))
+                ratios.setdefault(name, []).append(
+                    statistics.median(r["seconds"] for r in mine)
+                    / statistics.median(r["seconds"] for r in base))
+    print(f"cnn candidates, validation accuracy at the kept epoch, {args.seeds} seed(s), "
+          f"CPU ({os.cpu_count()} cores)")
+    print(format_table(["images", "candidate", "val accuracy (%)", "seconds"], table))
+    print("summary: " + " ".join(
+        f"{n}_gain={statistics.median(gains[n]):.2f} {n}_time={statistics.median(ratios[n]):.2f}"
+        for n in args.candidates if n in gains))
+
+
+if __name__ == "__main__":
+    main()
