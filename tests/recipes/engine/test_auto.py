@@ -88,7 +88,7 @@ def assert_chosen_is_best(result):
 @pytest.mark.slow
 def test_a_model_too_small_is_first_compared_with_a_deeper_one(tmp_path):
     recipe = Toy(ring_data())
-    result = recipe.train(auto=120, run_dir=tmp_path, verbose=0, diagnose=False)
+    result = recipe.train(auto=40, run_dir=tmp_path, verbose=0, diagnose=False)
     steps = result.auto["steps"]
     assert steps[0]["train_error"] > 0.1  # two units cannot fit two rings
     assert steps[1]["diagnosis"].startswith("high training loss")
@@ -155,7 +155,7 @@ def test_a_model_that_memorises_gets_regularized(tmp_path):
     assert steps[1]["diagnosis"].startswith("overfitting")
     assert steps[1]["move"] == "dropout"
     regularized = {s["move"] for s in steps[1:]}
-    assert regularized <= {"dropout", "l2", "narrower"}
+    assert regularized <= {"dropout", "l2", "narrower", "polish"}
     assert_chosen_is_best(result)
     saved = json.loads((tmp_path / "auto.json").read_text())
     assert saved["checks"]["shifted"] is False
@@ -217,12 +217,12 @@ def test_an_interrupted_loop_resumes_at_its_step(tmp_path, capsys):
     recipe = Toy(ring_data(), epochs=8)
     Interrupt.trainings = 0
     with pytest.raises(KeyboardInterrupt):
-        recipe.train(auto=120, run_dir=tmp_path, verbose=0, diagnose=False,
+        recipe.train(auto=40, run_dir=tmp_path, verbose=0, diagnose=False,
                      callbacks=[Interrupt(at=2)])
     saved = json.loads((tmp_path / "auto.json").read_text())
     assert len(saved["steps"]) == 1 and saved["current"]["move"] == "deeper"
     Interrupt.trainings = 0
-    result = recipe.train(auto=120, run_dir=tmp_path, verbose=1, diagnose=False,
+    result = recipe.train(auto=40, run_dir=tmp_path, verbose=1, diagnose=False,
                           callbacks=[Interrupt()])
     out = capsys.readouterr().out
     assert "Resuming --auto" in out and "Resuming at epoch 4 of 8" in out
@@ -232,7 +232,7 @@ def test_an_interrupted_loop_resumes_at_its_step(tmp_path, capsys):
     assert_chosen_is_best(result)
     # Once the loop has stopped, the same command trains nothing.
     Interrupt.trainings = 0
-    again = recipe.train(auto=120, run_dir=tmp_path, verbose=0, diagnose=False,
+    again = recipe.train(auto=40, run_dir=tmp_path, verbose=0, diagnose=False,
                          callbacks=[Interrupt()])
     assert Interrupt.trainings == 0
     assert again.auto["chosen"] == result.auto["chosen"]
