@@ -121,9 +121,9 @@ def _budget(text):
     from recipes.engine.budget import parse_budget
 
     try:
-        parse_budget(text, "")
+        parse_budget(text, None)  # argparse names the flag
     except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e).replace("Received: =", "Received: ")) from None
+        raise argparse.ArgumentTypeError(str(e)) from None
     return text
 
 

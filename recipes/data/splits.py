@@ -53,10 +53,13 @@ class Splits:
     notes: tuple = ()
 
     def arrays(self, split="train"):
-        """Returns one split as numpy `(inputs, targets)`; for data that fits in memory."""
+        """Returns one split as numpy `(inputs, targets)`, the inputs a dict of arrays
+        for a table; for data that fits in memory."""
         ds = getattr(self, split)
         size = getattr(self, f"{split}_size")
         x, y = ds.batch(max(size, 1)).get_single_element()
+        if isinstance(x, dict):
+            return {k: v.numpy() for k, v in x.items()}, y.numpy()
         return x.numpy(), y.numpy()
 
 

@@ -56,8 +56,9 @@ The budget is spent, not left over: when no move of the diagnosis fits (or none 
 left) while more than `FILL` of the budget remains, the chosen model is polished: it
 trains on from its own weights for the epochs that fit, at a tenth of its peak
 learning rate with the same warm-up and cosine decay (a warm restart), and is kept if
-it does better on validation; each model is polished once. The loop stops earlier
-only when the diagnosis says "fine" or the validation error is 0.
+it does better on validation; each model is polished once. Before the budget is
+spent, the loop stops only when the diagnosis says "fine", the validation error is 0,
+the validation split looks shifted, or every move and polish has been tried.
 
 Each step is a run directory `RUN_DIR/step-N` (an interrupted step resumes from its
 backup); `RUN_DIR/auto.json` holds every finished step and the step in progress, so
@@ -106,14 +107,20 @@ PROBE_WARMUP = 3
 # (the chosen model's evaluation, the plots).
 FILL = 0.10
 RESERVE = 0.03
+COLUMNS = ("step", "diagnosis", "change", "train loss", "val loss", "train err",
+           "val err", "seconds", "kept")
+_WIDTHS = (4, 56, 30, 10, 9, 9, 8, 7, 7)
 
 
 def clock():
     """The loop's seconds (`time.monotonic`); tests replace it."""
     return time.monotonic()
-COLUMNS = ("step", "diagnosis", "change", "train loss", "val loss", "train err",
-           "val err", "seconds", "kept")
-_WIDTHS = (4, 56, 30, 10, 9, 9, 8, 7, 7)
+
+
+def _pace(step):
+    """`(median seconds per epoch, seconds outside the epochs)` of a trained step."""
+    per_epoch = statistics.median(step["epoch_seconds"] or [step["seconds"]])
+    return per_epoch, max(0.0, step["seconds"] - sum(step["epoch_seconds"]))
 
 
 def measures(history, epoch):
@@ -256,8 +263,7 @@ class AutoLoop:
         key = f"polish step {best['step']}"
         if key in self.state["tried"] or left < FILL * self.budget:
             return None
-        per_epoch = statistics.median(best["epoch_seconds"] or [best["seconds"]])
-        outside = max(0.0, best["seconds"] - sum(best["epoch_seconds"]))
+        per_epoch, outside = _pace(best)
         usable = left - outside - RESERVE * self.budget
         epochs = min(best["settings"]["epochs"], int(usable // per_epoch) if per_epoch > 0 else 0)
         if epochs < 1:
@@ -550,8 +556,7 @@ class AutoLoop:
         parent's median seconds per epoch, times the move's epochs, times its cost per
         step relative to the parent's, timed by `probe` for a move that changes the
         model (recorded in `move["probe"]`)."""
-        per_epoch = statistics.median(parent["epoch_seconds"] or [parent["seconds"]])
-        outside = max(0.0, parent["seconds"] - sum(parent["epoch_seconds"]))
+        per_epoch, outside = _pace(parent)
         epochs = move["settings"]["epochs"]
         factor = COST.get(move["move"], 1.0) / (2.0 if move["move"] == "longer" else 1.0)
         # No probe where even a quarter of the fixed factor's estimate would not fit.

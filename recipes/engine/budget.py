@@ -149,7 +149,7 @@ class Budget:
 
 def parse_budget(budget, name="budget"):
     """Seconds of a budget: a number of seconds, or text such as `"900"`, `"90s"`,
-    `"15m"`, `"1.5h"`; `name` is the argument's, for the error.
+    `"15m"`, `"1.5h"`; `name` is the argument's, for the error (`None`: no name).
 
     Example:
 
@@ -166,7 +166,7 @@ def parse_budget(budget, name="budget"):
     if seconds is None or not math.isfinite(seconds) or seconds <= 0:
         raise ValueError(
             "A budget is a positive number of seconds or a duration such as '90s', "
-            f"'15m' or '1h'. Received: {name}={budget!r}"
+            f"'15m' or '1h'. Received: {f'{name}=' if name else ''}{budget!r}"
         )
     return seconds
 

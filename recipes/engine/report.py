@@ -35,19 +35,6 @@ IMPORTANCE_REPEATS = 5
 IMPORTANCE_ROWS = 5000  # validation rows the importance is measured on, at most
 
 
-def _split(ds, batch=512):
-    """`(x, y)` of a `tf.data` split as numpy: an array, or a dict of arrays."""
-    xs, ys = [], []
-    for x, y in ds.batch(batch).as_numpy_iterator():
-        xs.append(x)
-        ys.append(y)
-    if isinstance(xs[0], dict):
-        x = {k: np.concatenate([b[k] for b in xs]) for k in xs[0]}
-    else:
-        x = np.concatenate(xs)
-    return x, np.concatenate(ys)
-
-
 def _predict(model, x):
     if isinstance(x, dict):  # text columns: Keras takes strings from a tf.data pipeline
         import tensorflow as tf
@@ -121,7 +108,7 @@ def record_evaluation(model, data, run_dir, seed=0):
     if data.test is None:
         _write_evaluation(run_dir, record, arrays)
         return record
-    x, y = _split(data.test)
+    x, y = data.arrays("test")
     output = _predict(model, x)
     if classification:
         names = [str(n) for n in (data.class_names or range(data.num_classes))]
@@ -145,7 +132,7 @@ def record_evaluation(model, data, run_dir, seed=0):
     arrays.update(losses=losses, top=top)
     if table:
         record["top_rows"] = _rows(x, top)
-        vx, vy = _split(data.validation)
+        vx, vy = data.arrays("validation")
         keep = np.random.default_rng(seed).permutation(len(vy))[:IMPORTANCE_ROWS]
         vx = {k: v[keep] for k, v in vx.items()}
         record["importance"] = dict(
@@ -258,7 +245,7 @@ def _run_sections(folder, result):
     curves = plots.learning_curves(result.history, figures / "learning_curves.png",
                                    kept_epoch=result.kept_epoch)
     out += ["<h2>Learning curves</h2>", _image(curves, "learning curves")]
-    diagnosis = result.diagnose()
+    diagnosis = result.diagnosis or result.diagnose()
     out += ["<h2>Diagnosis</h2>", f"<pre>{html.escape(str(diagnosis))}</pre>"]
     if result.auto:
         steps = result.auto.get("steps", [])

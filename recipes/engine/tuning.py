@@ -463,10 +463,10 @@ def _make_tuner(recipe, plan, data=None, overwrite=False):
             plan["data_dir"], plan["limit"], plan["seed"], **plan["data_options"]
         )
     recipe.check_data(data)
-    budget = plan.get("budget")
+    budget = Budget(**plan["budget"]) if plan.get("budget") else None
     hypermodel = RecipeHyperModel(
         recipe, data, plan["strategy"], plan["epochs"], plan["batch_sizes"], plan["seed"],
-        deadline=budget and Budget(**budget).deadline, batch_size=plan["batch_size"],
+        deadline=budget and budget.deadline, batch_size=plan["batch_size"],
     )
     _check(hypermodel, plan["fixed"])
     fixed = keras_tuner.HyperParameters()
@@ -497,7 +497,7 @@ def _make_tuner(recipe, plan, data=None, overwrite=False):
     if isinstance(tuner.oracle, keras_tuner.Oracle):  # this process holds the oracle
         defaults_first(tuner.oracle)
         if budget:
-            Budget(**budget).guard(tuner.oracle)
+            budget.guard(tuner.oracle)
     if hasattr(tuner.oracle, "stub"):  # a worker's client of the chief's oracle
         tuner.oracle.stub = PatientStub(tuner.oracle.stub)
     return tuner, hypermodel
@@ -628,7 +628,7 @@ def write_leaderboard(result):
     tuned = [n for n in columns[columns.index("note") + 1:] if frame[n].nunique() > 1]
     plots.search_scores(frame, result.objective, tuned, folder / TRIALS_PNG,
                         best=result.best_trial_id,
-                        title=f"Search over {result.recipe}: {result.objective} by trial")
+                        title=f"Search over {result.recipe}: {result.objective} against each hyperparameter")
 
 
 def _row(trial):
