@@ -24,7 +24,6 @@ were kept and why the loop stopped.
 import argparse
 import dataclasses
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from recipes import cnn, cnn_mnist, tabular  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cnn_tasks import harder, mnist_arrays  # noqa: E402
+from common import median, print_summary, spread  # noqa: E402
 
 
 def hard_splits(limit, seed):
@@ -167,12 +167,6 @@ def mnist_case(seed, tmp):
                 seconds=time.monotonic() - start, what=summary_of(result))
 
 
-def med(values, fmt):
-    values = list(values)
-    m = statistics.median(values)
-    return f"{fmt.format(m)} ({fmt.format(min(values))}-{fmt.format(max(values))})"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", default=["hard", "tables", "mnist"],
@@ -187,13 +181,13 @@ def main():
             runs = [hard_case(seed, args.limit, tmp) for seed in range(args.seeds)]
             out["hard"] = runs
             print(f"\nhard digits ({args.limit} training images), budget 3x the defaults' "
-                  f"time: median {statistics.median(r['budget'] for r in runs):.0f} s")
+                  f"time: median {median(r['budget'] for r in runs):.0f} s")
             for side in ("defaults", "auto", "hyperband"):
-                print(f"  {side:<10} test acc {med((100 * r[side]['acc'] for r in runs), '{:.2f}')}%"
-                      f"  {med((r[side]['seconds'] for r in runs), '{:.0f}')} s  "
-                      f"{runs[-1][side]['what']}")
+                acc = spread((100 * r[side]["acc"] for r in runs), "{:.2f}")
+                seconds = spread((r[side]["seconds"] for r in runs), "{:.0f}")
+                print(f"  {side:<10} test acc {acc}%  {seconds} s  {runs[-1][side]['what']}")
             for side in ("defaults", "auto", "hyperband"):
-                summary[f"hard_{side}_acc"] = statistics.median(r[side]["acc"] for r in runs)
+                summary[f"hard_{side}_acc"] = median(r[side]["acc"] for r in runs)
         if "tables" in args.cases:
             runs = [table_case(seed, tmp) for seed in range(args.seeds)]
             out["tables"] = runs
@@ -201,27 +195,28 @@ def main():
                 print(f"\n{name} (few rows), auto budget 120 s")
                 for side in ("defaults", "auto"):
                     cells = [r[name][side] for r in runs]
-                    mae = (f"  val MAE {med((c['val_mae'] for c in cells), '{:.4g}')}"
+                    column = {key: [c[key] for c in cells]
+                              for key in ("val_loss", "val_mae", "test", "seconds")}
+                    mae = (f"  val MAE {spread(column['val_mae'], '{:.4g}')}"
                            if cells[0]["val_mae"] is not None else "")
-                    print(f"  {side:<10} val loss {med((c['val_loss'] for c in cells), '{:.4g}')}{mae}"
-                          f"  test {cells[0]['metric']} {med((c['test'] for c in cells), '{:.4g}')}"
-                          f"  {med((c['seconds'] for c in cells), '{:.0f}')} s  {cells[-1]['what']}")
-                    summary[f"{name}_{side}_val_loss"] = statistics.median(
-                        c["val_loss"] for c in cells)
+                    print(f"  {side:<10} val loss {spread(column['val_loss'], '{:.4g}')}{mae}"
+                          f"  test {cells[0]['metric']} {spread(column['test'], '{:.4g}')}"
+                          f"  {spread(column['seconds'], '{:.0f}')} s  {cells[-1]['what']}")
+                    summary[f"{name}_{side}_val_loss"] = median(column["val_loss"])
                     if cells[0]["val_mae"] is not None:
-                        summary[f"{name}_{side}_val_mae"] = statistics.median(
-                            c["val_mae"] for c in cells)
-                    summary[f"{name}_{side}_test"] = statistics.median(
-                        c["test"] for c in cells)
+                        summary[f"{name}_{side}_val_mae"] = median(column["val_mae"])
+                    summary[f"{name}_{side}_test"] = median(column["test"])
         if "mnist" in args.cases:
             runs = [mnist_case(seed, tmp) for seed in range(args.seeds)]
             out["mnist"] = runs
-            print(f"\ncnn_mnist --auto 15m: test acc {med((100 * r['acc'] for r in runs), '{:.2f}')}%"
-                  f"  {med((r['seconds'] for r in runs), '{:.0f}')} s  steps "
-                  f"{med((r['steps'] for r in runs), '{}')}  {runs[-1]['what']}")
-            summary["mnist_auto_steps"] = statistics.median(r["steps"] for r in runs)
-            summary["mnist_auto_acc"] = statistics.median(r["acc"] for r in runs)
-    print("summary: " + " ".join(f"{k}={v:.4g}" for k, v in summary.items()))
+            acc = spread((100 * r["acc"] for r in runs), "{:.2f}")
+            seconds = spread((r["seconds"] for r in runs), "{:.0f}")
+            steps = spread((r["steps"] for r in runs), "{}")
+            print(f"\ncnn_mnist --auto 15m: test acc {acc}%  {seconds} s  steps {steps}  "
+                  f"{runs[-1]['what']}")
+            summary["mnist_auto_steps"] = median(r["steps"] for r in runs)
+            summary["mnist_auto_acc"] = median(r["acc"] for r in runs)
+    print_summary(summary)
     if args.out:
         Path(args.out).write_text(json.dumps(dict(runs=out, summary=summary), indent=1,
                                              default=str))

@@ -15,7 +15,6 @@ validation accuracy over `base` (points) and of the time ratio.
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import median, print_summary, spread  # noqa: E402
 from images import source  # noqa: E402
 from recipes import cnn  # noqa: E402
 from recipes.diagnostics import format_table  # noqa: E402
@@ -44,12 +44,6 @@ def run(kind, name, seed, data):
                       **settings)
     return dict(kind=kind, name=name, seed=seed, val_acc=r.history["val_accuracy"][r.kept_epoch - 1],
                 seconds=r.timings["fit_seconds"])
-
-
-def cell(values, scale=1.0, digits=1):
-    values = [v * scale for v in values]
-    return (f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-"
-            f"{max(values):.{digits}f})")
 
 
 def main():
@@ -76,22 +70,22 @@ def main():
     for kind in args.kinds:
         for name in args.candidates:
             mine = [r for r in rows if r["kind"] == kind and r["name"] == name]
-            table.append([kind, name, cell([r["val_acc"] for r in mine], 100, 2),
-                          cell([r["seconds"] for r in mine], 1, 0)])
+            table.append([kind, name, spread([100 * r["val_acc"] for r in mine], "{:.2f}"),
+                          spread([r["seconds"] for r in mine], "{:.0f}")])
             base = [r for r in rows if r["kind"] == kind and r["name"] == "base"]
             if base:
                 gains.setdefault(name, []).append(100 * (
-                    statistics.median(r["val_acc"] for r in mine)
-                    - statistics.median(r["val_acc"] for r in base)))
+                    median(r["val_acc"] for r in mine) - median(r["val_acc"] for r in base)))
                 ratios.setdefault(name, []).append(
-                    statistics.median(r["seconds"] for r in mine)
-                    / statistics.median(r["seconds"] for r in base))
+                    median(r["seconds"] for r in mine) / median(r["seconds"] for r in base))
     print(f"cnn candidates, validation accuracy at the kept epoch, {args.seeds} seed(s), "
           f"CPU ({os.cpu_count()} cores)")
     print(format_table(["images", "candidate", "val accuracy (%)", "seconds"], table))
-    print("summary: " + " ".join(
-        f"{n}_gain={statistics.median(gains[n]):.2f} {n}_time={statistics.median(ratios[n]):.2f}"
-        for n in args.candidates if n in gains))
+    summary = {}
+    for n in args.candidates:
+        if n in gains:
+            summary.update({f"{n}_gain": median(gains[n]), f"{n}_time": median(ratios[n])})
+    print_summary(summary, "{:.2f}")
 
 
 if __name__ == "__main__":

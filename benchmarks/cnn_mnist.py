@@ -22,7 +22,6 @@ import argparse
 import json
 import math
 import os
-import statistics
 import time
 from pathlib import Path
 
@@ -30,6 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 import keras  # noqa: E402
 
+from common import median, print_summary, spread  # noqa: E402
 from recipes import cnn_mnist, data  # noqa: E402
 from recipes.engine.auto import best_epoch  # noqa: E402
 
@@ -121,12 +121,13 @@ def main():
             runs[who].append(row)
             print(f"seed {seed} {who}: {json.dumps(row)}", flush=True)
 
-    def cell(values, fmt):
-        values = [math.inf if math.isnan(v) else v for v in values]
-        med = statistics.median(values)
-        return f"{fmt(med)} ({fmt(min(values))}-{fmt(max(values))})"
+    def never_as_inf(values):  # a mark never reached counts as infinitely slow
+        return [math.inf if math.isnan(v) else v for v in values]
 
-    pct = lambda v: f"{100 * v:.2f}%"  # noqa: E731
+    def cell(values, fmt):
+        return spread(never_as_inf(values), fmt)
+
+    pct = "{:.2%}"  # 99.12%
     sec = lambda v: "never" if math.isinf(v) else f"{v:.0f}"  # noqa: E731
     print(f"\nMNIST, {args.seeds} seeds, median (min-max):")
     print(f"{'model':<20} {'epochs':>6} {'test accuracy':>24} {'train s':>16} "
@@ -137,20 +138,20 @@ def main():
               f"{cell([r['seconds'] for r in rows], sec):>16} "
               f"{cell([r['to_99'] for r in rows], sec):>18} {cell([r['to_995'] for r in rows], sec):>18}")
 
-    def median(who, key):
-        return statistics.median(math.inf if math.isnan(r[key]) else r[key] for r in runs[who])
+    def middle(who, key):
+        return median(never_as_inf(r[key] for r in runs[who]))
 
     kept = [f"{r['kept_epoch']}" for r in runs["recipe"]]
     print(f"recipe: epochs kept {', '.join(kept)}; the best validation loss's epochs "
           f"{', '.join(str(r['best_loss_epoch']) for r in runs['recipe'])} would have given "
           f"{cell([r['acc_at_best_loss'] for r in runs['recipe']], pct)}")
     summary = dict(
-        recipe_acc=median("recipe", "acc"), reference_acc=median("reference", "acc"),
-        ratio_to_99=median("recipe", "to_99") / median("reference", "to_99"),
-        recipe_s=median("recipe", "seconds"), reference_s=median("reference", "seconds"),
-        recipe_to_995=median("recipe", "to_995"), seeds=args.seeds,
+        recipe_acc=middle("recipe", "acc"), reference_acc=middle("reference", "acc"),
+        ratio_to_99=middle("recipe", "to_99") / middle("reference", "to_99"),
+        recipe_s=middle("recipe", "seconds"), reference_s=middle("reference", "seconds"),
+        recipe_to_995=middle("recipe", "to_995"), seeds=args.seeds,
     )
-    print("summary: " + " ".join(f"{k}={v:.4g}" for k, v in summary.items()))
+    print_summary(summary)
     if args.out:
         Path(args.out).write_text(json.dumps(dict(summary=summary, runs=runs), indent=1))
 

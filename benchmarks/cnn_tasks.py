@@ -20,7 +20,6 @@ Keras reference, keras.io's "Simple MNIST convnet" (conv 32/64, dropout 0.5, Ada
 import argparse
 import dataclasses
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ import tensorflow as tf  # noqa: E402
 
 import keras  # noqa: E402
 
+from common import median, print_summary, spread  # noqa: E402
 from recipes import cnn, data  # noqa: E402
 
 
@@ -166,21 +166,18 @@ def main():
                     runs[name][f"{who}_s"].append(seconds)
                     print(f"{name} seed {seed} {who}: {acc:.4f} in {seconds:.0f} s", flush=True)
 
-    def cell(values, fmt):
-        return f"{fmt(statistics.median(values))} ({fmt(min(values))}-{fmt(max(values))})"
-
-    pct = lambda v: f"{100 * v:.2f}%"  # noqa: E731
-    sec = lambda v: f"{v:.0f}"  # noqa: E731
+    pct, sec = "{:.2%}", "{:.0f}"  # 99.12%, 137 (seconds)
     print(f"\n{'data':<8} {'cnn accuracy':<28} {'cnn s':<16} {'keras.io accuracy':<28} {'keras.io s':<16} cnn diagnosis")
     summary = {}
     for name, r in runs.items():
-        print(f"{name:<8} {cell(r['cnn'], pct):<28} {cell(r['cnn_s'], sec):<16} "
-              f"{cell(r['reference'], pct):<28} {cell(r['reference_s'], sec):<16} {r['verdict'][0]}")
-        summary[f"{name}_cnn_acc"] = statistics.median(r["cnn"])
-        summary[f"{name}_reference_acc"] = statistics.median(r["reference"])
-        summary[f"{name}_cnn_s"] = statistics.median(r["cnn_s"])
-        summary[f"{name}_reference_s"] = statistics.median(r["reference_s"])
-    print("summary: " + " ".join(f"{k}={v:.4g}" for k, v in summary.items()))
+        print(f"{name:<8} {spread(r['cnn'], pct):<28} {spread(r['cnn_s'], sec):<16} "
+              f"{spread(r['reference'], pct):<28} {spread(r['reference_s'], sec):<16} "
+              f"{r['verdict'][0]}")
+        summary[f"{name}_cnn_acc"] = median(r["cnn"])
+        summary[f"{name}_reference_acc"] = median(r["reference"])
+        summary[f"{name}_cnn_s"] = median(r["cnn_s"])
+        summary[f"{name}_reference_s"] = median(r["reference_s"])
+    print_summary(summary)
     if args.out:
         Path(args.out).write_text(json.dumps(dict(summary=summary, runs=runs), indent=1))
 

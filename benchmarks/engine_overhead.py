@@ -22,6 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 import keras  # noqa: E402
 
 import recipes  # noqa: E402
+from common import median, print_summary  # noqa: E402
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -68,15 +69,16 @@ def main():
         return splits.train_size / statistics.mean(timer.seconds[1:])
 
     runs = [(plain_fit(), engine_fit()) for _ in range(args.repeats)]
-    plain = statistics.median(p for p, _ in runs)
-    engine = statistics.median(e for _, e in runs)
+    plain = median(p for p, _ in runs)
+    engine = median(e for _, e in runs)
     print("runs (plain, engine):", ", ".join(f"({p:.0f}, {e:.0f})" for p, e in runs))
     print(f"\n{'training':<22} {'examples/s':>11}")
     print(f"{'plain keras fit':<22} {plain:>11.0f}")
     print(f"{'recipes ' + recipe.name:<22} {engine:>11.0f}")
     print(f"ratio engine / plain: {engine / plain:.2f} (target >= 0.95)")
-    print(f"summary: recipe={recipe.name} plain_examples_per_s={plain:.0f} "
-          f"engine_examples_per_s={engine:.0f} ratio={engine / plain:.3g} repeats={args.repeats}")
+    print_summary(dict(recipe=recipe.name, plain_examples_per_s=f"{plain:.0f}",
+                       engine_examples_per_s=f"{engine:.0f}", ratio=engine / plain,
+                       repeats=args.repeats), "{:.3g}")
 
 
 if __name__ == "__main__":

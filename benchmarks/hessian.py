@@ -37,6 +37,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from common import print_summary, spread  # noqa: E402
 from recipes.diagnostics import hessian  # noqa: E402
 
 LOOP = 20  # products timed in one graph loop
@@ -179,10 +180,8 @@ def main():
     print(f"{'computation':<36}{'HVPs':>6}{'x gradient (min-max)':>24}{'of it HVPs':>12}"
           f"{'overhead':>10}")
     for title, name in rows:
-        low, high = min(ratios[name]), max(ratios[name])
         in_hvps = hvps[name] * per_product[name]
-        spread = f"{median[name]:.1f} ({low:.1f}-{high:.1f})"
-        print(f"{title:<36}{hvps[name]:>6}{spread:>24}{in_hvps:>12.1f}"
+        print(f"{title:<36}{hvps[name]:>6}{spread(ratios[name], '{:.1f}'):>24}{in_hvps:>12.1f}"
               f"{median[name] - in_hvps:>10.1f}")
     print(f"top {args.k} eigenvalues: {', '.join(f'{t:.6g}' for t in top)}")
     print(f"  same, {steps} fixed steps: {', '.join(f'{t:.6g}' for t in fixed_top)}")
@@ -206,7 +205,7 @@ def main():
         trace_gradient_equivalents=median["trace"],
         max_relative_residual=max(residuals),
     )
-    print("summary: " + " ".join(f"{k}={v:.4g}" for k, v in summary.items()))
+    print_summary(summary)
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=1))
 

@@ -19,7 +19,6 @@ import argparse
 import gzip
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from cnn_tasks import harder, mnist_arrays, train, train_reference  # noqa: E402
+from common import median, print_summary, spread  # noqa: E402
 from recipes import cnn  # noqa: E402
 
 KINDS = ("digits", "characters", "hard")
@@ -99,21 +99,17 @@ def main():
                       f"({r['cnn_s'][-1]:.0f} s), auto {acc:.4f} ({seconds:.0f} s of "
                       f"{budget:.0f}; kept: {', '.join(kept)})", flush=True)
 
-    def cell(values, fmt):
-        return f"{fmt(statistics.median(values))} ({fmt(min(values))}-{fmt(max(values))})"
-
-    pct = lambda v: f"{100 * v:.2f}%"  # noqa: E731
-    sec = lambda v: f"{v:.0f}"  # noqa: E731
+    pct, sec = "{:.2%}", "{:.0f}"  # 99.12%, 137 (seconds)
     who = (("reference", "keras.io"), ("cnn", "cnn defaults"), ("auto", "cnn --auto 3x"))
     print(f"\n{'images':<11} " + " ".join(f"{label + ' accuracy':<26} {'s':<12}" for _, label in who))
     summary = {}
     for kind, r in runs.items():
-        print(f"{kind:<11} " + " ".join(f"{cell(r[k], pct):<26} {cell(r[k + '_s'], sec):<12}"
+        print(f"{kind:<11} " + " ".join(f"{spread(r[k], pct):<26} {spread(r[k + '_s'], sec):<12}"
                                        for k, _ in who))
         for k, _ in who:
-            summary[f"{kind}_{k}_acc"] = statistics.median(r[k])
-            summary[f"{kind}_{k}_s"] = statistics.median(r[f"{k}_s"])
-    print("summary: " + " ".join(f"{k}={v:.4g}" for k, v in summary.items()))
+            summary[f"{kind}_{k}_acc"] = median(r[k])
+            summary[f"{kind}_{k}_s"] = median(r[f"{k}_s"])
+    print_summary(summary)
     if args.out:
         Path(args.out).write_text(json.dumps(dict(summary=summary, runs=runs), indent=1))
 

@@ -12,25 +12,16 @@ JSON, with every seed's rows.
 import argparse
 import json
 import os
-import statistics
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
+from common import median, print_summary, spread  # noqa: E402
 from recipes import mlp_mnist  # noqa: E402
 from recipes.diagnostics import experiments, format_table  # noqa: E402
 
 NAMES = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
 COLUMNS = ("train_loss", "val_loss", "train_error", "val_error", "seconds")
-
-
-def spread(values):
-    """`{"median", "min", "max"}` of `values`."""
-    return dict(median=statistics.median(values), min=min(values), max=max(values))
-
-
-def cell(s):
-    return f"{s['median']:.4g} ({s['min']:.4g}-{s['max']:.4g})"
 
 
 def main():
@@ -57,27 +48,26 @@ def main():
             print(f"seed {seed}: " + ", ".join(
                 f"{r['optimizer']} val_error={r['val_error']:.4f}" for r in rows))
 
-    medians = {}
+    medians, table = {}, []
     for i, name in enumerate(NAMES):
         per_seed = [run["rows"][i] for run in runs]
+        columns = {c: [row[c] for row in per_seed] for c in COLUMNS}
         epochs = sorted({row["epochs"] for row in per_seed})  # early stopping may differ
         medians[name] = dict(
             learning_rate=per_seed[0]["learning_rate"],
             epochs="-".join(str(e) for e in sorted({epochs[0], epochs[-1]})),
-            **{c: spread([row[c] for row in per_seed]) for c in COLUMNS},
+            **{c: dict(median=median(v), min=min(v), max=max(v)) for c, v in columns.items()},
         )
+        table.append([name, medians[name]["learning_rate"], medians[name]["epochs"],
+                      *(spread(v, "{:.4g}") for v in columns.values())])
 
     print(f"\nmlp_mnist, {args.limit} training examples, {args.epochs} epochs, "
           f"median (min-max) over {args.seeds} seeds:")
-    print(format_table(
-        ["optimizer", "learning_rate", "epochs", *COLUMNS],
-        [[name, m["learning_rate"], m["epochs"], *(cell(m[c]) for c in COLUMNS)]
-         for name, m in medians.items()],
-    ))
+    print(format_table(["optimizer", "learning_rate", "epochs", *COLUMNS], table))
     summary = {f"{name}_val_error": round(m["val_error"]["median"], 4)
                for name, m in medians.items()}
     summary.update(limit=args.limit, epochs=args.epochs, seeds=args.seeds)
-    print("summary: " + " ".join(f"{k}={v}" for k, v in summary.items()))
+    print_summary(summary, "{}")
     if args.out:
         with open(args.out, "w") as f:
             json.dump(dict(settings=vars(args), median=medians, summary=summary, runs=runs),

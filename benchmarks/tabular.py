@@ -16,7 +16,6 @@ Needs scikit-learn (`pip install scikit-learn`), which the recipes do not.
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from common import median, print_summary, spread  # noqa: E402
 from recipes import data, tabular  # noqa: E402
 from tables import frames  # noqa: E402  (benchmarks/tables.py, beside this file)
 
@@ -99,19 +99,16 @@ def main():
             print(f"seed {seed} {name}: recipe {runs[name]['recipe'][-1]:.4g}, "
                   f"scikit-learn {runs[name]['reference'][-1]:.4g}", flush=True)
 
-    def cell(values):
-        return f"{statistics.median(values):.4g} ({min(values):.4g}-{max(values):.4g})"
-
     print(f"\n{'table':<10} {'task':<15} {'metric':<9} {'recipe':<26} {'scikit-learn':<26} recipe s")
     summary = {}
     for name in args.tables:
         r = runs[name]
         metric = "accuracy" if tasks[name] == "classification" else "test MAE"
-        print(f"{name:<10} {tasks[name]:<15} {metric:<9} {cell(r['recipe']):<26} "
-              f"{cell(r['reference']):<26} {statistics.median(r['recipe_s']):.1f}")
-        summary[f"{name}_recipe"] = statistics.median(r["recipe"])
-        summary[f"{name}_reference"] = statistics.median(r["reference"])
-    print("summary: " + " ".join(f"{k}={v:.4g}" for k, v in summary.items()))
+        print(f"{name:<10} {tasks[name]:<15} {metric:<9} {spread(r['recipe'], '{:.4g}'):<26} "
+              f"{spread(r['reference'], '{:.4g}'):<26} {median(r['recipe_s']):.1f}")
+        summary[f"{name}_recipe"] = median(r["recipe"])
+        summary[f"{name}_reference"] = median(r["reference"])
+    print_summary(summary)
     if args.out:
         Path(args.out).write_text(json.dumps(dict(summary=summary, runs=runs, tasks=tasks), indent=1))
 

@@ -26,7 +26,6 @@ Reports the growth from trial 2 to the last, median (min-max) over the seeds.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import recipes  # noqa: E402
+from common import median, print_summary, spread  # noqa: E402
 from recipes.diagnostics import format_table  # noqa: E402
 
 
@@ -110,9 +110,9 @@ def main():
     columns = ["", "test accuracy", "val_loss", "trials", "epochs trained", "minutes"]
     print(format_table(columns, rows))
     print(f"best hyperparameters: {search.best_hyperparameters}")
-    print(f"summary: defaults_acc={rows[0][1]:.4g} search_acc={rows[1][1]:.4g} "
-          f"defaults_minutes={rows[0][5]:.3g} search_minutes={rows[1][5]:.3g} "
-          f"trials={rows[1][3]}")
+    print_summary(dict(defaults_acc=f"{rows[0][1]:.4g}", search_acc=f"{rows[1][1]:.4g}",
+                       defaults_minutes=rows[0][5], search_minutes=rows[1][5],
+                       trials=rows[1][3]), "{:.3g}")
 
 
 def resident_mb():
@@ -183,19 +183,17 @@ def memory(trials, seeds):
             growth[kind].append(100 * (seen[-1] / seen[1] - 1))
             last[kind].append(seen[-1])
 
-    def cell(values, digits=1):
-        return (f"{statistics.median(values):.{digits}f} "
-                f"({min(values):.{digits}f}-{max(values):.{digits}f})")
-
     print(f"Resident memory over {trials} one-epoch trials, median (min-max) of {seeds} "
           f"searches each, fresh processes, CPU ({os.cpu_count()} cores)")
-    rows = [[kind, cell(growth[kind]), cell(last[kind], 0)] for kind in growth]
+    rows = [[kind, spread(growth[kind], "{:.1f}"), spread(last[kind], "{:.0f}")]
+            for kind in growth]
     print(format_table(["search", f"growth trial 2 to {trials} (%)",
                         f"MB after trial {trials}"], rows))
-    print(f"summary: recipes_growth_pct={statistics.median(growth['recipes']):.2f} "
-          f"keras_tuner_growth_pct={statistics.median(growth['keras_tuner']):.2f} "
-          f"recipes_mb={statistics.median(last['recipes']):.0f} "
-          f"keras_tuner_mb={statistics.median(last['keras_tuner']):.0f} trials={trials}")
+    print_summary(dict(recipes_growth_pct=median(growth["recipes"]),
+                       keras_tuner_growth_pct=median(growth["keras_tuner"]),
+                       recipes_mb=f"{median(last['recipes']):.0f}",
+                       keras_tuner_mb=f"{median(last['keras_tuner']):.0f}",
+                       trials=trials), "{:.2f}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
     print(diagnostics.receptive_field(model))        # output size and receptive field
 
 Modules: `flowchart` (the lecture's flowchart: model bias, optimization failure,
-overfitting, mismatch), `hessian` (Lanczos on Hessian-vector products, critical points),
+overfitting, mismatch), `hessian` (Hessian-vector products, critical points),
+`lanczos` (the eigensolver on any symmetric operator, and the spectral density),
 `receptive_field` (per-layer output size and receptive field), `plots` (learning curves,
 spectra, studies), `experiments` (the batch-size and optimizer studies), `shift` (do
 training and validation come from one distribution?), `tables` (plain-text tables).
@@ -24,14 +25,8 @@ from recipes.diagnostics.flowchart import (
     Diagnosis,
     diagnose,
 )
-from recipes.diagnostics.hessian import (
-    CriticalPoint,
-    Hessian,
-    Lanczos,
-    critical_point,
-    lanczos,
-    spectral_density,
-)
+from recipes.diagnostics.hessian import CriticalPoint, Hessian, critical_point
+from recipes.diagnostics.lanczos import Lanczos, lanczos, spectral_density
 from recipes.diagnostics.receptive_field import FieldRow, FieldTable, receptive_field
 from recipes.diagnostics.shift import Shift, split_shift
 from recipes.diagnostics.tables import format_table

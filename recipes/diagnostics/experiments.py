@@ -20,6 +20,7 @@ import statistics
 from pathlib import Path
 
 from recipes.diagnostics import plots
+from recipes.diagnostics.history import error
 from recipes.diagnostics.tables import format_table
 
 # The peak learning rate of each optimizer in `optimizers` (the recipe's warm-up and
@@ -231,8 +232,8 @@ def optimizers(
                 epochs=len(history["loss"]),
                 train_loss=history["loss"][-1],
                 val_loss=_last(history, "val_loss"),
-                train_error=_error(history, "accuracy"),
-                val_error=_error(history, "val_accuracy"),
+                train_error=error(_last(history, "accuracy")),
+                val_error=error(_last(history, "val_accuracy")),
                 seconds=result.timings["fit_seconds"],
             )
         )
@@ -249,7 +250,3 @@ def _last(history, key):
     values = history.get(key)
     return float(values[-1]) if values else None
 
-
-def _error(history, key):
-    accuracy = _last(history, key)
-    return None if accuracy is None else 1.0 - accuracy

@@ -46,6 +46,8 @@ Saved runs are diagnosed by `recipes.engine.diagnose_run`, which reads them with
 import dataclasses
 import math
 
+from recipes.diagnostics.history import accuracy_key, error, is_accuracy
+
 FINE = "fine"
 MODEL_BIAS = "model bias"
 OPTIMIZATION = "optimization failure"
@@ -139,10 +141,7 @@ class _Measure:
 
     def __init__(self, history, metric, epoch):
         if metric == "auto":
-            accuracies = [
-                k for k in history if "acc" in k and "val_" + k in history
-            ]
-            metric = accuracies[0] if accuracies else "loss"
+            metric = accuracy_key(history) or "loss"
         if metric not in history:
             raise ValueError(
                 f"The history has no {metric!r}. Received: metric={metric!r}, "
@@ -154,11 +153,11 @@ class _Measure:
                 f"Received: epoch={epoch!r}"
             )
         self.key, self.epoch = metric, epoch
-        self.is_accuracy = "acc" in metric
+        self.is_accuracy = is_accuracy(metric)
         self.name = "error" if self.is_accuracy else metric
 
     def error(self, value):
-        return 1.0 - float(value) if self.is_accuracy else float(value)
+        return error(value) if self.is_accuracy else float(value)
 
     def index(self, history):
         """The epoch to read: the last, the best on validation, or a given one."""

@@ -7,6 +7,8 @@ without changing the backend of a notebook that imports them.
 
 from pathlib import Path
 
+from recipes.diagnostics.history import accuracy_key
+
 
 def _figure(ncols=1, panels=None):
     """A figure of `panels` axes (default `ncols`), `ncols` to a row."""
@@ -25,11 +27,6 @@ def _save(fig, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", dpi=100)
     return str(path)
-
-
-def _accuracy_name(history):
-    names = [k for k in history if "acc" in k and not k.startswith("val_")]
-    return names[0] if names else None
 
 
 def learning_curves(history, path, title=None, kept_epoch=None):
@@ -57,7 +54,7 @@ def learning_curves(history, path, title=None, kept_epoch=None):
         raise ValueError(
             f"The history has no 'loss'. Received: keys={sorted(history)}"
         )
-    panels = ["loss"] + [name for name in [_accuracy_name(history)] if name]
+    panels = ["loss"] + [name for name in [accuracy_key(history, validated=False)] if name]
     if history.get("learning_rate"):
         panels.append("learning_rate")
     fig, axes = _figure(len(panels))
@@ -209,7 +206,7 @@ def auto_steps(steps, path, title=None):
     if not steps:
         raise ValueError("steps must hold at least one step. Received: steps=[]")
     fig, (ax,) = _figure()
-    accuracy = _accuracy_name(steps[0]["history"])
+    accuracy = accuracy_key(steps[0]["history"], validated=False)
     for step in steps:
         history = step["history"]
         name = accuracy if accuracy in history else "loss"

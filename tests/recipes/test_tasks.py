@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import time
 
 import keras
 import numpy as np
@@ -194,11 +193,9 @@ def test_bad_folders_fail_before_training(tmp_path, layout, message):
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(what)
-    start = time.perf_counter()
     with pytest.raises(ValueError, match=message):
         cnn.train(images=tmp_path, run_dir=tmp_path / "run", verbose=0)
     assert not (tmp_path / "run").exists()
-    assert time.perf_counter() - start < 30
 
 
 def test_mixed_sizes_are_resized_to_their_median_or_to_image_size(tmp_path):

@@ -129,10 +129,8 @@ def test_local_processes_restart_on_request_and_are_always_stopped(tmp_path):
     assert codes == {"hello": [0, 0], "fails": [3, 3]}
     assert procs.log_tail("hello").splitlines().count("hello from a child") == 2
 
-    start = time.monotonic()
     with pytest.raises(TimeoutError, match="Still running after 1 s: sleeper"):
         with distribute.LocalProcesses(tmp_path) as procs:
             procs.call("sleeper", time.sleep, 600)
             procs.wait(timeout=1)
     assert procs.exit_codes["sleeper"] == [-15]  # terminated on leaving the block
-    assert time.monotonic() - start < 30
