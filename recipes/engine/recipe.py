@@ -16,20 +16,17 @@ the global batch, so they follow the batch size.
 import dataclasses
 import sys
 import time
-import warnings
-from pathlib import Path
 
 import keras
 import keras_tuner
 
 import callbacks as recipe_callbacks
 from recipes import data as recipe_data
-from recipes.engine import auto as auto_module
-from recipes.engine import report, tuning
-from recipes.engine.fit import fit, steps_per_epoch
+from recipes.engine import run, tuning
+from recipes.engine.budget import parse_budget
+from recipes.engine.fit import steps_per_epoch
 from recipes.engine.hparams import check_known, check_values, hyperparameters
-from recipes.engine.result import Result
-from recipes.engine.strategy import check_strategy, clear_session, get_strategy, jit_compile
+from recipes.engine.strategy import check_strategy, clear_session, jit_compile
 
 OPTIMIZERS = ("adam", "sgd", "momentum", "rmsprop", "adagrad")
 
@@ -422,47 +419,20 @@ class Recipe:
                 f"model does not have. Known: {sorted(self.space())}."
             )
         if auto is not None:
-            auto_module.parse_budget(auto, "auto")
+            parse_budget(auto, "auto")
             if compare_depth:
                 raise ValueError(
                     "auto and compare_depth cannot be combined: auto trains the "
                     "shallower or deeper variant itself when the diagnosis asks for it."
                 )
-        strategy = get_strategy(strategy)
-        keras.utils.set_random_seed(seed)
-        if data is None:
-            data = self.load_data(data_dir, limit, seed, **data_options)
-        self.check_data(data)
-        settings = self.data_settings(settings, data, {k for k, v in chosen.items() if v is not None})
-        if verbose != 0:
-            for note in data.notes:
-                print(f"data: {note}", flush=True)
-
-        run_dir = Path(run_dir or Path("runs") / self.name)
-        extra = list(callbacks)
-        if tensorboard:
-            extra.append(keras.callbacks.TensorBoard(str(run_dir / "logs")))
-        if auto is not None:
-            loop = auto_module.AutoLoop(self, auto, hp, data, settings, strategy, run_dir,
-                                        extra, verbose, seed, given=given)
-            result = loop.run()
-        else:
-            result = self._run(hp, data, settings, strategy, run_dir, extra, verbose, seed,
-                               given=given)
-        if compare_depth:
-            result.comparisons = self.compare_depth(result, hp, data, strategy, run_dir)
-        result.settings["data_notes"] = list(data.notes)
-        result.timings["total_seconds"] = time.perf_counter() - start
-        result.save(run_dir)
-        if diagnose:
-            result.diagnosis = result.diagnose()
-            if verbose != 0:
-                print(result.diagnosis)
-        report.record_evaluation(result.model, data, run_dir, seed=seed)
-        page = result.report()
-        if verbose != 0:
-            print(f"report: {page}", flush=True)
-        return result
+        return run.train(
+            self, hp, settings, given=given,
+            chosen={k for k, v in chosen.items() if v is not None}, data=data,
+            data_dir=data_dir, limit=limit, run_dir=run_dir, strategy=strategy,
+            callbacks=callbacks, tensorboard=tensorboard, verbose=verbose,
+            diagnose=diagnose, compare_depth=compare_depth, auto=auto, seed=seed,
+            data_options=data_options, start=start,
+        )
 
     def search(self, tuner="hyperband", **kwargs):
         """Runs a KerasTuner search over this recipe's space; see
@@ -483,60 +453,12 @@ class Recipe:
         clear_session()
         return list(probe.space)
 
-    def _run(self, hp, data, settings, strategy, run_dir, callbacks, verbose, seed,
-             given=None, augment_scale=1.0, evaluate=True, initial_weights=None):
-        """One training of the model of `hp` on `data` through the fit loop, evaluated
-        once on the test split (unless not `evaluate`: `--auto` evaluates its chosen
-        model only); the `Result` before comparisons and diagnosis. `initial_weights`
-        (a `.weights.h5` file of the same model) starts it from trained weights."""
-        replicas = strategy.num_replicas_in_sync
-        global_batch = settings["batch_size"] * replicas
-        hp.values["learning_rate"] = settings["learning_rate"]
-        model = self.build(hp, data, strategy, settings["epochs"], global_batch,
-                           warmup_epochs=settings["warmup_epochs"],
-                           clipnorm=settings.get("clipnorm"))
-        check_known(hp.space, [k for k in given or () if k != "batch_size"], self.name)
-        self.check_model(model, data)
-        if initial_weights is not None:  # the weights only: a fresh optimizer and schedule
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
-                model.load_weights(initial_weights)
-        train_ds, val_ds, test_ds = self.pipelines(
-            data, global_batch, seed=seed, augment_scale=augment_scale
-        )
-        fitted = fit(
-            model,
-            train_ds,
-            val_ds,
-            epochs=settings["epochs"],
-            **self.stopping(settings),
-            backup_dir=Path(run_dir) / "backup",
-            callbacks=callbacks,
-            verbose=verbose,
-        )
-        test_metrics = model.evaluate(test_ds, return_dict=True, verbose=0) if evaluate else {}
-        return Result(
-            recipe=self.name,
-            model=model,
-            history=fitted.history,
-            test_metrics={k: float(v) for k, v in test_metrics.items()},
-            timings=dict(fit_seconds=fitted.seconds, epoch_seconds=fitted.epoch_seconds),
-            settings=dict(
-                settings,
-                replicas=replicas,
-                global_batch_size=global_batch,
-                steps_per_epoch=steps_per_epoch(data.train_size, global_batch),
-                strategy=type(strategy).__name__,
-                train_size=data.train_size,
-                seed=seed,
-                baseline=self.baseline(data, hp),
-                augment_scale=augment_scale,
-            ),
-            hyperparameters=dict(hp.values),
-            stop_reason=fitted.stop_reason,
-            kept_epoch=fitted.best_epoch + 1,
-            exporter=self.exporter(model, data),
-        )
+    def run_once(self, hp, data, settings, strategy, run_dir, callbacks=(), verbose=0,
+                 seed=42, **options):
+        """One training of the model of `hp` on `data`, evaluated once on the test
+        split: see `recipes.engine.run.run_once` (also for `options`)."""
+        return run.run_once(self, hp, data, settings, strategy, run_dir, callbacks,
+                            verbose, seed, **options)
 
     def depth_variants(self, hp):
         """(shallower, deeper) values of the `depth` tunable around the current one.
@@ -547,30 +469,8 @@ class Recipe:
         return max(1, depth - 1), depth + 1
 
     def compare_depth(self, result, hp, data, strategy, run_dir):
-        """Trains a shallower and a deeper variant with the same settings, each saved
-        to `run_dir/depth-N`.
-
-        Returns `{"shallower": ..., "deeper": ...}`, each with `depth`, `history` and
-        `test` metrics; at the smallest depth the shallower one is `result` itself.
-        """
-        out = {}
-        s = result.settings
-        for label, depth in zip(("shallower", "deeper"), self.depth_variants(hp)):
-            if depth == hp.get("depth"):
-                out[label] = dict(depth=depth, history=result.history, test=result.test_metrics)
-                continue
-            print(f"Training the {label} variant (depth={depth}) ...")
-            variant_hp = keras_tuner.HyperParameters()
-            variant_hp.values.update(dict(hp.values, depth=depth))
-            keras.utils.set_random_seed(s["seed"])
-            variant_dir = Path(run_dir) / f"depth-{depth}"
-            variant = self._run(
-                variant_hp, data, self.settings(**{k: s[k] for k in self.defaults}),
-                strategy, variant_dir, [], 0, s["seed"],
-            )
-            variant.save(variant_dir)
-            out[label] = dict(depth=depth, history=variant.history, test=variant.test_metrics)
-        return out
+        """Trains a shallower and a deeper variant: see `recipes.engine.run.compare_depth`."""
+        return run.compare_depth(self, result, hp, data, strategy, run_dir)
 
     def __repr__(self):
         return f"<Recipe {self.name}: {self.description}>"

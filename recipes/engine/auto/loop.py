@@ -167,7 +167,7 @@ class AutoLoop:
         keras.utils.set_random_seed(self.seed)
         start = clock()
         warm = move.get("warm_start")
-        result = self.recipe._run(
+        result = self.recipe.run_once(
             hp, self.data, self.recipe.settings(**move["settings"]), self.strategy,
             self.run_dir / f"step-{index}", [*self.callbacks, deadline], self.verbose,
             self.seed, given=self.given if index == 0 else None,
