@@ -281,7 +281,9 @@ class Recipe:
         the recipe's.
 
         Without `steps_per_epoch` the learning rate is constant (handy for
-        benchmarks and tests that call `fit` themselves).
+        benchmarks and tests that call `fit` themselves). With it, batch
+        normalization's moving statistics follow the length of the training
+        (`batch_norm_momentum`) where the model left Keras's default momentum.
         """
         hp = hp if hp is not None else hyperparameters()
         d = self.defaults
@@ -299,6 +301,9 @@ class Recipe:
             lr = recipe_callbacks.WarmUpCosine(
                 peak=lr, total_steps=total, warmup_steps=warmup
             )
+            for layer in _all_layers(model):
+                if isinstance(layer, keras.layers.BatchNormalization) and layer.momentum == 0.99:
+                    layer.momentum = batch_norm_momentum(total)
         model.compile(
             optimizer=make_optimizer(name, lr, clipnorm),
             loss=self.get_loss(hp, model),
@@ -474,6 +479,29 @@ class Recipe:
 
     def __repr__(self):
         return f"<Recipe {self.name}: {self.description}>"
+
+
+def batch_norm_momentum(total_steps):
+    """The momentum of batch normalization's moving statistics for a training of
+    `total_steps` steps: Keras's 0.99 (a memory of about 100 steps) from 1,000 steps
+    on; below, `1 - 10 / total_steps`, at least 0.9, so that the statistics a model
+    is evaluated with have forgotten their initial values (mean 0, variance 1) by the
+    end of training, as they would not after a few dozen steps at 0.99 (a folder of a
+    few hundred images).
+
+    Example:
+
+    >>> batch_norm_momentum(5000), batch_norm_momentum(500), batch_norm_momentum(50)
+    (0.99, 0.98, 0.9)
+    """
+    return min(0.99, max(0.9, 1.0 - 10.0 / total_steps))
+
+
+def _all_layers(layer):
+    """`layer` and every layer inside it (nested models included)."""
+    yield layer
+    for inner in getattr(layer, "layers", ()):
+        yield from _all_layers(inner)
 
 
 def _one_of(name, argument, hp_values):

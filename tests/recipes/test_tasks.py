@@ -96,6 +96,48 @@ def test_every_task_trains_on_every_source_and_serves_raw_pixels(
     assert [n.decode() for n in out["class_name"]] == [names[i] for i in expected.argmax(-1)]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("task, margin", [(cnn, 0.10), (mlp, 0.05)])
+def test_an_image_task_learns_a_few_hundred_images_beyond_a_linear_model(task, margin,
+                                                                        tmp_path):
+    # 1,000 MNIST digits, as a user's small folder: the task with its defaults against
+    # softmax regression on the pixels, trained the same way (same splits, batches,
+    # epochs, optimizer and schedule).
+    x, y = data.load("mnist", limit=1000, validation_split=0).arrays("train")
+    splits = task.recipe.load_data(x=x[..., 0], y=y)
+    result = task.train(data=splits, run_dir=tmp_path / "run", verbose=0, diagnose=False)
+    batch, epochs = result.settings["batch_size"], result.settings["epochs"]
+    train, _, test = task.recipe.pipelines(splits, batch)
+    keras.utils.set_random_seed(42)
+    linear = keras.Sequential([keras.Input(splits.input_shape), keras.layers.Rescaling(1 / 255),
+                               keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    task.recipe.compile(linear, None, -(-splits.train_size // batch), epochs)
+    linear.fit(train, epochs=epochs, verbose=0)
+    baseline = linear.evaluate(test, verbose=0, return_dict=True)["accuracy"]
+    assert baseline > 0.5  # the baseline itself learns: the comparison means something
+    assert result.test_metrics["accuracy"] >= baseline + margin
+
+
+def test_batch_norm_forgets_its_initial_statistics_within_a_short_training():
+    def model(momentum=0.99):
+        inputs = keras.Input((4,))
+        x = keras.layers.BatchNormalization(momentum=momentum)(inputs)
+        return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+
+    for steps, epochs, expected in [(5, 12, 0.9), (50, 10, 0.98), (100, 12, 0.99)]:
+        short = model()
+        cnn.recipe.compile(short, None, steps, epochs)
+        assert short.layers[1].momentum == pytest.approx(expected)
+        # The weight left on the initial statistics (mean 0, variance 1) at the end.
+        assert expected ** (steps * epochs) < 0.01
+    own = model(momentum=0.95)  # a model's own choice stays
+    cnn.recipe.compile(own, None, 5, 12)
+    assert own.layers[1].momentum == 0.95
+    plain = model()
+    cnn.recipe.compile(plain, None)  # no schedule, no step count: Keras's default
+    assert plain.layers[1].momentum == 0.99
+
+
 def test_mlp_drops_pixels_before_its_first_layer():
     model = mlp.build_model(hp={"input_dropout": 0.3, "units": 16, "depth": 1})
     flat = next(layer for layer in model.layers if isinstance(layer, keras.layers.Flatten))
