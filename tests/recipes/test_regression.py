@@ -1,5 +1,9 @@
 """The regression recipe: the lecture's four models on the CO2 series and on a CSV."""
 
+import contextlib
+import io
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -45,12 +49,24 @@ def test_linear_model_reads_only_the_previous_value(co2):
     np.testing.assert_allclose(model.predict(x, verbose=0), model.predict(changed, verbose=0))
 
 
+@pytest.fixture(scope="module")
+def compared(co2, tmp_path_factory):
+    """`regression.compare(epochs=30)`: its rows and the table it printed."""
+    out = io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("compare"))
+    try:
+        with contextlib.redirect_stdout(out):
+            rows = regression.compare(epochs=30, data=co2)
+    finally:
+        os.chdir(cwd)
+    return rows, out.getvalue()
+
+
 @pytest.mark.slow
-def test_compare_prints_the_lectures_table(co2, capsys, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    rows = regression.compare(epochs=3, data=co2)
+def test_compare_prints_the_lectures_table(compared):
+    rows, table = compared
     assert [r["model"] for r in rows] == list(regression.MODELS)
-    table = capsys.readouterr().out
     assert "train mae" in table and "val mae" in table
     assert all(np.isfinite([r["train"], r["validation"], r["test"]]).all() for r in rows)
 
@@ -113,12 +129,11 @@ def test_series_models_predict_the_change_from_the_last_value(co2, tmp_path):
 
 
 @pytest.mark.slow
-def test_no_model_is_more_than_twice_as_bad_as_the_line(co2, capsys, tmp_path, monkeypatch):
+def test_no_model_is_more_than_twice_as_bad_as_the_line(compared):
     # Predicting the level, the sum of hard sigmoids saturated above the training
     # range and reached 25 times the linear model's test MAE; predicting the change,
     # every model of the progression extrapolates.
-    monkeypatch.chdir(tmp_path)
-    rows = {r["model"]: r for r in regression.compare(epochs=30, data=co2)}
+    rows = {r["model"]: r for r in compared[0]}
     linear = rows["linear"]["test"]
     for kind, row in rows.items():
         assert row["test"] <= 2 * linear, (kind, row["test"], linear)

@@ -58,42 +58,54 @@ def sources(name, mnist_arrays, mnist_folder):
 
 def serve_in_fresh_process(path, inputs, tmp_path):
     """Calls the SavedModel's `serve` in a process that imports only TensorFlow."""
+    return serve_all_in_fresh_process({"model": path}, inputs, tmp_path)["model"]
+
+
+def serve_all_in_fresh_process(paths, inputs, tmp_path):
+    """`{name: outputs}`: each SavedModel of `paths` (`{name: path}`) served `inputs`,
+    all in one process that imports only TensorFlow."""
     np.savez(tmp_path / "inputs.npz", **inputs)
+    targets = {name: str(tmp_path / f"outputs-{name}.npz") for name in paths}
     code = textwrap.dedent(
         f"""
         import sys, numpy as np, tensorflow as tf
-        served = tf.saved_model.load({str(path)!r})
         raw = dict(np.load({str(tmp_path / 'inputs.npz')!r}, allow_pickle=True))
         raw = {{k: tf.constant(v.astype(str) if v.dtype == object else v) for k, v in raw.items()}}
-        out = served.serve(raw["image"] if list(raw) == ["image"] else raw)
-        np.savez({str(tmp_path / 'outputs.npz')!r}, **{{k: v.numpy() for k, v in out.items()}})
+        for name, path in {({k: str(v) for k, v in paths.items()})!r}.items():
+            served = tf.saved_model.load(path)
+            out = served.serve(raw["image"] if list(raw) == ["image"] else raw)
+            np.savez({targets!r}[name], **{{k: v.numpy() for k, v in out.items()}})
         assert not any(m.split('.')[0] in ('recipes', 'layers', 'callbacks') for m in sys.modules)
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-    return dict(np.load(tmp_path / "outputs.npz", allow_pickle=True))
+    return {name: dict(np.load(target, allow_pickle=True)) for name, target in targets.items()}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("source", ["tfds", "folder", "arrays", "dataset"])
 @pytest.mark.parametrize("task, hp", [(cnn, {"filters": 16}), (mlp, {"units": 32, "depth": 1})])
 def test_every_task_trains_on_every_source_and_serves_raw_pixels(
-    task, hp, source, mnist_arrays, mnist_folder, tmp_path
+    task, hp, mnist_arrays, mnist_folder, tmp_path
 ):
-    result = task.train(
-        epochs=1, batch_size=64, hp=hp, run_dir=tmp_path / "run", verbose=0,
-        diagnose=False, **sources(source, mnist_arrays, mnist_folder),
-    )
-    assert json.loads((tmp_path / "run" / "result.json").read_text())["test_metrics"]
     x, y = mnist_arrays
     pixels = x[:6]  # uint8, as the files and TFDS hold them
-    expected = result.model.predict(pixels.astype("float32"), verbose=0)
-    path = result.export(tmp_path / "saved")
-    out = serve_in_fresh_process(path, {"image": pixels}, tmp_path)
-    np.testing.assert_allclose(out["probabilities"], expected, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(out["class_id"], expected.argmax(-1))
-    names = {"folder": [f"digit{i}" for i in range(10)]}.get(source, [str(i) for i in range(10)])
-    assert [n.decode() for n in out["class_name"]] == [names[i] for i in expected.argmax(-1)]
+    exports, expected = {}, {}
+    for source in ("tfds", "folder", "arrays", "dataset"):
+        result = task.train(
+            epochs=1, batch_size=64, hp=hp, run_dir=tmp_path / source, verbose=0,
+            diagnose=False, **sources(source, mnist_arrays, mnist_folder),
+        )
+        assert json.loads((tmp_path / source / "result.json").read_text())["test_metrics"]
+        expected[source] = result.model.predict(pixels.astype("float32"), verbose=0)
+        exports[source] = result.export(tmp_path / f"saved-{source}")
+    served = serve_all_in_fresh_process(exports, {"image": pixels}, tmp_path)
+    for source, out in served.items():
+        np.testing.assert_allclose(out["probabilities"], expected[source], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(out["class_id"], expected[source].argmax(-1))
+        names = [f"digit{i}" for i in range(10)] if source == "folder" else [
+            str(i) for i in range(10)]
+        assert [n.decode() for n in out["class_name"]] == [
+            names[i] for i in expected[source].argmax(-1)], source
 
 
 @pytest.mark.slow
