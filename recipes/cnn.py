@@ -16,6 +16,15 @@ The model: three stages of 3x3 convolutions with 2x2 max pooling between them (w
 `filters`, x2, x4; more stages for images larger than 40 pixels), batch normalization,
 dropout and a softmax head. Tunables: depth (convolutions per stage), filters (log
 scale), batch_norm, dropout, optimizer and learning rate (log scale).
+
+How the model follows the data: the image size sets the number of stages (3 up to 40
+pixels, one more per doubling of the side, at most 6; fewer for images too small for
+3), the channels the input, the classes the head. The number of examples sets the
+number of training steps, and with it batch normalization's momentum (shorter
+trainings average their statistics over fewer steps, see
+`recipes.engine.recipe.batch_norm_momentum`); width and depth stay the defaults, which
+were chosen on three kinds of 10,000 images (`benchmarks/cnn_defaults.py`): `--auto` grows or
+shrinks them on the diagnosis of the run.
 """
 
 import math

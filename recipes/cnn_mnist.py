@@ -17,9 +17,6 @@ class CnnMnist(Cnn):
     name = "cnn_mnist"
     dataset = "mnist"
     augment = "digits"
-    # Light: with a 12-epoch budget, stronger augmentation costs more than it gives.
-    augment_options = {"digits": dict(rotation=5.0, translation=0.05, zoom=0.05)}
-    defaults = dict(Cnn.defaults, epochs=12, batch_size=128, learning_rate=2e-3, warmup_epochs=0.2)
     # Batch norm is a tunable, off: on a CPU it costs more time per epoch than it saves
     # in epochs on MNIST (benchmarks/README.md, cnn_mnist.py).
     batch_norm = False

@@ -16,7 +16,6 @@ from recipes.mlp import Mlp
 class MlpMnist(Mlp):
     name = "mlp_mnist"
     dataset = "mnist"
-    defaults = dict(Mlp.defaults, epochs=20, batch_size=128, learning_rate=1e-3)
 
 
 recipe = MlpMnist()

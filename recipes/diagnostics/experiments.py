@@ -34,8 +34,7 @@ from recipes.diagnostics.tables import format_table
 # sum at 0.1, which outweighs the squared gradients of a model like mlp_mnist's for
 # hundreds of steps: its first steps are about `learning_rate * gradient / 0.32`. At
 # 0.1 it starts like SGD at 0.3 and slows down; at the usual 0.01 (Duchi et al., 2011)
-# it is SGD at 0.03 (on 6,000 MNIST examples, 5 epochs: validation error 0.18 at 0.01,
-# 0.11 at 0.03, 0.08 at 0.1).
+# it is SGD at 0.03, too slow for a short study (see `benchmarks/optimizers.py`).
 LEARNING_RATES = {
     "sgd": 0.1,
     "momentum": 0.01,
