@@ -52,6 +52,13 @@ fit, its warm-up and schedule shortened with them (the table says so). A running
 step stops at the end of the epoch after which one more would overrun the budget,
 less `RESERVE` of it kept for the end (its stop reason is then "budget").
 
+When two or more moves of the diagnosis fit, the first `SCREEN_MOVES` of them are
+screened before one trains in full (successive halving, one round): each trains on
+`SCREEN` of its epochs (its schedule shortened with them), all measured on the same
+validation split, and the best goes on, if the budget holds the screens and the
+costliest move in full (else the first move goes on, as without screening). The step's
+`screen` in `auto.json` lists what each screened move reached, and the loop prints it.
+
 The budget is spent, not left over: when no move of the diagnosis fits (or none is
 left) while more than `FILL` of the budget remains, the chosen model is polished: it
 trains on from its own weights for the epochs that fit, at a tenth of its peak
@@ -80,7 +87,7 @@ steps' learning curves. `auto.json`:
 
 from recipes.diagnostics.history import best_epoch, measures
 from recipes.engine.auto.loop import COLUMNS, PROBE_STEPS, PROBE_WARMUP, AutoLoop, clock, score
-from recipes.engine.auto.moves import COST, FILL, PROBED, RESERVE
+from recipes.engine.auto.moves import COST, FILL, PROBED, RESERVE, SCREEN, SCREEN_MOVES
 from recipes.engine.budget import Deadline, parse_budget
 
 __all__ = [
@@ -91,6 +98,8 @@ __all__ = [
     "PROBE_STEPS",
     "PROBE_WARMUP",
     "RESERVE",
+    "SCREEN",
+    "SCREEN_MOVES",
     "AutoLoop",
     "Deadline",
     "best_epoch",

@@ -24,6 +24,8 @@ from recipes.engine.auto.moves import (
     COST,
     PROBED,
     RESERVE,
+    SCREEN,
+    SCREEN_MOVES,
     candidates,
     diagnose,
     find_relatives,
@@ -120,7 +122,7 @@ class AutoLoop:
         if not self._same_distribution():
             return self._stop(f"train/validation mismatch: {self.state['checks']['shift']}")
         left = self.left()
-        too_long = []
+        too_long, fitting = [], []
         for move in self.moves(best, diagnosis):
             if move["key"] in self.state["tried"]:
                 continue
@@ -136,7 +138,11 @@ class AutoLoop:
                     continue
                 move, estimate = short, self.estimate(best, short)
             move.update(parent=best["step"], diagnosis=summary(diagnosis), estimate=estimate)
-            return move
+            fitting.append(move)
+            if len(fitting) == SCREEN_MOVES:
+                break
+        if fitting:
+            return self._screened(fitting, left)
         polished = polish(best, left, self.budget, self.state["tried"])
         if polished is not None:
             polished.update(parent=best["step"], diagnosis=summary(diagnosis))
@@ -145,6 +151,55 @@ class AutoLoop:
             return self._stop(f"budget: {left:.0f} s left, too little for "
                               f"{'; '.join(too_long)}")
         return self._stop(f"no move left for {verdict} (tried {len(self.state['steps']) - 1})")
+
+    def _screened(self, moves, left):
+        """The move to train in full among `moves` (those of the diagnosis that fit, in
+        the order they are tried): with two or more, and time for each on `SCREEN` of
+        its epochs plus the costliest in full, each is trained that short (once; kept
+        in `checks.screens`) and the best on validation goes on, with the screen's
+        results in its `screen`; else the first."""
+        def short(move):
+            return max(1, round(move["settings"]["epochs"] * SCREEN))
+
+        screens = self.state["checks"].setdefault("screens", {})
+        todo = [m for m in moves if m["key"] not in screens]
+        cost = sum(m["estimate"] * short(m) / m["settings"]["epochs"] for m in todo)
+        if len(moves) < 2 or cost + max(m["estimate"] for m in moves) > left - RESERVE * self.budget:
+            return moves[0]
+        if todo:
+            self._say([f"screening {len(moves)} moves on a quarter of their epochs: "
+                       + "; ".join(m["change"] for m in moves)])
+        for move in todo:
+            screens[move["key"]] = self._screen(move, short(move))
+            self._save()
+        ranked = sorted(moves, key=lambda m: score(screens[m["key"]]))
+        winner = dict(ranked[0])
+        winner["screen"] = [dict(change=m["change"], **screens[m["key"]]) for m in moves]
+        self._say(["screened: " + ", ".join(
+            f"{m['change']} {_err(screens[m['key']])}" for m in moves)
+            + f"; {winner['change']} trains in full"])
+        return winner
+
+    def _screen(self, move, epochs):
+        """`move` trained on `epochs` of its epochs (its schedule shortened with them),
+        measured on the validation split at its kept epoch; nothing of it is kept but
+        the measures."""
+        hp = keras_tuner.HyperParameters()
+        hp.values.update(move["hyperparameters"])
+        settings = self.recipe.settings(**dict(move["settings"], epochs=epochs))
+        end = self._start + self.budget * (1 - RESERVE) - self._elapsed_before
+        deadline = Deadline(end, clock=lambda: clock())
+        keras.utils.set_random_seed(self.seed)
+        start = clock()
+        index = len(self.state["checks"]["screens"])
+        result = self.recipe.run_once(
+            hp, self.data, settings, self.strategy, self.run_dir / f"screen-{index}",
+            [*self.callbacks, deadline], 0, self.seed,
+            augment_scale=move["augment_scale"], evaluate=False,
+        )
+        measured = measures(result.history, result.kept_epoch - 1)
+        return dict(epochs=len(result.history["loss"]), seconds=clock() - start,
+                    validation_size=self.data.validation_size, **measured)
 
     def _weights(self, step):
         """Where a kept step's model weights are saved."""
@@ -420,3 +475,12 @@ def _lineage(steps, step):
         changes.append(step["change"])
         step = steps[step["parent"]]
     return ", then ".join(reversed(changes)) or "the defaults"
+
+
+def _err(measured):
+    """A screen's validation error (or metric, or loss) for a line of text."""
+    for key in ("val_error", "val_metric", "val_loss"):
+        if measured.get(key) is not None:
+            name = measured.get("val_metric_name") if key == "val_metric" else key
+            return f"({name.replace('val_', 'val ')} {measured[key]:.4g})"
+    return "(-)"

@@ -31,6 +31,11 @@ PROBED = ("deeper", "shallower", "wider", "narrower", "batch_norm")
 # (the chosen model's evaluation, the plots).
 FILL = 0.10
 RESERVE = 0.03
+# When two or more moves fit, the first SCREEN_MOVES are screened on SCREEN of their
+# epochs (where the budget holds that and the costliest in full), and the best on
+# validation trains in full (successive halving, one round).
+SCREEN_MOVES = 3
+SCREEN = 0.25
 
 
 def pace(step):

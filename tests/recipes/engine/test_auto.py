@@ -186,22 +186,33 @@ def test_a_learning_rate_far_too_high_gets_the_range_test(tmp_path, fake_time):
 
 
 @pytest.mark.slow
-def test_a_model_that_memorises_gets_regularized(tmp_path, fake_time):
+def test_a_model_that_memorises_gets_the_best_of_three_screened_regularizers(
+        tmp_path, fake_time, capsys):
     rng = np.random.default_rng(2)
     data = splits(noisy(48, rng), noisy(300, rng), noisy(300, rng))
     recipe = Toy(data, units=64, depth=2, epochs=40)
-    # The defaults take about 2,400 s on the fake clock: room for one more, and a bit.
-    result = recipe.train(auto=5_500, run_dir=tmp_path, verbose=0, diagnose=False,
+    # The defaults take about 2,400 s on the fake clock; screening the three moves of
+    # the diagnosis (a quarter each) and one in full fits in what is left.
+    result = recipe.train(auto=7_000, run_dir=tmp_path, verbose=1, diagnose=False,
                           callbacks=[Ticks()])
-    steps = result.auto["steps"]
-    assert steps[0]["train_error"] < steps[0]["val_error"] - 0.1
-    assert steps[1]["diagnosis"].startswith("overfitting")
-    assert steps[1]["move"] == "dropout"
-    regularized = {s["move"] for s in steps[1:]}
-    assert regularized <= {"dropout", "l2", "narrower", "polish"}
-    assert_chosen_is_best(result)
     saved = json.loads((tmp_path / "auto.json").read_text())
+    step = saved["steps"][1]
+    assert step["diagnosis"].startswith("overfitting")
+    screened = step["screen"]
+    assert [s["change"].split()[0] for s in screened] == ["dropout", "L2", "units"]
+    assert all(s["epochs"] <= 10 for s in screened)  # 40 / 4, or fewer if stopped early
+    # All on the same validation split, and the best of them went on.
+    assert {s["validation_size"] for s in screened} == {data.validation_size}
+    best = min(screened, key=score)
+    assert step["change"] == best["change"]
+    assert len(saved["checks"]["screens"]) >= 3
+    out = capsys.readouterr().out
+    assert "screening 3 moves" in out and f"{best['change']} trains in full" in out
+    steps = result.auto["steps"]
+    assert steps[0]["train_error"] < steps[0]["val_error"] - 0.1  # it memorises
+    assert {s["move"] for s in steps[1:]} <= {"dropout", "l2", "narrower", "polish"}
     assert saved["checks"]["shifted"] is False
+    assert_chosen_is_best(result)
 
 
 @pytest.mark.slow
