@@ -108,12 +108,12 @@ def main():
         keep("calls", hessian.lanczos(op.matvec, op.size, steps, **early_stop))
 
     def early_threads():  # the same, BLAS left on its default threads between products
-        one_thread = hessian._one_blas_thread
-        hessian._one_blas_thread = contextlib.nullcontext
+        one_thread = hessian.one_blas_thread
+        hessian.one_blas_thread = contextlib.nullcontext
         try:
             keep("threads", hessian.lanczos(op, op.size, steps, **early_stop))
         finally:
-            hessian._one_blas_thread = one_thread
+            hessian.one_blas_thread = one_thread
 
     def early_full():  # the reference: every vector against the whole basis
         keep("full", hessian.lanczos(op, op.size, steps, reorthogonalize="full",

@@ -48,9 +48,9 @@ import tensorflow as tf
 
 from recipes.diagnostics.lanczos import (
     Lanczos,
-    _one_blas_thread,
     default_num_steps,
     lanczos,
+    one_blas_thread,
     spectral_density,
 )
 
@@ -66,6 +66,7 @@ __all__ = [
     "critical_point",
     "default_num_steps",
     "lanczos",
+    "one_blas_thread",
     "spectral_density",
 ]
 
@@ -128,7 +129,7 @@ class Hessian:
         )
         self._loop = tf.function(functools.partial(Hessian._loop_graph, self))
         self._steps = self._outcome = self._joined = None
-        self._bases = []  # Lanczos bases of earlier calls, for `_basis`
+        self._bases = []  # Lanczos bases of earlier calls, for `lend_basis`
 
     def _loss(self):
         y_pred = self._model(self._x, training=False)
@@ -192,7 +193,7 @@ class Hessian:
             lambda v, done: tf.logical_not(done), body, (first, tf.constant(False))
         )
 
-    def _basis(self, rows, dtype):
+    def lend_basis(self, rows, dtype):
         """A `(rows, size)` array of `dtype` for a Lanczos basis, in memory this
         `Hessian` used before where it can.
 
@@ -259,7 +260,7 @@ class Hessian:
         vector a step receives is only valid until its next `yield`. An exception
         raised in `steps` is raised here.
         """
-        with _one_blas_thread():
+        with one_blas_thread():
             try:
                 first = next(steps)
             except StopIteration as stop:

@@ -109,7 +109,7 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
     which on a CPU does this arithmetic faster than TensorFlow's eager or graph ops on
     a flat vector (see `benchmarks/hessian.py` and its notes in `benchmarks/README.md`).
     The arithmetic is written in place, in `dtype`, on one BLAS thread (see
-    `_one_blas_thread`), and its inner products add in blocks summed in float64 (see
+    `one_blas_thread`), and its inner products add in blocks summed in float64 (see
     `_dot`).
 
     With `tolerance`, the iteration stops as soon as the `k` wanted Ritz pairs have
@@ -120,7 +120,7 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
         matvec: a function mapping a flat vector of `dtype` to `A @ v`, or an
             operator with a `run(steps)` method that feeds the products to the
             generator `steps` and returns what it returns, and optionally a
-            `_basis(rows, dtype)` method that hands out a `(rows, size)` array for the
+            `lend_basis(rows, dtype)` method that hands out a `(rows, size)` array for the
             basis (a `Hessian`: the same products, sharing one forward and backward
             pass).
         size: the dimension of `A`.
@@ -162,19 +162,19 @@ def lanczos(matvec, size, num_steps, seed=0, *, k=None, which="top", tolerance=N
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64. Received: dtype={dtype}")
     if callable(getattr(matvec, "run", None)):  # e.g. a `Hessian`: it runs the steps
-        if hasattr(matvec, "_basis"):  # memory it kept from an earlier call
-            basis = matvec._basis(num_steps, dtype)
+        if hasattr(matvec, "lend_basis"):  # memory it kept from an earlier call
+            basis = matvec.lend_basis(num_steps, dtype)
         else:
             basis = np.zeros((num_steps, size), dtype)
         return matvec.run(_lanczos_steps(basis, seed, k, which, tolerance, reorthogonalize))
     basis = np.zeros((num_steps, size), dtype)
     steps = _lanczos_steps(basis, seed, k, which, tolerance, reorthogonalize)
     try:
-        with _one_blas_thread():  # the arithmetic, not the caller's own `matvec`
+        with one_blas_thread():  # the arithmetic, not the caller's own `matvec`
             v = next(steps)
         while True:
             product = matvec(v)
-            with _one_blas_thread():
+            with one_blas_thread():
                 v = steps.send(product)
     except StopIteration as stop:
         return stop.value
@@ -185,7 +185,7 @@ def _blas_controller():
     return threadpoolctl.ThreadpoolController()
 
 
-def _one_blas_thread():
+def one_blas_thread():
     """A context in which NumPy's and SciPy's BLAS run on one thread.
 
     The vector arithmetic between Hessian-vector products is bound by memory
@@ -393,7 +393,7 @@ def _orthogonalize(w, basis, norm, overlaps=None):
 
     Two matrix-vector products, each one read of the basis (the least a pass can
     read), the second adding into `w` (BLAS `gemv`, no temporary); `lanczos` runs
-    them on one BLAS thread (see `_one_blas_thread`).
+    them on one BLAS thread (see `one_blas_thread`).
     """
     gemv = scipy.linalg.blas.get_blas_funcs("gemv", dtype=w.dtype)
     for _ in range(2):
