@@ -28,4 +28,12 @@ import keras  # noqa: E402
 def _seed_and_clear():
     keras.utils.set_random_seed(1234)
     yield
-    keras.backend.clear_session()
+    # Without `gc.collect()` (a sixth of a second with TensorFlow loaded, after each of
+    # hundreds of tests): Python's own collector and `_collect_per_module` do that.
+    keras.backend.clear_session(free_memory=False)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _collect_per_module():
+    yield
+    keras.backend.clear_session()  # and collect what the module's tests left
