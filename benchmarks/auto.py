@@ -19,6 +19,8 @@ Three cases, each side by side in one run, the sides alternating seed by seed:
   the first step.
 Each line gives medians (min-max) over the seeds; the auto rows also say which steps
 were kept and why the loop stopped.
+
+Ends with one `summary: key=value ...` line (`common.print_summary`).
 """
 
 import argparse

@@ -10,6 +10,8 @@ split; the reference is `base`, the task's defaults before batch norm was turned
 its kept epoch and its training seconds (medians, min-max over seeds); the test split is
 not used. The summary line gives, per candidate, the median over kinds of the gain in
 validation accuracy over `base` (points) and of the time ratio.
+
+Ends with one `summary: key=value ...` line (`common.print_summary`).
 """
 
 import argparse

@@ -15,6 +15,8 @@ images: the `cnn` task with its defaults (`cnn.train(...)`, nothing set), and th
 Keras reference, keras.io's "Simple MNIST convnet" (conv 32/64, dropout 0.5, Adam, batch
 128, 15 epochs, pixels / 255). The two alternate seed by seed. The table gives the median
 (min-max) test accuracy and training seconds, and the cnn run's own diagnosis.
+
+Ends with one `summary: key=value ...` line (`common.print_summary`).
 """
 
 import argparse

@@ -10,6 +10,8 @@ engine writes at epoch end are not counted; the first epoch (tracing) is left ou
 The two alternate `--repeats` times (this machine's speed drifts between runs by more
 than the difference measured), and the table gives each one's median.
 Prints examples per second of each and the ratio of the medians (target: at least 0.95).
+
+Ends with one `summary: key=value ...` line (`common.print_summary`).
 """
 
 import argparse

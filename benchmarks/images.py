@@ -13,6 +13,8 @@ On each, with the seed's split, in an order that alternates seed by seed: keras.
 "Simple MNIST convnet" (15 epochs, `cnn_tasks.reference_model`), the `cnn` task with its
 defaults, and `cnn.train(auto=...)` with a budget of 3x the defaults' time. The table
 gives the median (min-max) test accuracy and seconds; the summary line the medians.
+
+Ends with one `summary: key=value ...` line (`common.print_summary`).
 """
 
 import argparse

@@ -15,6 +15,8 @@ In one run, examples per second of:
   traces the graph.
 Prints one table and whether the augmented pipeline delivers at least 3x what training
 consumes (the design's "the input pipeline must never be the bottleneck").
+
+Ends with one `summary: key=value ...` line (`common.print_summary`).
 """
 
 import argparse

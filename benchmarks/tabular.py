@@ -12,6 +12,8 @@ number of doctor visits `mdvis`). For each seed both models see the same seeded 
 standardised numbers. The two alternate seed by seed. The table gives medians (min-max)
 of the test MAE (regression, lower is better) or test accuracy (classification).
 Needs scikit-learn (`pip install scikit-learn`), which the recipes do not.
+
+Ends with one `summary: key=value ...` line (`common.print_summary`).
 """
 
 import argparse

@@ -21,6 +21,8 @@ the optimizer and learning rate tuned), through `recipes` and through plain Kera
 (`keras_tuner.RandomSearch` over a Keras model of the same shape, `model.fit` on the
 same arrays), each search in a fresh process, the two alternating over `--seeds`.
 Reports the growth from trial 2 to the last, median (min-max) over the seeds.
+
+Ends with one `summary: key=value ...` line (`common.print_summary`).
 """
 
 import argparse
