@@ -184,22 +184,30 @@ class AutoLoop:
         """`move` trained on `epochs` of its epochs (its schedule shortened with them),
         measured on the validation split at its kept epoch; nothing of it is kept but
         the measures."""
+        index = len(self.state["checks"]["screens"])
+        result, _, seconds, _ = self._fit(move, dict(move["settings"], epochs=epochs),
+                                          self.run_dir / f"screen-{index}", verbose=0)
+        measured = measures(result.history, result.kept_epoch - 1)
+        return dict(epochs=len(result.history["loss"]), seconds=seconds,
+                    validation_size=self.data.validation_size, **measured)
+
+    def _fit(self, move, settings, run_dir, verbose, **options):
+        """`(result, hp, seconds, deadline)`: the model of `move` (built from `hp`)
+        trained with `settings` into `run_dir` (`Recipe.run_once`, not evaluated on the
+        test split), stopped by `deadline` at the epoch end that would overrun the
+        budget less `RESERVE`."""
         hp = keras_tuner.HyperParameters()
         hp.values.update(move["hyperparameters"])
-        settings = self.recipe.settings(**dict(move["settings"], epochs=epochs))
         end = self._start + self.budget * (1 - RESERVE) - self._elapsed_before
         deadline = Deadline(end, clock=lambda: clock())
         keras.utils.set_random_seed(self.seed)
         start = clock()
-        index = len(self.state["checks"]["screens"])
         result = self.recipe.run_once(
-            hp, self.data, settings, self.strategy, self.run_dir / f"screen-{index}",
-            [*self.callbacks, deadline], 0, self.seed,
-            augment_scale=move["augment_scale"], evaluate=False,
+            hp, self.data, self.recipe.settings(**settings), self.strategy, run_dir,
+            [*self.callbacks, deadline], verbose, self.seed,
+            augment_scale=move["augment_scale"], evaluate=False, **options,
         )
-        measured = measures(result.history, result.kept_epoch - 1)
-        return dict(epochs=len(result.history["loss"]), seconds=clock() - start,
-                    validation_size=self.data.validation_size, **measured)
+        return result, hp, clock() - start, deadline
 
     def _weights(self, step):
         """Where a kept step's model weights are saved."""
@@ -215,18 +223,10 @@ class AutoLoop:
                      if move.get("probe") else "")
             self._say([f"step {index}: {move['change']} (estimated {move['estimate']:.0f} s"
                        f"{timed}, {self.left():.0f} s left)"])
-        hp = keras_tuner.HyperParameters()
-        hp.values.update(move["hyperparameters"])
-        end = self._start + self.budget * (1 - RESERVE) - self._elapsed_before
-        deadline = Deadline(end, clock=lambda: clock())
-        keras.utils.set_random_seed(self.seed)
-        start = clock()
         warm = move.get("warm_start")
-        result = self.recipe.run_once(
-            hp, self.data, self.recipe.settings(**move["settings"]), self.strategy,
-            self.run_dir / f"step-{index}", [*self.callbacks, deadline], self.verbose,
-            self.seed, given=self.given if index == 0 else None,
-            augment_scale=move["augment_scale"], evaluate=False,
+        result, hp, seconds, deadline = self._fit(
+            move, move["settings"], self.run_dir / f"step-{index}", self.verbose,
+            given=self.given if index == 0 else None,
             initial_weights=None if warm is None else self._weights(warm),
         )
         if deadline.fired and result.stop_reason is None:
@@ -238,7 +238,7 @@ class AutoLoop:
                                    if k != "learning_rate"}
         epoch = result.kept_epoch - 1  # the epoch of the weights the step's model holds
         step.update(step=index, epoch=epoch, **measures(result.history, epoch),
-                    seconds=clock() - start, stop_reason=result.stop_reason,
+                    seconds=seconds, stop_reason=result.stop_reason,
                     history=result.history, epoch_seconds=result.timings["epoch_seconds"],
                     baseline=result.settings.get("baseline"))
         chosen = self.state["chosen"]
