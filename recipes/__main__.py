@@ -201,7 +201,15 @@ def build_parser(recipe=None, engine=True, allow_abbrev=True):
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sub.add_parser("list", help="list the recipes")
+    budget = _budget if engine else str
+    _add_train(sub, recipe, strategies, budget, allow_abbrev)
+    _add_tune(sub, recipe, strategies, tuners, budget, allow_abbrev)
+    _add_runs(sub)
+    _add_experiments(sub)
+    return parser
 
+
+def _add_train(sub, recipe, strategies, budget, allow_abbrev):
     p = sub.add_parser("train", help="train a recipe and evaluate it on the test split",
                        allow_abbrev=allow_abbrev)
     _add_common(p, recipe, strategies)
@@ -217,10 +225,12 @@ def build_parser(recipe=None, engine=True, allow_abbrev=True):
     p.add_argument(
         "--auto",
         metavar="BUDGET",
-        type=_budget if engine else str,
+        type=budget,
         help="act on the diagnosis until BUDGET (e.g. 900, 15m, 1h) is spent",
     )
 
+
+def _add_tune(sub, recipe, strategies, tuners, budget, allow_abbrev):
     p = sub.add_parser("tune", help="search hyperparameters with KerasTuner",
                        allow_abbrev=allow_abbrev)
     _add_common(p, recipe, strategies)
@@ -231,7 +241,7 @@ def build_parser(recipe=None, engine=True, allow_abbrev=True):
     p.add_argument(
         "--budget",
         metavar="BUDGET",
-        type=_budget if engine else str,
+        type=budget,
         help="wall-clock time for the whole search (e.g. 900, 30m, 2h), resumed runs included",
     )
     p.add_argument(
@@ -241,6 +251,9 @@ def build_parser(recipe=None, engine=True, allow_abbrev=True):
     )
     p.add_argument("--overwrite", action="store_true", help="start the search afresh")
 
+
+def _add_runs(sub):
+    """The commands on what `train` and `tune` wrote: predict, describe, report, diagnose."""
     p = sub.add_parser("predict", help="predict new rows or images with an export or a run")
     p.add_argument("model", help="an export (--export DIR) or a run directory")
     source = p.add_mutually_exclusive_group(required=True)
@@ -258,6 +271,8 @@ def build_parser(recipe=None, engine=True, allow_abbrev=True):
     p.add_argument("run_dir", help="a run directory written by `train`")
     p.add_argument("--human-error", type=float, help="human-level error, e.g. 0.002")
 
+
+def _add_experiments(sub):
     p = sub.add_parser("experiment", help="run one of the lectures' experiments on a recipe")
     study = p.add_subparsers(dest="experiment", required=True, parser_class=_Parser)
     for name, text in (("optimizers", "SGD, momentum, Adagrad, RMSProp and Adam, same budget"),
@@ -279,7 +294,6 @@ def build_parser(recipe=None, engine=True, allow_abbrev=True):
             q.add_argument("--sizes", nargs="+", type=_positive_int, metavar="N",
                            help="batch sizes (default: 32 128 512)")
             q.add_argument("--lr", type=_positive_float, help="learning rate of every size")
-    return parser
 
 
 def main(argv=None):
@@ -341,33 +355,44 @@ def _named_recipe(argv):
 
 def _run(args, recipe):
     if args.command == "list":
-        names = recipes.list_recipes()
-        tasks = [n for n in names if recipes.preset_of(n) is None]
-        print("Tasks (train on your own data: see `python -m recipes train TASK --help`):")
-        for name in tasks:
-            print(f"  {name:<14} {recipes.describe(name)}")
-        print("Presets (a task with its dataset and measured defaults):")
-        for name in (n for n in names if n not in tasks):
-            print(f"  {name:<14} {recipes.describe(name)}")
-        return 0
+        return _list()
     if args.command == "diagnose":
         from recipes.engine import diagnose_run
 
         print(diagnose_run(args.run_dir, human_error=args.human_error))
         return 0
     if args.command == "report":
-        from recipes.engine.report import write_report
-        from recipes.engine.result import Result
-
-        folder = Path(args.folder)
-        run = (folder / "result.json").is_file() and not (folder / "search.json").is_file()
-        print(f"report written to {Result.load(folder).report() if run else write_report(folder)}")
-        return 0
+        return _report(args)
     if args.command == "experiment":
         return _experiment(args)
     if args.command in ("predict", "describe"):
         return _serve(args)
+    return _train_or_tune(args, recipe)
 
+
+def _list():
+    names = recipes.list_recipes()
+    tasks = [n for n in names if recipes.preset_of(n) is None]
+    print("Tasks (train on your own data: see `python -m recipes train TASK --help`):")
+    for name in tasks:
+        print(f"  {name:<14} {recipes.describe(name)}")
+    print("Presets (a task with its dataset and measured defaults):")
+    for name in (n for n in names if n not in tasks):
+        print(f"  {name:<14} {recipes.describe(name)}")
+    return 0
+
+
+def _report(args):
+    from recipes.engine.report import write_report
+    from recipes.engine.result import Result
+
+    folder = Path(args.folder)
+    run = (folder / "result.json").is_file() and not (folder / "search.json").is_file()
+    print(f"report written to {Result.load(folder).report() if run else write_report(folder)}")
+    return 0
+
+
+def _train_or_tune(args, recipe):
     _check_outputs(args)
     if args.mixed_precision:
         import keras
@@ -386,43 +411,41 @@ def _run(args, recipe):
         strategy=args.strategy,
         hp=dict(args.hp),
         verbose=0 if args.quiet else (1 if args.verbose else "auto"),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
         **data_options,
     )
-    settings = dict(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr)
-    if args.command == "train":
-        result = recipe.train(
-            **settings,
-            run_dir=args.run_dir,
-            tensorboard=args.tensorboard,
-            compare_depth=args.compare_depth,
-            auto=args.auto,
+    if args.command == "tune":
+        print(recipe.search(
+            tuner=args.tuner,
+            max_trials=args.max_trials,
+            directory=args.directory,
+            workers=args.workers,
+            overwrite=args.overwrite,
+            export=args.export,
+            budget=args.budget,
             **common,
-        )
-        metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items())
-        kept = ""
-        if result.kept_epoch:
-            kept = f" (the weights of epoch {result.kept_epoch} of {len(result.history['loss'])})"
-        print(f"test: {metrics}{kept}")
-        model = result.export(os.path.join(result.run_dir, "model"))
-        print(f"run written to {result.run_dir} (its SavedModel: {model})")
-        if args.export:
-            print(f"SavedModel exported to {result.export(args.export)}")
-        if args.save:
-            print(f"Keras model saved to {result.save_model(args.save)}")
+        ))
         return 0
-
-    search = recipe.search(
-        tuner=args.tuner,
-        max_trials=args.max_trials,
-        directory=args.directory,
-        workers=args.workers,
-        overwrite=args.overwrite,
-        export=args.export,
-        budget=args.budget,
-        **settings,
+    result = recipe.train(
+        run_dir=args.run_dir,
+        tensorboard=args.tensorboard,
+        compare_depth=args.compare_depth,
+        auto=args.auto,
         **common,
     )
-    print(search)
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items())
+    kept = ""
+    if result.kept_epoch:
+        kept = f" (the weights of epoch {result.kept_epoch} of {len(result.history['loss'])})"
+    print(f"test: {metrics}{kept}")
+    model = result.export(os.path.join(result.run_dir, "model"))
+    print(f"run written to {result.run_dir} (its SavedModel: {model})")
+    if args.export:
+        print(f"SavedModel exported to {result.export(args.export)}")
+    if args.save:
+        print(f"Keras model saved to {result.save_model(args.save)}")
     return 0
 
 

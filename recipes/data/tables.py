@@ -280,59 +280,24 @@ def load_table(
     >>> splits.task, splits.columns
     ('regression', {'rooms': 'integer_category', 'area': 'number', 'town': 'text'})
     """
-    if (csv is None) == (frame is None):
-        raise ValueError("Give a table as csv= (a file) or frame= (a pandas DataFrame), one of them.")
     if task is not None and task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}. Received: task={task!r}")
-    if csv is not None:
-        source, where, table = str(csv), "line", read_csv(csv, text=False)
-    else:
-        if not isinstance(frame, pd.DataFrame):
-            raise ValueError(f"frame must be a pandas DataFrame. Received: {type(frame).__name__}")
-        source, where = "the DataFrame", "row"
-        table = frame.copy()
-        table.columns = [str(c) for c in table.columns]
-        if table.empty:
-            raise ValueError("The DataFrame has no rows.")
-    if limit is not None:
-        table = table.iloc[:limit]
+    source, where, table = _read_table(csv, frame, limit)
     keep = [keep] if isinstance(keep, str) else list(keep)
     given = features is not None
     features = [c for c in table.columns if c != target] if features is None else list(features)
     _check_columns(source, table, target, features + [c for c in keep if c not in features])
-    notes = []
 
     y, task, class_names, problems = _target(table[target], task)
-    known = _known_targets(y, task)
-    if not known.all():
-        if not known.any():
-            raise ValueError(f"The target {target!r} is missing in every row of {source}.")
-        notes.append(f"left out {int((~known).sum())} of {len(y)} rows without a target "
-                     f"{target!r}")
-    count = len(class_names) if task == "classification" else len(np.unique(y[known]))
-    if count < 2 and not problems:
-        raise ValueError(
-            f"The target {target!r} has one value only ({table[target][known].iloc[0]!r}): "
-            "there is nothing to learn. Choose another target column."
-        )
-
-    kinds, values, left_out = {}, {}, {}
-    for column in features:
-        kind, column_values, bad = _column(table[column])
-        problems += [(line, column, what) for line, what in bad]
-        reason = None if (given or column in keep) else _leave_out(kind, column_values, len(table))
-        if reason:
-            left_out[column] = reason
-        else:
-            kinds[column], values[column] = kind, column_values
+    known, notes = _rows_with_a_target(source, table[target], y, task, class_names, problems)
+    kinds, values, left_out = _features(table, features, keep, given, problems)
     _report(source, sorted(problems, key=lambda p: p[0]), where)
-    for column, reason in left_out.items():
-        notes.append(f"left out column {column!r}: {reason}; to use it: "
-                     f"--keep {shlex.quote(column)} (keep=[{column!r}])")
+    notes += [f"left out column {column!r}: {reason}; to use it: "
+              f"--keep {shlex.quote(column)} (keep=[{column!r}])"
+              for column, reason in left_out.items()]
     if not kinds:
         raise ValueError(f"{source} has no column besides the target {target!r} to learn from"
                          + (f" (left out: {left_out})." if left_out else "."))
-
     names = input_names(kinds)
     renamed = {c: n for c, n in names.items() if c != n}
     if renamed:
@@ -340,29 +305,9 @@ def load_table(
                      + ", ".join(f"{c!r} -> {n!r}" for c, n in renamed.items()))
 
     y, values = y[known], {c: v[known] for c, v in values.items()}
-    n = len(y)
-    test = split_mask(n, test_split, seed)
-    validation = np.zeros(n, bool)
-    validation[~test] = split_mask(int((~test).sum()), validation_split, seed + 1)
-    train = ~(test | validation)
-    if train.sum() < 1 or (task == "classification" and len(np.unique(y[train])) < 2):
-        raise ValueError(
-            f"{source} has {n} rows with a target: too few to split {validation_split:.0%} "
-            f"for validation and {test_split:.0%} for the test and still train on two classes."
-        )
-
-    stats, missing = {}, {}
-    for column, kind in kinds.items():
-        stats[names[column]] = _stats(kind, values[column][train])
-        if kind != "text":
-            gaps = int(np.isnan(values[column]).sum())
-            if gaps:
-                missing[column] = gaps
-    if missing:
-        notes.append(f"{sum(missing.values())} missing numbers in {len(missing)} column(s) "
-                     "are filled inside the model with the training median, beside a "
-                     "missing-value indicator: "
-                     + ", ".join(f"{c!r} ({k})" for c, k in missing.items()))
+    train, validation, test = _split_rows(source, y, task, validation_split, test_split, seed)
+    stats = {names[c]: _stats(kind, values[c][train]) for c, kind in kinds.items()}
+    notes += _gaps_note(kinds, values)
 
     def part(mask):
         if not mask.any():
@@ -370,9 +315,8 @@ def load_table(
         x = {names[c]: v[mask] for c, v in values.items()}
         return tf.data.Dataset.from_tensor_slices((x, y[mask]))
 
-    name = str(csv).rsplit("/", 1)[-1] if csv is not None else "frame"
     return TableSplits(
-        name=name,
+        name=str(csv).rsplit("/", 1)[-1] if csv is not None else "frame",
         train=part(train),
         validation=part(validation),
         test=part(test),
@@ -390,6 +334,90 @@ def load_table(
         stats=stats,
         left_out=left_out,
     )
+
+
+def _read_table(csv, frame, limit):
+    """`(source, where, table)`: the table read from `csv` or copied from `frame`, its
+    first `limit` rows, with the words errors use for it and for a place in it."""
+    if (csv is None) == (frame is None):
+        raise ValueError("Give a table as csv= (a file) or frame= (a pandas DataFrame), one of them.")
+    if csv is not None:
+        source, where, table = str(csv), "line", read_csv(csv, text=False)
+    else:
+        if not isinstance(frame, pd.DataFrame):
+            raise ValueError(f"frame must be a pandas DataFrame. Received: {type(frame).__name__}")
+        source, where = "the DataFrame", "row"
+        table = frame.copy()
+        table.columns = [str(c) for c in table.columns]
+        if table.empty:
+            raise ValueError("The DataFrame has no rows.")
+    return source, where, table if limit is None else table.iloc[:limit]
+
+
+def _rows_with_a_target(source, column, y, task, class_names, problems):
+    """`(known, notes)`: the mask of rows with a target, and a note on those without;
+    an error when no row has one or the target has a single value."""
+    known = _known_targets(y, task)
+    notes = []
+    if not known.all():
+        if not known.any():
+            raise ValueError(f"The target {column.name!r} is missing in every row of {source}.")
+        notes.append(f"left out {int((~known).sum())} of {len(y)} rows without a target "
+                     f"{column.name!r}")
+    count = len(class_names) if task == "classification" else len(np.unique(y[known]))
+    if count < 2 and not problems:
+        raise ValueError(
+            f"The target {column.name!r} has one value only ({column[known].iloc[0]!r}): "
+            "there is nothing to learn. Choose another target column."
+        )
+    return known, notes
+
+
+def _features(table, features, keep, given, problems):
+    """`(kinds, values, left_out)` of the feature columns: each column's kind and
+    values, and the reason for each column left out (none when `features` were given or
+    the column is in `keep`). Bad values are added to `problems`."""
+    kinds, values, left_out = {}, {}, {}
+    for column in features:
+        kind, column_values, bad = _column(table[column])
+        problems += [(line, column, what) for line, what in bad]
+        reason = None if (given or column in keep) else _leave_out(kind, column_values, len(table))
+        if reason:
+            left_out[column] = reason
+        else:
+            kinds[column], values[column] = kind, column_values
+    return kinds, values, left_out
+
+
+def _split_rows(source, y, task, validation_split, test_split, seed):
+    """`(train, validation, test)` masks over the rows: the seeded test split first,
+    then validation from the rest; an error when too few rows are left to train on."""
+    n = len(y)
+    test = split_mask(n, test_split, seed)
+    validation = np.zeros(n, bool)
+    validation[~test] = split_mask(int((~test).sum()), validation_split, seed + 1)
+    train = ~(test | validation)
+    if train.sum() < 1 or (task == "classification" and len(np.unique(y[train])) < 2):
+        raise ValueError(
+            f"{source} has {n} rows with a target: too few to split {validation_split:.0%} "
+            f"for validation and {test_split:.0%} for the test and still train on two classes."
+        )
+    return train, validation, test
+
+
+def _gaps_note(kinds, values):
+    """A note on the missing numbers (filled inside the model), or none."""
+    missing = {}
+    for column, kind in kinds.items():
+        gaps = 0 if kind == "text" else int(np.isnan(values[column]).sum())
+        if gaps:
+            missing[column] = gaps
+    if not missing:
+        return []
+    return [f"{sum(missing.values())} missing numbers in {len(missing)} column(s) "
+            "are filled inside the model with the training median, beside a "
+            "missing-value indicator: "
+            + ", ".join(f"{c!r} ({k})" for c, k in missing.items())]
 
 
 def input_names(columns):

@@ -92,87 +92,106 @@ def candidates(recipe, data, best, diagnosis, space):
     """The moves for `best`'s diagnosis, in the order they are tried, within `space`
     (the hyperparameters `best`'s model registers); each a dict with `move`, `change`,
     `hyperparameters`, `settings`, `augment_scale` and `key`."""
-    hp, s = best["hyperparameters"], best["settings"]
-    ranges = {p.name: p for p in space}
+    moves = _Moves(best, space)
     verdict = diagnosis.verdict
-    out = []
-
-    def add(name, change, hp_changes=None, augment_scale=None, **settings):
-        values = dict(hp, **(hp_changes or {}))
-        new = dict(s, **settings)
-        scale = augment_scale or best["augment_scale"]
-        key = step_key(values, new, scale)
-        if name == "lr_finder":  # its rate is found later: one test per parent
-            key = f"lr_finder after step {best['step']}"
-        out.append(dict(move=name, change=change, hyperparameters=values,
-                        settings=new, augment_scale=scale, key=key))
-
-    def step_int(name, factor, label):
-        p = ranges.get(name)
-        if p is None:
-            return
-        value = hp.get(name, p.default)
-        new = int(min(p.max_value, max(p.min_value, round(value * factor))))
-        if new != value:
-            add(label, f"{name} {value} -> {new}", {name: new})
-
-    def depth_by(delta, label):
-        p = ranges.get("depth")
-        if p is not None:
-            value = hp.get("depth", p.default)
-            if p.min_value <= value + delta <= p.max_value:
-                add(label, f"depth {value} -> {value + delta}", {"depth": value + delta})
-
-    width = "filters" if "filters" in ranges else "units"
-    # NaN, a loss that blew up or never fell: the flowchart's "diverged" advice.
-    diverged = diagnosis.advice == flowchart.ADVICE["diverged"]
     if verdict == flowchart.HIGH_TRAINING_LOSS:
-        depth_by(+1, "deeper")
-        depth_by(-1, "shallower")
-        if not out:  # no depth to compare: take it as model bias
+        moves.depth_by(+1, "deeper")
+        moves.depth_by(-1, "shallower")
+        if not moves.out:  # no depth to compare: take it as model bias
             verdict = flowchart.MODEL_BIAS
     if verdict == flowchart.MODEL_BIAS:
+        s = best["settings"]
         if _still_falling(best["history"]["loss"]) and best["stop_reason"] is None:
-            add("longer", f"epochs {s['epochs']} -> {s['epochs'] * 2}",
-                epochs=s["epochs"] * 2)
-        step_int(width, 2, "wider")
-        depth_by(+1, "deeper")
+            moves.add("longer", f"epochs {s['epochs']} -> {s['epochs'] * 2}",
+                      epochs=s["epochs"] * 2)
+        moves.step_int(moves.width, 2, "wider")
+        moves.depth_by(+1, "deeper")
     elif verdict == flowchart.OPTIMIZATION:
-        add("lr_finder", "learning rate from the range test")
-        if diverged:
-            lr = s["learning_rate"]
-            add("lower_lr", f"lr {lr:.3g} -> {lr / 10:.3g}, warm-up 1 epoch",
-                learning_rate=lr / 10, warmup_epochs=max(1, s["warmup_epochs"]))
-            if not s.get("clipnorm"):
-                add("clip", "gradients clipped to norm 1", clipnorm=1.0)
-        else:
-            if hp.get("optimizer", "adam") != "adam":
-                add("optimizer", f"optimizer {hp['optimizer']} -> adam",
-                    {"optimizer": "adam"})
-            if "batch_norm" in ranges and not hp.get("batch_norm", ranges["batch_norm"].default):
-                add("batch_norm", "batch norm on", {"batch_norm": True})
-            warmup = max(1, 2 * s["warmup_epochs"])
-            if warmup <= s["epochs"] / 4:
-                add("warmup", f"warm-up {s['warmup_epochs']:g} -> {warmup:g} epochs",
-                    warmup_epochs=warmup)
+        # NaN, a loss that blew up or never fell: the flowchart's "diverged" advice.
+        _optimization(moves, diverged=diagnosis.advice == flowchart.ADVICE["diverged"])
     elif verdict == flowchart.OVERFITTING:
-        scale = best["augment_scale"]
-        if _stronger_changes(recipe, data, scale):
-            add("augment", f"augmentation x{scale * 2:g}", augment_scale=scale * 2)
-        p = ranges.get("dropout")
+        _regularizers(moves, recipe, data)
+    return moves.out
+
+
+class _Moves:
+    """The moves from `best` gathered so far (`out`), each a change of its
+    hyperparameters, settings or augmentation within `space`."""
+
+    def __init__(self, best, space):
+        self.best, self.out = best, []
+        self.hp, self.settings = best["hyperparameters"], best["settings"]
+        self.ranges = {p.name: p for p in space}
+        self.width = "filters" if "filters" in self.ranges else "units"
+
+    def add(self, name, change, hp_changes=None, augment_scale=None, **settings):
+        values = dict(self.hp, **(hp_changes or {}))
+        new = dict(self.settings, **settings)
+        scale = augment_scale or self.best["augment_scale"]
+        key = step_key(values, new, scale)
+        if name == "lr_finder":  # its rate is found later: one test per parent
+            key = f"lr_finder after step {self.best['step']}"
+        self.out.append(dict(move=name, change=change, hyperparameters=values,
+                             settings=new, augment_scale=scale, key=key))
+
+    def value(self, name):
+        """`(the hyperparameter's range, its value in best)`, or `(None, None)`."""
+        p = self.ranges.get(name)
+        return (None, None) if p is None else (p, self.hp.get(name, p.default))
+
+    def step_int(self, name, factor, label):
+        p, value = self.value(name)
         if p is not None:
-            value = hp.get("dropout", p.default)
-            new = round(min(p.max_value, value + 0.2), 2)
-            if new > value:
-                add("dropout", f"dropout {value:g} -> {new:g}", {"dropout": new})
-        p = ranges.get("l2")
-        if p is not None:  # a dose that shows: at least 1e-3, else 10x
-            value = hp.get("l2", p.default)
-            bigger = [v for v in p.values if v > value and v >= min(1e-3, 10 * value or 1)]
-            if bigger:
-                add("l2", f"L2 {value:g} -> {bigger[0]:g}", {"l2": bigger[0]})
-        step_int(width, 0.5, "narrower")
-    return out
+            new = int(min(p.max_value, max(p.min_value, round(value * factor))))
+            if new != value:
+                self.add(label, f"{name} {value} -> {new}", {name: new})
+
+    def depth_by(self, delta, label):
+        p, value = self.value("depth")
+        if p is not None and p.min_value <= value + delta <= p.max_value:
+            self.add(label, f"depth {value} -> {value + delta}", {"depth": value + delta})
+
+
+def _optimization(moves, diverged):
+    """The flowchart's optimization moves: the range test first; then, for a run that
+    diverged, a lower rate and clipping, else Adam, batch norm and a longer warm-up."""
+    s, hp = moves.settings, moves.hp
+    moves.add("lr_finder", "learning rate from the range test")
+    if diverged:
+        lr = s["learning_rate"]
+        moves.add("lower_lr", f"lr {lr:.3g} -> {lr / 10:.3g}, warm-up 1 epoch",
+                  learning_rate=lr / 10, warmup_epochs=max(1, s["warmup_epochs"]))
+        if not s.get("clipnorm"):
+            moves.add("clip", "gradients clipped to norm 1", clipnorm=1.0)
+        return
+    if hp.get("optimizer", "adam") != "adam":
+        moves.add("optimizer", f"optimizer {hp['optimizer']} -> adam", {"optimizer": "adam"})
+    p, on = moves.value("batch_norm")
+    if p is not None and not on:
+        moves.add("batch_norm", "batch norm on", {"batch_norm": True})
+    warmup = max(1, 2 * s["warmup_epochs"])
+    if warmup <= s["epochs"] / 4:
+        moves.add("warmup", f"warm-up {s['warmup_epochs']:g} -> {warmup:g} epochs",
+                  warmup_epochs=warmup)
+
+
+def _regularizers(moves, recipe, data):
+    """The flowchart's moves against overfitting: stronger augmentation (where it
+    changes the images), more dropout, a larger L2 and a narrower model."""
+    scale = moves.best["augment_scale"]
+    if _stronger_changes(recipe, data, scale):
+        moves.add("augment", f"augmentation x{scale * 2:g}", augment_scale=scale * 2)
+    p, value = moves.value("dropout")
+    if p is not None:
+        new = round(min(p.max_value, value + 0.2), 2)
+        if new > value:
+            moves.add("dropout", f"dropout {value:g} -> {new:g}", {"dropout": new})
+    p, value = moves.value("l2")
+    if p is not None:  # a dose that shows: at least 1e-3, else 10x
+        bigger = [v for v in p.values if v > value and v >= min(1e-3, 10 * value or 1)]
+        if bigger:
+            moves.add("l2", f"L2 {value:g} -> {bigger[0]:g}", {"l2": bigger[0]})
+    moves.step_int(moves.width, 0.5, "narrower")
 
 def shortened(parent, move, left, estimate):
     """The move with the epochs that fit in `left` seconds (`estimate`: the seconds of
