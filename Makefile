@@ -20,12 +20,14 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 demo: $(VENV)/.installed
 	$(PY) -m recipes train cnn_mnist --epochs 3 --export out/cnn_mnist
 
+# Two test processes: most tests are single-threaded Python and graph tracing, so two
+# processes keep both cores busy (`-n 0` runs them in this one process).
 test: $(VENV)/.installed
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 # The inner loop: every test but those marked slow (training for real, processes).
 check: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n 2 -m "not slow"
 
 bench: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[test,bench]"
