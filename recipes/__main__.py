@@ -339,7 +339,7 @@ def _check_recipe_name(argv):
 
 def _check_flags(argv):
     """The flags `train` and `tune` share, checked by a parser that needs no TensorFlow
-    (which takes 5 s to load): a bad value ends here with argparse's own one-line error.
+    (seconds to load): a bad value ends here with argparse's own one-line error.
     The recipe's data options, unknown here, are left to the full parser, and so is
     every abbreviation (none is expanded here, so none can be expanded differently)."""
     if argv[0] in ("train", "tune") and not {"-h", "--help"} & set(argv):
