@@ -1,10 +1,11 @@
-"""Custom Keras layers: hard sigmoid, piecewise-linear, maxout, noise mixing, random
+"""Custom Keras layers: fused batch normalization, hard sigmoid, piecewise-linear, maxout, noise mixing, random
 affine transforms of images, piecewise-linear encoding of numbers and filling missing ones."""
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
+from layers.batch_norm import FusedBatchNormalization  # noqa: E402
 from layers.hard_sigmoid import HardSigmoid  # noqa: E402
 from layers.hard_sigmoid import hard_sigmoid  # noqa: E402
 from layers.maxout import Maxout  # noqa: E402
@@ -20,6 +21,7 @@ import callbacks.schedules  # noqa: E402, F401
 
 __all__ = [
     "FillMissing",
+    "FusedBatchNormalization",
     "HardSigmoid",
     "Maxout",
     "MixBackgroundNoise",

@@ -10,7 +10,7 @@ ACTIVATIONS = ("relu", "sigmoid", "leaky_relu", "maxout")
 def conv_body(x, hp, filters=32, depth=1, stages=3, batch_norm=True, dropout=0.3):
     """`stages` stages of convolutions with 2x2 max pooling between them.
 
-    Each stage holds `depth` 3x3 convolutions (each with batch norm and ReLU); the
+    Each stage holds `depth` 3x3 convolutions (each with batch norm, `layers.FusedBatchNormalization`, and ReLU); the
     last of a stage uses 'valid' padding, the others 'same', so a 28x28 input goes
     26 -> 13 -> 11 -> 5 -> 3 with three stages. The width doubles at every stage,
     and the head flattens the final feature map. Tunables: `depth` (convolutions
@@ -30,7 +30,7 @@ def conv_body(x, hp, filters=32, depth=1, stages=3, batch_norm=True, dropout=0.3
                 filters * 2**stage, 3, padding=padding, use_bias=not batch_norm
             )(x)
             if batch_norm:
-                x = keras.layers.BatchNormalization()(x)
+                x = recipe_layers.FusedBatchNormalization()(x)
             x = keras.layers.ReLU()(x)
     x = keras.layers.Flatten()(x)
     return keras.layers.Dropout(dropout)(x)
