@@ -10,8 +10,9 @@ ACTIVATIONS = ("relu", "sigmoid", "leaky_relu", "maxout")
 def conv_body(x, hp, filters=32, depth=1, stages=3, batch_norm=True, dropout=0.3):
     """`stages` stages of convolutions with 2x2 max pooling between them.
 
-    Each stage holds `depth` 3x3 convolutions (each with batch norm, `layers.FusedBatchNormalization`, and ReLU); the
-    last of a stage uses 'valid' padding, the others 'same', so a 28x28 input goes
+    Each stage holds `depth` 3x3 convolutions (each with batch norm, by
+    `layers.FusedBatchNormalization`, and ReLU); the last of a stage uses 'valid'
+    padding, the others 'same', so a 28x28 input goes
     26 -> 13 -> 11 -> 5 -> 3 with three stages. The width doubles at every stage,
     and the head flattens the final feature map. Tunables: `depth` (convolutions
     per stage), `filters` (log scale), `batch_norm`, `dropout`; their defaults are
