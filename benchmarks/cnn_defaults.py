@@ -52,7 +52,7 @@ def run(recipe, kind, name, seed, data):
     hp, settings = CANDIDATES[name]
     with tempfile.TemporaryDirectory() as tmp:
         r = recipe.train(data=data, hp=hp, seed=seed, run_dir=tmp, verbose=0, diagnose=False,
-                      **settings)
+                         **settings)
     return dict(kind=kind, name=name, seed=seed, val_acc=r.history["val_accuracy"][r.kept_epoch - 1],
                 seconds=r.timings["fit_seconds"])
 

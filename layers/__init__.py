@@ -1,5 +1,6 @@
-"""Custom Keras layers: fused batch normalization, hard sigmoid, piecewise-linear, maxout, noise mixing, random
-affine transforms of images, piecewise-linear encoding of numbers and filling missing ones."""
+"""Custom Keras layers: fused batch normalization, hard sigmoid, piecewise-linear,
+maxout, noise mixing, random affine transforms of images, piecewise-linear encoding of
+numbers and filling missing ones."""
 
 import os
 

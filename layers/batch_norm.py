@@ -54,11 +54,16 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         channels = x.shape[-1]
         gamma = tf.cast(self.gamma, "float32") if self.scale else tf.ones([channels])
         beta = tf.cast(self.beta, "float32") if self.center else tf.zeros([channels])
-        if training and self.trainable:
-            y, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
-                x=x, scale=gamma, offset=beta, mean=tf.zeros([0]), variance=tf.zeros([0]),
-                epsilon=self.epsilon, is_training=True,
-            )
+        training = bool(training and self.trainable)
+        # In training the kernel takes empty statistics and returns the batch's; in
+        # inference it normalizes by the moving ones.
+        y, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
+            x=x, scale=gamma, offset=beta,
+            mean=tf.zeros([0]) if training else tf.cast(self.moving_mean, "float32"),
+            variance=tf.zeros([0]) if training else tf.cast(self.moving_variance, "float32"),
+            epsilon=self.epsilon, is_training=training,
+        )
+        if training:
             # The kernel returns the variance with Bessel's correction, n / (n - 1);
             # Keras averages the plain batch variance.
             n = tf.cast(tf.reduce_prod(tf.shape(x)[:3]), "float32")
@@ -69,11 +74,4 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             self.moving_variance.assign(
                 tf.cast(self.moving_variance, "float32") * momentum
                 + variance * (1.0 - momentum))
-        else:
-            y, _, _, _, _, _ = tf.raw_ops.FusedBatchNormV3(
-                x=x, scale=gamma, offset=beta,
-                mean=tf.cast(self.moving_mean, "float32"),
-                variance=tf.cast(self.moving_variance, "float32"),
-                epsilon=self.epsilon, is_training=False,
-            )
         return ops.cast(y, self.compute_dtype)

@@ -193,6 +193,7 @@ def _regularizers(moves, recipe, data):
             moves.add("l2", f"L2 {value:g} -> {bigger[0]:g}", {"l2": bigger[0]})
     moves.step_int(moves.width, 0.5, "narrower")
 
+
 def shortened(parent, move, left, estimate):
     """The move with the epochs that fit in `left` seconds (`estimate`: the seconds of
     all its epochs), its warm-up and schedule shortened with them, if at least half of
