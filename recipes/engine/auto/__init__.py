@@ -61,9 +61,10 @@ costliest move in full (else the first move goes on, as without screening). The 
 
 The budget is spent, not left over: when no move of the diagnosis fits (or none is
 left) while more than `FILL` of the budget remains, the chosen model is polished: it
-trains on from its own weights for the epochs that fit, at a tenth of its peak
-learning rate with the same warm-up and cosine decay (a warm restart), and is kept if
-it does better on validation; each model is polished once. Before the budget is
+trains on from its own weights for all the epochs that fit in what is left (less
+`RESERVE`), at a tenth of its peak learning rate with the same warm-up and a cosine
+decay over those epochs (a warm restart), without early stopping, and is kept if it
+does better on validation; each model is polished once. Before the budget is
 spent, the loop stops only when the diagnosis says "fine", the validation error is 0,
 the validation split looks shifted, or every move and polish has been tried.
 

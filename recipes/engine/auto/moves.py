@@ -212,20 +212,22 @@ def shortened(parent, move, left, estimate):
 
 def polish(best, left, budget, tried):
     """When no move of the diagnosis fits and more than `FILL` of the budget is
-    left: `best`'s model trained on from its own weights for the epochs that fit
-    (at most as many as it had), with a tenth of its peak learning rate and the
-    same warm-up and cosine decay, kept if it does better on validation. `None`
-    when less is left, or `best` was polished already."""
+    left: `best`'s model trained on from its own weights for all the epochs that fit
+    in what is left (less `RESERVE`), with a tenth of its peak learning rate and the
+    same warm-up and cosine decay over those epochs, without early stopping (the end
+    of the decay is where a warm restart gains), kept if it does better on
+    validation. `None` when less is left, or `best` was polished already."""
     name = f"polish step {best['step']}"
     if name in tried or left < FILL * budget:
         return None
     per_epoch, outside = pace(best)
     usable = left - outside - RESERVE * budget
-    epochs = min(best["settings"]["epochs"], int(usable // per_epoch) if per_epoch > 0 else 0)
+    epochs = int(usable // per_epoch) if per_epoch > 0 else 0
     if epochs < 1:
         return None
     lr = best["settings"]["learning_rate"]
-    settings = dict(best["settings"], epochs=epochs, learning_rate=lr / 10)
+    settings = dict(best["settings"], epochs=epochs, learning_rate=lr / 10,
+                    patience=max(epochs, best["settings"].get("patience") or 0))
     return dict(
         move="polish", key=name, warm_start=best["step"],
         change=f"step {best['step']} +{epochs} epochs from its weights, lr {lr / 10:.3g}",

@@ -361,17 +361,16 @@ def test_best_epoch_agrees_with_the_weights_early_stopping_restores():
 
 @pytest.mark.slow
 def test_budget_left_and_no_move_to_take_polish_the_chosen_model_from_its_weights(
-    tmp_path, monkeypatch
+    tmp_path, fake_time
 ):
     from recipes.engine import get_strategy
 
-    now = [0.0]
-    monkeypatch.setattr(loop_module, "clock", lambda: now[0])
-    recipe = Toy(ring_data(), units=8, epochs=10)
+    budget = 200
+    recipe = Toy(ring_data(), units=8, epochs=10, patience=2)
     hp = recipe.hyperparameters(None)
     settings = recipe.settings()
-    loop = AutoLoop(recipe, 100, hp, recipe.data, settings, get_strategy("auto"), tmp_path,
-                    [], 0, 42)
+    loop = AutoLoop(recipe, budget, hp, recipe.data, settings, get_strategy("auto"),
+                    tmp_path, [Ticks()], 0, 42)
     loop._train(dict(move="defaults", change="defaults", parent=None, diagnosis=None,
                      hyperparameters=dict(hp.values), settings=settings, augment_scale=1.0,
                      estimate=None))
@@ -379,13 +378,22 @@ def test_budget_left_and_no_move_to_take_polish_the_chosen_model_from_its_weight
     diagnosis = loop.diagnose(parent)
     assert diagnosis.verdict != "fine"
     loop.state["tried"] += [m["key"] for m in loop.moves(parent, diagnosis)]
-    now[0] = 60.0  # 40 s of 100 left: more than 10%, and no move of the diagnosis left
+    fake_time.now = 100.0  # half the budget left, and no move of the diagnosis left
     move = loop._next_move()
     assert move["move"] == "polish" and move["warm_start"] == 0
     assert move["settings"]["learning_rate"] == pytest.approx(settings["learning_rate"] / 10)
-    assert 1 <= move["settings"]["epochs"] <= settings["epochs"]
+    # All the epochs that fit in what is left less the reserve (more than the parent
+    # had), without early stopping.
+    per_epoch = statistics.median(parent["epoch_seconds"])
+    outside = max(0.0, parent["seconds"] - sum(parent["epoch_seconds"]))
+    usable = 100.0 - outside - moves_module.RESERVE * budget
+    assert move["settings"]["epochs"] == int(usable // per_epoch) > settings["epochs"]
+    assert move["settings"]["patience"] == move["settings"]["epochs"]
     loop._train(move)
     polished = loop.state["steps"][1]
+    assert len(polished["history"]["loss"]) == move["settings"]["epochs"]
+    # The budget is spent: less than FILL of it is left, and none of it overrun.
+    assert 0 <= loop.left() < moves_module.FILL * budget
     # From the parent's weights: its first epoch starts where the parent ended, far
     # below where a model trained from scratch starts.
     assert polished["history"]["loss"][0] < 0.5 * parent["history"]["loss"][0]
