@@ -6,7 +6,8 @@ Modules: `recipe` (`Recipe`: declarations, checks, `train`, `search`), `fit` (th
 fit loop every training goes through), `result` (`Result`, the run directory,
 `diagnose_run`), `hparams` (hyperparameters apart from run options), `tuning`
 (KerasTuner searches), `strategy` (`tf.distribute`), `processes` (local worker
-processes), `blocks` (model pieces the recipes share).
+processes), `blocks` (model pieces the recipes share), `grow` (a trained model
+widened without changing what it computes).
 """
 
 from recipes.engine import blocks

@@ -106,7 +106,9 @@ def run_once(recipe, hp, data, settings, strategy, run_dir, callbacks, verbose, 
         evaluate: evaluate on the test split (`--auto` evaluates only its chosen
             model). Defaults to `True`.
         initial_weights: a `.weights.h5` file of the same model to start from (the
-            weights only: a fresh optimizer and schedule). Defaults to `None`.
+            weights only: a fresh optimizer and schedule), or a function that sets
+            the built model's weights (`--auto`'s widened models). Defaults to
+            `None`.
     """
     replicas = strategy.num_replicas_in_sync
     global_batch = settings["batch_size"] * replicas
@@ -116,7 +118,9 @@ def run_once(recipe, hp, data, settings, strategy, run_dir, callbacks, verbose, 
                        clipnorm=settings.get("clipnorm"))
     check_known(hp.space, [k for k in given or () if k != "batch_size"], recipe.name)
     recipe.check_model(model, data)
-    if initial_weights is not None:  # the weights only: a fresh optimizer and schedule
+    if callable(initial_weights):
+        initial_weights(model)
+    elif initial_weights is not None:  # the weights only: a fresh optimizer and schedule
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
             model.load_weights(initial_weights)

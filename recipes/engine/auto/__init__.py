@@ -12,8 +12,10 @@ diagnosis picks the next step's move, each taken only on its evidence (Hung-yi L
   (or one shallower, at the deepest), the lecture's test. If the deeper model fits the
   training data *worse*, it is an optimization failure; if better, model bias.
 - **model bias**: train longer when the training loss was still falling over the last
-  quarter of the epochs, then wider (`filters`/`units` x2), then deeper, each within
-  the recipe's own search space.
+  quarter of the epochs, then wider (`filters`/`units` x2, starting from the best
+  model widened by `recipes.engine.grow.widen` where it maps the recipe's layers: it
+  computes what the narrower model did), then deeper, each within the recipe's own
+  search space.
 - **optimization failure**: the learning-rate range test
   (`callbacks.find_lr`, fastai's valley rule) sets the learning rate; then Adam (for
   another optimizer), batch normalization (where the recipe has it), a longer warm-up.

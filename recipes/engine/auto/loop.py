@@ -10,6 +10,7 @@ ends by evaluating the chosen model once on the test split. Its state lives in
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -37,6 +38,7 @@ from recipes.engine.auto.moves import (
 )
 from recipes.engine.budget import Deadline, parse_budget
 from recipes.engine.fit import steps_per_epoch
+from recipes.engine.grow import widen
 from recipes.engine.result import Result
 
 # A probe times up to PROBE_STEPS training steps after PROBE_WARMUP untimed ones.
@@ -130,6 +132,8 @@ class AutoLoop:
                 move = self._range_test(best, move)
                 if move is None:
                     continue
+            if move["move"] == "wider":
+                move = self._widened(best, move)
             estimate = self.estimate(best, move)
             if estimate > left:
                 short = shortened(best, move, left, estimate)
@@ -192,10 +196,10 @@ class AutoLoop:
                     validation_size=self.data.validation_size, **measured)
 
     def _fit(self, move, settings, run_dir, verbose, **options):
-        """`(result, hp, seconds, deadline)`: the model of `move` (built from `hp`)
-        trained with `settings` into `run_dir` (`Recipe.run_once`, not evaluated on the
-        test split), stopped by `deadline` at the epoch end that would overrun the
-        budget less `RESERVE`."""
+        """`(result, hp, seconds, deadline)`: the model of `move` (built from `hp`,
+        started as `_initial` says) trained with `settings` into `run_dir`
+        (`Recipe.run_once`, not evaluated on the test split), stopped by `deadline` at
+        the epoch end that would overrun the budget less `RESERVE`."""
         hp = keras_tuner.HyperParameters()
         hp.values.update(move["hyperparameters"])
         end = self._start + self.budget * (1 - RESERVE) - self._elapsed_before
@@ -205,13 +209,54 @@ class AutoLoop:
         result = self.recipe.run_once(
             hp, self.data, self.recipe.settings(**settings), self.strategy, run_dir,
             [*self.callbacks, deadline], verbose, self.seed,
-            augment_scale=move["augment_scale"], evaluate=False, **options,
+            augment_scale=move["augment_scale"], evaluate=False,
+            initial_weights=self._initial(move), **options,
         )
         return result, hp, clock() - start, deadline
 
     def _weights(self, step):
         """Where a kept step's model weights are saved."""
         return self.run_dir / f"step-{step}" / "model.weights.h5"
+
+    def _initial(self, move):
+        """What `move`'s model starts from, as `run_once`'s `initial_weights`: its
+        parent's weights (a polish), its parent's model widened (a wider move whose
+        models `widen` maps), else `None` (fresh weights)."""
+        if move.get("warm_start") is not None:
+            return self._weights(move["warm_start"])
+        if move.get("widen_from") is None:
+            return None
+        parent = self.state["steps"][move["widen_from"]]
+
+        def grown(model):
+            widen(self._trained(parent), model, seed=self.seed)
+        return grown
+
+    def _trained(self, step):
+        """A kept step's model with its saved weights, not compiled."""
+        hp = keras_tuner.HyperParameters()
+        hp.values.update(step["hyperparameters"])
+        model = self.recipe.build_model(hp, data=self.data)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+            model.load_weights(self._weights(step["step"]))
+        return model
+
+    def _widened(self, best, move):
+        """The wider `move` started from `best`'s model widened (`widen`: it computes
+        what `best`'s did), where the recipe's models map; else `move` as it is, from
+        fresh weights."""
+        models = []
+        for values in (best["hyperparameters"], move["hyperparameters"]):
+            hp = keras_tuner.HyperParameters()
+            hp.values.update(values)
+            models.append(self.recipe.build_model(hp, data=self.data))
+        try:
+            widen(*models, seed=self.seed)  # a dry run on fresh weights
+        except ValueError:
+            return move
+        return dict(move, widen_from=best["step"],
+                    change=f"{move['change']}, widened from step {best['step']}")
 
     def _train(self, move):
         """Trains one step, records it and prints its row."""
@@ -223,11 +268,9 @@ class AutoLoop:
                      if move.get("probe") else "")
             self._say([f"step {index}: {move['change']} (estimated {move['estimate']:.0f} s"
                        f"{timed}, {self.left():.0f} s left)"])
-        warm = move.get("warm_start")
         result, hp, seconds, deadline = self._fit(
             move, move["settings"], self.run_dir / f"step-{index}", self.verbose,
             given=self.given if index == 0 else None,
-            initial_weights=None if warm is None else self._weights(warm),
         )
         if deadline.fired and result.stop_reason is None:
             result.stop_reason = "budget"

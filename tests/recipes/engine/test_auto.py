@@ -403,3 +403,54 @@ def test_budget_left_and_no_move_to_take_polish_the_chosen_model_from_its_weight
     assert moves_module.polish(parent, 40.0, 100, tried) is None
     assert moves_module.polish(polished, 9.9, 100, tried) is None
     assert moves_module.polish(polished, 40.0, 100, tried)["warm_start"] == 1
+
+
+@pytest.mark.slow
+def test_a_wider_model_starts_from_its_parent_widened(tmp_path, fake_time):
+    from recipes.diagnostics import flowchart
+    from recipes.engine import get_strategy
+
+    recipe = Toy(ring_data(), units=4, epochs=10)
+    hp = recipe.hyperparameters(None)
+    loop = AutoLoop(recipe, 1_000, hp, recipe.data, recipe.settings(), get_strategy("auto"),
+                    tmp_path, [Ticks()], 0, 42)
+    loop._train(dict(move="defaults", change="defaults", parent=None, diagnosis=None,
+                     hyperparameters=dict(hp.values), settings=recipe.settings(),
+                     augment_scale=1.0, estimate=None))
+    parent = loop.state["steps"][0]
+    bias = type("Diagnosis", (), dict(verdict=flowchart.MODEL_BIAS))()
+    wider = next(m for m in loop.moves(parent, bias) if m["move"] == "wider")
+    move = loop._widened(parent, wider)
+    assert move["widen_from"] == 0 and move["change"] == "units 4 -> 8, widened from step 0"
+    assert move["hyperparameters"]["units"] == 8
+    loop._train(dict(move, parent=0, diagnosis="model bias", estimate=10.0))
+    grown = loop.state["steps"][1]
+    # It starts where its parent ended: its first epoch's loss is far below the
+    # parent's first (from fresh weights), near the parent's last.
+    assert grown["history"]["loss"][0] < 0.5 * parent["history"]["loss"][0]
+    assert grown["history"]["loss"][0] < 1.5 * parent["history"]["loss"][-1]
+    assert json.loads((tmp_path / "auto.json").read_text())["steps"][1]["widen_from"] == 0
+
+
+def test_a_model_widen_cannot_map_grows_from_fresh_weights(tmp_path):
+    from recipes.diagnostics import flowchart
+    from recipes.engine import get_strategy
+
+    class Normalized(Toy):
+        def build_model(self, hp=None, data=None):
+            hp = hyperparameters(hp)
+            units = hp.Int("units", 2, 64, sampling="log", default=self.units)
+            inputs = keras.Input(self.data.input_shape)
+            x = keras.layers.LayerNormalization()(keras.layers.Dense(units)(inputs))
+            return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+
+    recipe = Normalized(ring_data(), units=4)
+    hp = recipe.hyperparameters(None)
+    loop = AutoLoop(recipe, 100, hp, recipe.data, recipe.settings(), get_strategy("auto"),
+                    tmp_path, [], 0, 42)
+    parent = dict(step=0, hyperparameters=dict(hp.values), settings=recipe.settings(),
+                  augment_scale=1.0, history={"loss": [1.0, 0.5]}, stop_reason=None)
+    bias = type("Diagnosis", (), dict(verdict=flowchart.MODEL_BIAS))()
+    wider = next(m for m in loop.moves(parent, bias) if m["move"] == "wider")
+    assert loop._widened(parent, wider) == wider
+    assert loop._initial(wider) is None
