@@ -15,6 +15,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -106,6 +107,14 @@ class Fitted:
     def best(self):
         """The metrics of the epoch the model ends with (`best_epoch`), by name."""
         return {name: values[self.best_epoch] for name, values in self.history.items()}
+
+
+def load_model_weights(model, path):
+    """Loads a `.weights.h5` file's model weights into `model`, not its optimizer's
+    (which a model built without one would warn of)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+        model.load_weights(path)
 
 
 def steps_per_epoch(train_size, global_batch):

@@ -13,7 +13,6 @@ Example:
 """
 
 import time
-import warnings
 from pathlib import Path
 
 import keras
@@ -21,7 +20,7 @@ import keras_tuner
 
 from recipes.engine import report
 from recipes.engine.auto import AutoLoop
-from recipes.engine.fit import fit, steps_per_epoch
+from recipes.engine.fit import fit, load_model_weights, steps_per_epoch
 from recipes.engine.hparams import check_known
 from recipes.engine.result import Result
 from recipes.engine.strategy import get_strategy
@@ -121,9 +120,7 @@ def run_once(recipe, hp, data, settings, strategy, run_dir, callbacks, verbose, 
     if callable(initial_weights):
         initial_weights(model)
     elif initial_weights is not None:  # the weights only: a fresh optimizer and schedule
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
-            model.load_weights(initial_weights)
+        load_model_weights(model, initial_weights)
     train_ds, val_ds, test_ds = recipe.pipelines(
         data, global_batch, seed=seed, augment_scale=augment_scale
     )

@@ -10,7 +10,6 @@ ends by evaluating the chosen model once on the test split. Its state lives in
 import json
 import math
 import time
-import warnings
 from pathlib import Path
 
 import keras
@@ -37,7 +36,7 @@ from recipes.engine.auto.moves import (
     summary,
 )
 from recipes.engine.budget import Deadline, parse_budget
-from recipes.engine.fit import steps_per_epoch
+from recipes.engine.fit import load_model_weights, steps_per_epoch
 from recipes.engine.grow import widen
 from recipes.engine.result import Result
 
@@ -200,8 +199,7 @@ class AutoLoop:
         started as `_initial` says) trained with `settings` into `run_dir`
         (`Recipe.run_once`, not evaluated on the test split), stopped by `deadline` at
         the epoch end that would overrun the budget less `RESERVE`."""
-        hp = keras_tuner.HyperParameters()
-        hp.values.update(move["hyperparameters"])
+        hp = _hp(move["hyperparameters"])
         end = self._start + self.budget * (1 - RESERVE) - self._elapsed_before
         deadline = Deadline(end, clock=lambda: clock())
         keras.utils.set_random_seed(self.seed)
@@ -234,23 +232,16 @@ class AutoLoop:
 
     def _trained(self, step):
         """A kept step's model with its saved weights, not compiled."""
-        hp = keras_tuner.HyperParameters()
-        hp.values.update(step["hyperparameters"])
-        model = self.recipe.build_model(hp, data=self.data)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
-            model.load_weights(self._weights(step["step"]))
+        model = self.recipe.build_model(_hp(step["hyperparameters"]), data=self.data)
+        load_model_weights(model, self._weights(step["step"]))
         return model
 
     def _widened(self, best, move):
         """The wider `move` started from `best`'s model widened (`widen`: it computes
         what `best`'s did), where the recipe's models map; else `move` as it is, from
         fresh weights."""
-        models = []
-        for values in (best["hyperparameters"], move["hyperparameters"]):
-            hp = keras_tuner.HyperParameters()
-            hp.values.update(values)
-            models.append(self.recipe.build_model(hp, data=self.data))
+        models = [self.recipe.build_model(_hp(step["hyperparameters"]), data=self.data)
+                  for step in (best, move)]
         try:
             widen(*models, seed=self.seed)  # a dry run on fresh weights
         except ValueError:
@@ -339,8 +330,7 @@ class AutoLoop:
         parent = best["step"]
         found = self.state["checks"].setdefault("lr_finder", {})
         if str(parent) not in found:
-            hp = keras_tuner.HyperParameters()
-            hp.values.update(best["hyperparameters"])
+            hp = _hp(best["hyperparameters"])
             keras.utils.set_random_seed(self.seed)
             with self.strategy.scope():
                 model = self.recipe.build_model(hp, data=self.data)
@@ -414,8 +404,7 @@ class AutoLoop:
         """Seconds per training step of `step`'s model (its hyperparameters, settings
         and augmentation), timed on up to `PROBE_STEPS` steps after `PROBE_WARMUP`
         untimed ones (graph tracing); the model is thrown away."""
-        hp = keras_tuner.HyperParameters()
-        hp.values.update(step["hyperparameters"])
+        hp = _hp(step["hyperparameters"])
         settings = self.recipe.settings(**step["settings"])
         batch = self._global_batch(step)
         keras.utils.set_random_seed(self.seed)
@@ -434,14 +423,12 @@ class AutoLoop:
     def _space_of(self, step):
         if self.space is not None and step["step"] == self.state["chosen"]:
             return self.space
-        hp = keras_tuner.HyperParameters()
-        hp.values.update(step["hyperparameters"])
+        hp = _hp(step["hyperparameters"])
         self.recipe.build_model(hp, data=self.data)
         return list(hp.space)
 
     def _rebuild(self, step):
-        hp = keras_tuner.HyperParameters()
-        hp.values.update(step["hyperparameters"])
+        hp = _hp(step["hyperparameters"])
         settings = self.recipe.settings(**step["settings"])
         self.model = self.recipe.build(hp, self.data, self.strategy, settings["epochs"],
                                        self._global_batch(step))
@@ -487,6 +474,13 @@ class AutoLoop:
 
     def _print_row(self, step):
         self._say([_fixed(_row(step))])
+
+
+def _hp(values):
+    """`keras_tuner.HyperParameters` holding `values`."""
+    hp = keras_tuner.HyperParameters()
+    hp.values.update(values)
+    return hp
 
 
 def _row(step):
