@@ -7,9 +7,13 @@
 directory, so TFDS checks their checksums and parses them with its own code. Without
 such a folder, TFDS downloads as usual. TFDS writes the prepared dataset to `cache_dir`,
 `$RECIPES_CACHE_DIR` or its own data directory (`$TFDS_DATA_DIR`, else
-`~/tensorflow_datasets`); later calls read it from there and touch nothing else.
+`~/tensorflow_datasets`); later calls read it from there and touch nothing else. A
+preparation from a data directory prints one line, `data: preparing NAME from DIR into
+CACHE`, in place of TFDS's download messages (nothing is downloaded).
 """
 
+import contextlib
+import logging
 import math
 import os
 import socket
@@ -99,10 +103,11 @@ def load(
             f"`tfds.list_builders()`). Received: name={name!r}"
         ) from e
     image_key, label_key = _image_label_keys(builder)
-    if not builder.is_prepared():
-        if not sys.stdout.isatty():  # TFDS's bars redraw with cursor codes: terminals only
-            tfds.disable_progress_bar()
-        _prepare(builder, data_dir, download)
+    with _quiet_variant_check():  # An unprepared dataset's folder has no info file yet.
+        if not builder.is_prepared():
+            if not sys.stdout.isatty():  # TFDS's bars redraw with cursor codes: terminals only
+                tfds.disable_progress_bar()
+            _prepare(builder, data_dir, download)
 
     # No TFDS auto-cache: `make_pipeline` caches after `limit` and the split, and a
     # cache read only partly (by `take`) is discarded with a warning.
@@ -198,6 +203,14 @@ def _prepare(builder, data_dir, download):
             config = tfds.download.DownloadConfig(
                 manual_dir=str(manual_dir), try_download_gcs=False
             )
+            # TFDS would print "Downloading and preparing dataset Unknown size" and
+            # "downloaded": nothing is downloaded here, so one line says what happens.
+            builder._log_download_bytes = builder._log_download_done = lambda: None
+            print(
+                f"data: preparing {builder.name} from {manual_dir} into {builder.data_dir} "
+                "(once: later runs read it from there)",
+                flush=True,
+            )
             try:
                 # TFDS extracts archives into download_dir: scratch, deleted afterwards.
                 with tempfile.TemporaryDirectory() as scratch:
@@ -231,6 +244,26 @@ def _prepare(builder, data_dir, download):
         f"  - allow the download (download=True) where {', '.join(hosts) or 'the host'} "
         "can be reached."
     ) from error
+
+
+class _VariantCheckFilter(logging.Filter):
+    """Drops TFDS's "Variant folder ... has no dataset_info.json" warnings: until a
+    dataset is prepared, its folder has none."""
+
+    def filter(self, record):
+        return not str(record.msg).startswith("Variant folder %s has no ")
+
+
+@contextlib.contextmanager
+def _quiet_variant_check():
+    """Applies `_VariantCheckFilter` to TFDS's logger (absl's) for the duration."""
+    logger = logging.getLogger("absl")
+    check = _VariantCheckFilter()
+    logger.addFilter(check)
+    try:
+        yield
+    finally:
+        logger.removeFilter(check)
 
 
 def _unresolvable(hosts):

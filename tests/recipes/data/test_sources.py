@@ -97,7 +97,7 @@ def test_a_small_source_is_read_once_at_load_not_by_each_split(monkeypatch, in_m
     assert examples(splits.validation) == examples(data.load("mnist", limit=600).validation)
 
 
-def test_mnist_is_prepared_from_the_manual_dir_once(tmp_path, monkeypatch):
+def test_mnist_is_prepared_from_the_manual_dir_once(tmp_path, monkeypatch, capsys, caplog):
     # Prepare 100 examples per split only (TFDS's own option), to keep the test fast;
     # TFDS still reads and checksums the original files from RECIPES_DATA_DIR/mnist.
     monkeypatch.setattr(
@@ -108,6 +108,16 @@ def test_mnist_is_prepared_from_the_manual_dir_once(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     splits = data.load("mnist", cache_dir=cache, download=False)
     assert (splits.train_size, splits.validation_size, splits.test_size) == (90, 10, 100)
+    # One line says what happened; TFDS's "Downloading ... Unknown size" and "downloaded"
+    # (nothing was) and its warning about the folder it is filling are not shown.
+    manual_dir = Path(os.environ["RECIPES_DATA_DIR"]) / "mnist"
+    out = capsys.readouterr()
+    assert out.out.splitlines() == [
+        f"data: preparing mnist from {manual_dir} into {cache / 'mnist' / '3.0.1'} "
+        "(once: later runs read it from there)"
+    ]
+    assert "Downloading" not in out.err and "downloaded" not in out.err
+    assert not [r.getMessage() for r in caplog.records if "Variant folder" in r.getMessage()]
     assert (cache / "mnist" / "3.0.1" / "dataset_info.json").is_file()
     assert not (cache / "downloads").exists()  # Extraction went to a scratch folder.
 
