@@ -29,6 +29,14 @@ def _save(fig, path):
     return str(path)
 
 
+def _epoch_axis(ax):
+    """Labels the x axis "epoch", with ticks on whole epochs only."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def learning_curves(history, path, title=None, kept_epoch=None):
     """Plots training and validation loss per epoch, the accuracy and the learning
     rate if recorded, and the epoch whose weights were kept.
@@ -68,7 +76,7 @@ def learning_curves(history, path, title=None, kept_epoch=None):
                 ax.plot(range(1, len(values) + 1), values, marker=".", label=label)
         if kept_epoch:
             ax.axvline(kept_epoch, color="gray", linestyle="--", label=f"kept: epoch {kept_epoch}")
-        ax.set_xlabel("epoch")
+        _epoch_axis(ax)
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -173,15 +181,12 @@ def optimizer_study(losses, path, title=None):
             "losses must map at least one optimizer to a non-empty list of losses. "
             f"Received: losses={losses!r}"
         )
-    from matplotlib.ticker import MaxNLocator
-
     fig, (ax,) = _figure()
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for name, values in losses.items():
         ax.plot(range(1, len(values) + 1), values, marker=".", label=name)
     if all(v > 0 for values in losses.values() for v in values):
         ax.set_yscale("log")
-    ax.set_xlabel("epoch")
+    _epoch_axis(ax)
     ax.set_ylabel("training loss")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
@@ -223,7 +228,7 @@ def auto_steps(steps, path, title=None):
         ax.plot(range(1, len(train) + 1), train, ":", color=line.get_color(), alpha=alpha)
     measure = "error" if accuracy else "loss"
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
+    _epoch_axis(ax)
     ax.set_ylabel(f"{measure} (validation solid, training dotted)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")

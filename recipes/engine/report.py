@@ -14,7 +14,8 @@ a table, the permutation importance of each column on the validation split. A se
 page holds its leaderboard and its score against each hyperparameter.
 
 The page is self-contained (images inline as PNG data, no script, no network) and
-prints. `record_evaluation`, called by `train` while the model is at hand, writes what
+prints; a table wider than the page (a table of many columns) scrolls sideways in a box
+of its own on screen and wraps its cells on paper. `record_evaluation`, called by `train` while the model is at hand, writes what
 the page needs beside the run (`evaluation.json`, `evaluation.npz`); `write_report`
 reads only files.
 """
@@ -171,13 +172,16 @@ body { font: 15px/1.45 system-ui, sans-serif; max-width: 1200px; margin: 2em aut
        padding: 0 1em; color: #222; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
 table { border-collapse: collapse; margin: .5em 0; font-size: .9em; }
+.table { overflow-x: auto; max-width: 100%; }
 td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 img { max-width: 100%; height: auto; display: block; margin: .5em 0; }
 pre { background: #f7f7f7; padding: .6em; white-space: pre-wrap; }
 .note { color: #555; }
 @media print { body { max-width: none; margin: 0; } h2 { page-break-after: avoid; }
-               img { page-break-inside: avoid; } }
+               img { page-break-inside: avoid; } .table { overflow: visible; }
+               table { table-layout: fixed; width: 100%; }
+               td, th { overflow-wrap: anywhere; } }
 """
 
 
@@ -197,7 +201,10 @@ def _cell(value):
 def _table(columns, rows):
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns or ())
     body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)
-    return f"<table>{f'<tr>{head}</tr>' if head else ''}{body}</table>"
+    # In a box of its own, which scrolls sideways when the table is wider than the page
+    # (a table of many columns), so the page itself does not.
+    return (f"<div class='table'><table>{f'<tr>{head}</tr>' if head else ''}{body}"
+            "</table></div>")
 
 
 def _pairs(mapping):

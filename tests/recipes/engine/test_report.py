@@ -12,6 +12,7 @@ import pytest
 
 from helpers import TinyRecipe
 from recipes import cnn, data, tabular
+from recipes.diagnostics import plots
 from recipes.engine import tuning
 from recipes.engine.report import EVALUATION_JSON, EVALUATION_NPZ, TOP
 
@@ -115,15 +116,34 @@ def test_report_names_what_it_needs(tmp_path):
         write_report(tmp_path)
 
 
-@pytest.mark.slow
-def test_the_page_loads_every_image_in_a_real_browser(image_run, tmp_path):
+def test_epoch_axes_tick_whole_epochs_only(tmp_path, monkeypatch):
+    # Four epochs: Matplotlib's default ticks would fall at 1.5, 2.5, ...
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or str(path))
+    history = {"loss": [1.0, 0.7, 0.6, 0.55], "val_loss": [1.1, 0.8, 0.75, 0.74],
+               "accuracy": [0.6, 0.7, 0.75, 0.8], "val_accuracy": [0.55, 0.65, 0.7, 0.72],
+               "learning_rate": [1e-3, 8e-4, 5e-4, 2e-4]}
+    plots.learning_curves(history, tmp_path / "curves.png", kept_epoch=3)
+    plots.auto_steps([dict(step=0, change="defaults", kept=True, history=history)],
+                     tmp_path / "auto.png")
+    plots.optimizer_study({"sgd": history["loss"]}, tmp_path / "optimizers.png")
+    axes = [ax for fig in figures for ax in fig.axes if ax.get_xlabel() == "epoch"]
+    assert len(axes) == 5  # loss, accuracy, learning rate; --auto; optimizers
+    for ax in axes:
+        low, high = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if low <= t <= high]
+        assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks
+
+
+def _open_in_chromium(report, screenshot):
+    """Opens `report` at 1280 px in headless Chromium: the natural width of each image,
+    the page's width, the scroll and client width of each table's box, and the errors."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI") == "true":
             pytest.fail(f"{CHROMIUM} is missing in CI: .ci/run installs Debian's chromium")
         pytest.skip(f"no {CHROMIUM}: `apt-get install chromium` to run this test")
     from playwright.sync_api import sync_playwright
 
-    _, folder = image_run
     errors = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
@@ -132,15 +152,49 @@ def test_the_page_loads_every_image_in_a_real_browser(image_run, tmp_path):
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto((folder / "report.html").as_uri())
-        widths = page.eval_on_selector_all("img", "images => images.map(i => i.naturalWidth)")
-        overflow = page.evaluate("document.documentElement.scrollWidth")
-        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        page.goto(Path(report).as_uri())
+        shown = dict(
+            images=page.eval_on_selector_all("img", "is => is.map(i => i.naturalWidth)"),
+            page_width=page.evaluate("document.documentElement.scrollWidth"),
+            boxes=page.eval_on_selector_all(
+                "table", "ts => ts.map(t => [t.parentElement.scrollWidth, "
+                "t.parentElement.clientWidth])"),
+            errors=errors)
+        page.screenshot(path=str(screenshot), full_page=True)
         browser.close()
-    assert len(widths) == 3 and all(w > 0 for w in widths)
-    assert errors == []
-    assert overflow <= 1280  # reads at 1280 px without a sideways scroll
+    return shown
+
+
+@pytest.mark.slow
+def test_the_page_loads_every_image_in_a_real_browser(image_run, tmp_path):
+    _, folder = image_run
+    shown = _open_in_chromium(folder / "report.html", tmp_path / "report.png")
+    assert len(shown["images"]) == 3 and all(w > 0 for w in shown["images"])
+    assert shown["errors"] == []
+    assert shown["page_width"] <= 1280  # reads at 1280 px without a sideways scroll
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_a_table_of_twenty_columns_scrolls_in_its_own_box_not_the_page(tmp_path):
+    # A churn-like table: 19 inputs with long names and text values, and the target.
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame({f"monthly_measurement_{i:02d}": rng.normal(100, 30, n).round(2)
+                          for i in range(15)})
+    for i in range(4):
+        frame[f"contract_description_{i}"] = rng.choice(
+            ["month-to-month with paperless billing", "two year, paid by bank transfer"], n)
+    frame["churned"] = np.where(frame.monthly_measurement_00 > 100, "yes", "no")
+    tabular.train(epochs=1, frame=frame, target="churned", run_dir=tmp_path / "run",
+                  verbose=0, diagnose=False)
+    shown = _open_in_chromium(tmp_path / "run" / "report.html", tmp_path / "report.png")
+    assert shown["errors"] == []
+    assert shown["page_width"] <= 1280
+    # The rows of highest loss (4 + 19 columns) are wider than the page: their box
+    # scrolls, and no box is wider than the page.
+    assert max(scroll - client for scroll, client in shown["boxes"]) > 200
+    assert max(client for _, client in shown["boxes"]) <= 1280
 
 
 @pytest.mark.slow
