@@ -1,9 +1,10 @@
 """`benchmarks/common.py`: medians (min-max) and the `summary:` line every benchmark prints."""
 
 import importlib.util
-import statistics
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 _PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "common.py"
@@ -18,27 +19,51 @@ def _seed_and_clear():
     0.15 s a test)."""
     yield
 
-LISTS = [
-    [0.9912, 0.9955, 0.9931],  # odd: the middle value
-    [170.5, 165.2, 183.9, 201.8],  # even: the mean of the two middle values
-    [3, 1, 2, 5, 4, 7],
-    [0.25, 0.25, 0.25],
+
+# Each list with its median worked out by hand: the middle value of the sorted list, or
+# the mean of the two middle values when there is an even number of them.
+MEDIANS = [
+    ([0.9912, 0.9955, 0.9931], 0.9931),
+    ([170.5, 165.2, 183.9, 201.8], (170.5 + 183.9) / 2),
+    ([3, 1, 2, 5, 4, 7], 3.5),
+    ([0.25, 0.25, 0.25], 0.25),
+    ([-2.0], -2.0),
 ]
 
 
-@pytest.mark.parametrize("values", LISTS)
-def test_median_is_statistics_median(values):
-    assert common.median(values) == statistics.median(values)
-    assert common.median(iter(values)) == statistics.median(values)
+@pytest.mark.parametrize("values, expected", MEDIANS)
+def test_median_is_the_middle_value(values, expected):
+    assert common.median(values) == pytest.approx(expected, rel=1e-12)
+    assert common.median(v for v in values) == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.parametrize("values", LISTS)
-@pytest.mark.parametrize("fmt", ["{:.2f}", "{:.4g}", "{:.0f}"])
-def test_spread_is_median_min_max(values, fmt):
-    expected = (f"{fmt.format(statistics.median(values))} "
-                f"({fmt.format(min(values))}-{fmt.format(max(values))})")
-    assert common.spread(values, fmt) == expected
-    assert common.spread(v for v in values) == common.spread(values, "{:.2f}")
+def test_median_agrees_with_numpy():
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 3, 10, 11, 100):
+        values = rng.normal(size=size).tolist()
+        assert common.median(values) == pytest.approx(np.median(values), rel=1e-12)
+
+
+def _read_spread(text):
+    """The three numbers in "median (min-max)" (numbers may be negative)."""
+    match = re.fullmatch(r"(-?[\d.]+) \((-?[\d.]+)-(-?[\d.]+)\)", text)
+    assert match, text
+    return [float(g) for g in match.groups()]
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("digits", [0, 2, 4])
+def test_spread_reads_back_as_median_min_max(seed, digits):
+    values = np.random.default_rng(seed).normal(50, 20, size=seed + 2).tolist()
+    middle, low, high = _read_spread(common.spread(values, f"{{:.{digits}f}}"))
+    # Each written number is numpy's, rounded to `digits` places.
+    for written, exact in zip([middle, low, high],
+                              [np.median(values), np.min(values), np.max(values)]):
+        assert abs(written - exact) <= 0.5 * 10 ** -digits + 1e-9
+    assert low <= middle <= high
+    # An iterator, read once, gives the same text as the list.
+    assert common.spread(iter(values), f"{{:.{digits}f}}") == common.spread(
+        values, f"{{:.{digits}f}}")
 
 
 def test_spread_examples():
