@@ -15,9 +15,9 @@ page holds its leaderboard and its score against each hyperparameter.
 
 The page is self-contained (images inline as PNG data, no script, no network) and
 prints; a table wider than the page (a table of many columns) scrolls sideways in a box
-of its own on screen and wraps its cells on paper. `record_evaluation`, called by `train` while the model is at hand, writes what
-the page needs beside the run (`evaluation.json`, `evaluation.npz`); `write_report`
-reads only files.
+of its own on screen and wraps its cells on paper. `record_evaluation`, called by
+`train` while the model is at hand, writes what the page needs beside the run
+(`evaluation.json`, `evaluation.npz`); `write_report` reads only files.
 """
 
 import base64
