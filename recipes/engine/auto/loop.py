@@ -407,7 +407,7 @@ class AutoLoop:
     def step_seconds(self, step):
         """Seconds per training step of `step`'s model (its hyperparameters, settings
         and augmentation), timed on up to `PROBE_STEPS` steps after `PROBE_WARMUP`
-        untimed ones (graph tracing); the model is thrown away."""
+        untimed ones (graph tracing), on the loop's `clock`; the model is thrown away."""
         hp = _hp(step["hyperparameters"])
         settings = self.recipe.settings(**step["settings"])
         batch = self._global_batch(step)
@@ -417,9 +417,9 @@ class AutoLoop:
                                             augment_scale=step["augment_scale"])
         steps = max(1, min(PROBE_STEPS, steps_per_epoch(self.data.train_size, batch)))
         model.fit(train.repeat(), steps_per_epoch=PROBE_WARMUP, epochs=1, verbose=0, shuffle=False)
-        start = time.perf_counter()
+        start = clock()
         model.fit(train.repeat(), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-        seconds = (time.perf_counter() - start) / steps
+        seconds = (clock() - start) / steps
         del model
         return seconds
 
