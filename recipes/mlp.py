@@ -5,10 +5,11 @@
 
 The same data as `cnn` (a TFDS name, a folder of class subfolders, arrays or a
 `tf.data.Dataset`; shapes, classes and pixel range read from it), flattened: an MLP sees
-pixels, not shapes, so there is no augmentation (`augment=` is an error; no `--augment`). Softmax + cross-entropy. Tunables:
-depth, units (log scale), activation (`relu`, `sigmoid`, `leaky_relu` or `maxout`),
-dropout, input_dropout (of the pixels, before the first layer), L1, L2, optimizer
-(`sgd`, `momentum`, `adagrad`, `rmsprop`, `adam`) and learning rate.
+pixels, not shapes, so there is no augmentation (`augment=` is an error; no `--augment`).
+Softmax + cross-entropy. Tunables: depth, units (log scale), activation (`relu`,
+`sigmoid`, `leaky_relu` or `maxout`), dropout, input_dropout (of the pixels, before the
+first layer), L1, L2, optimizer (`sgd`, `momentum`, `adagrad`, `rmsprop`, `adam`) and
+learning rate.
 """
 
 import keras

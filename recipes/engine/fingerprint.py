@@ -157,7 +157,8 @@ def _short(part):
         count = f"{part['files']} files, " if "files" in part else ""
         return f"{part['path']} ({count}{part['bytes']} bytes, modified {when})"
     if "array" in part:
-        return f"an array of shape {tuple(part['array'])} ({part['dtype']}, sha256 {part['sha256']})"
+        shape = tuple(part["array"])
+        return f"an array of shape {shape} ({part['dtype']}, sha256 {part['sha256']})"
     if "frame" in part:
         return f"a DataFrame of shape {tuple(part['frame'])} (sha256 {part['sha256']})"
     return ", ".join(f"{k} {v}" for k, v in part.items())
