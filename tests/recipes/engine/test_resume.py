@@ -94,6 +94,10 @@ def test_arrays_frames_names_and_limits_each_have_their_fingerprint(tmp_path):
     changed = frame.copy()
     changed.loc[1, "b"] = "z"
     assert fingerprint.describe(changed)["sha256"] != fingerprint.describe(frame)["sha256"]
+    # A tf.data.Dataset by its element spec and length.
+    assert fingerprint.describe(tf.data.Dataset.range(5)) == fingerprint.describe(
+        tf.data.Dataset.range(5))
+    assert fingerprint.describe(tf.data.Dataset.range(6))["cardinality"] == 6
     # A TFDS name (the recipe's own, or given) and the limit are part of it.
     recipe = TinyRecipe()
     recipe.dataset = "mnist"
