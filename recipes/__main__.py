@@ -127,14 +127,44 @@ def _budget(text):
     return text
 
 
-def _add_common(p, recipe, strategies):
+def _defaults(recipe):
+    """`{setting: its default}` as `--help` shows them: the recipe's own, or "the
+    recipe's" without one; "fewer/more for a large table" where the recipe sizes them
+    to the data (`Recipe.data_settings`)."""
+    if recipe is None:
+        return dict.fromkeys(("epochs", "batch_size", "learning_rate"), "the recipe's")
+    from recipes.engine import Recipe
 
+    sized = type(recipe).data_settings is not Recipe.data_settings
+    d = recipe.defaults
+    return dict(
+        epochs=f"{d['epochs']}" + (", fewer for a large table" if sized else ""),
+        batch_size=f"{d['batch_size']}" + (", more for a large table" if sized else ""),
+        learning_rate=f"{d['learning_rate']:g}",
+    )
+
+
+def _add_common(p, recipe, strategies, tune=False):
+    d = _defaults(recipe)
     p.add_argument("recipe", help="recipe name (see `python -m recipes list`)")
-    p.add_argument("--epochs", type=_positive_int, help="epochs (per trial when tuning)")
-    p.add_argument("--batch-size", type=_positive_int, help="batch size per replica")
-    p.add_argument("--lr", type=_positive_float, help="peak learning rate")
+    if tune:
+        p.add_argument("--epochs", type=_positive_int,
+                       help=f"most epochs per trial (default: {d['epochs']})")
+        p.add_argument("--batch-size", type=_positive_int,
+                       help="fix the batch size per replica instead of tuning it (default: "
+                            f"tuned; trial 0 takes {d['batch_size']})")
+        p.add_argument("--lr", type=_positive_float,
+                       help="fix the peak learning rate instead of tuning it (default: tuned "
+                            f"on a log scale; trial 0 takes {d['learning_rate']})")
+    else:
+        p.add_argument("--epochs", type=_positive_int, help=f"epochs (default: {d['epochs']})")
+        p.add_argument("--batch-size", type=_positive_int,
+                       help=f"batch size per replica (default: {d['batch_size']})")
+        p.add_argument("--lr", type=_positive_float,
+                       help=f"peak learning rate (default: {d['learning_rate']})")
     p.add_argument("--data-dir", help="dataset directory (default: $RECIPES_DATA_DIR)")
-    p.add_argument("--limit", type=_positive_int, help="use only N training examples")
+    p.add_argument("--limit", type=_positive_int,
+                   help="use only N training examples (default: all)")
     p.add_argument(
         "--strategy",
         default="auto",
@@ -152,7 +182,8 @@ def _add_common(p, recipe, strategies):
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="set a hyperparameter, e.g. --hp depth=2 (repeatable)",
+        help=("fix a hyperparameter instead of tuning it, e.g. --hp depth=2 (repeatable)"
+              if tune else "set a hyperparameter, e.g. --hp depth=2 (repeatable)"),
     )
     loud = p.add_mutually_exclusive_group()
     loud.add_argument(
@@ -211,12 +242,23 @@ def build_parser(recipe=None, engine=True, allow_abbrev=True):
 
 def _add_train(sub, recipe, strategies, budget, allow_abbrev):
     p = sub.add_parser("train", help="train a recipe and evaluate it on the test split",
-                       allow_abbrev=allow_abbrev)
+                       allow_abbrev=allow_abbrev, epilog=_epilog(recipe, "train"))
     _add_common(p, recipe, strategies)
-    p.add_argument("--run-dir", help="backups, history and result (default: runs/NAME)")
-    p.add_argument("--export", metavar="DIR", help="export a SavedModel to DIR")
+    p.add_argument(
+        "--run-dir",
+        help="backups, history, result, report and the SavedModel RUN_DIR/model "
+             "(default: runs/NAME)",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true",
+        help="start afresh: drop RUN_DIR's backup and --auto state instead of resuming "
+             "them (a resume on other data is an error)",
+    )
+    p.add_argument("--export", metavar="DIR",
+                   help="also export the SavedModel to DIR (beside RUN_DIR/model)")
     p.add_argument("--save", metavar="PATH.keras", help="save a .keras file")
-    p.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="write TensorBoard logs to RUN_DIR/logs")
     p.add_argument(
         "--compare-depth",
         action="store_true",
@@ -226,30 +268,53 @@ def _add_train(sub, recipe, strategies, budget, allow_abbrev):
         "--auto",
         metavar="BUDGET",
         type=budget,
-        help="act on the diagnosis until BUDGET (e.g. 900, 15m, 1h) is spent",
+        help="act on the diagnosis until BUDGET (e.g. 900, 15m, 1h) is spent "
+             "(default: one run)",
     )
 
 
 def _add_tune(sub, recipe, strategies, tuners, budget, allow_abbrev):
     p = sub.add_parser("tune", help="search hyperparameters with KerasTuner",
-                       allow_abbrev=allow_abbrev)
-    _add_common(p, recipe, strategies)
-    p.add_argument("--tuner", default="hyperband", choices=tuners)
-    p.add_argument("--max-trials", type=_positive_int, default=10)
-    p.add_argument("--directory", default="tuning", help="where the search is kept")
-    p.add_argument("--export", metavar="DIR", help="export the best model to DIR")
+                       allow_abbrev=allow_abbrev, epilog=_epilog(recipe, "tune"))
+    _add_common(p, recipe, strategies, tune=True)
+    p.add_argument("--tuner", default="hyperband", choices=tuners,
+                   help="KerasTuner's search: hyperband, bayesian or random (default: hyperband)")
+    p.add_argument("--max-trials", type=_positive_int, default=10,
+                   help="trials to run (default: 10)")
+    p.add_argument(
+        "--directory", default="tuning",
+        help="where searches are kept; this one, its trials.csv and report.html in "
+             f"DIRECTORY/{recipe.name if recipe else 'NAME'} (default: tuning)",
+    )
+    p.add_argument("--export", metavar="DIR",
+                   help="export the best model's SavedModel to DIR (default: none)")
     p.add_argument(
         "--budget",
         metavar="BUDGET",
         type=budget,
-        help="wall-clock time for the whole search (e.g. 900, 30m, 2h), resumed runs included",
+        help="wall-clock time for the whole search (e.g. 900, 30m, 2h), resumed runs "
+             "included (default: none)",
     )
     p.add_argument(
         "--workers",
         type=_positive_int,
-        help="run a chief and N worker processes on this machine",
+        help="run a chief and N worker processes on this machine (default: none, one "
+             "process)",
     )
-    p.add_argument("--overwrite", action="store_true", help="start the search afresh")
+    p.add_argument(
+        "--overwrite", action="store_true",
+        help="start the search afresh instead of resuming it (a resume on other data is "
+             "an error)",
+    )
+
+
+def _epilog(recipe, command):
+    """The end of `train --help` / `tune --help`: without a recipe, how to see one's
+    defaults and data flags."""
+    if recipe is not None:
+        return None
+    return (f"Name a recipe to see its defaults and its data flags: "
+            f"python -m recipes {command} NAME --help (NAME from `python -m recipes list`).")
 
 
 def _add_runs(sub):
@@ -433,6 +498,7 @@ def _train_or_tune(args, recipe):
         tensorboard=args.tensorboard,
         compare_depth=args.compare_depth,
         auto=args.auto,
+        overwrite=args.overwrite,
         **common,
     )
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items())
@@ -440,7 +506,7 @@ def _train_or_tune(args, recipe):
     if result.kept_epoch:
         kept = f" (the weights of epoch {result.kept_epoch} of {len(result.history['loss'])})"
     print(f"test: {metrics}{kept}")
-    model = result.export(os.path.join(result.run_dir, "model"))
+    model = os.path.join(result.run_dir, "model")  # written by `train`
     print(f"run written to {result.run_dir} (its SavedModel: {model})")
     if args.export:
         print(f"SavedModel exported to {result.export(args.export)}")

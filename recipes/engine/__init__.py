@@ -7,7 +7,8 @@ fit loop every training goes through), `result` (`Result`, the run directory,
 `diagnose_run`), `hparams` (hyperparameters apart from run options), `tuning`
 (KerasTuner searches), `strategy` (`tf.distribute`), `processes` (local worker
 processes), `blocks` (model pieces the recipes share), `grow` (a trained model
-widened without changing what it computes).
+widened without changing what it computes), `fingerprint` (the data a run or search
+resumes on).
 """
 
 from recipes.engine import blocks

@@ -13,7 +13,9 @@ with the warm-up that rule asks for. Warm-up and schedule lengths are counted in
 the global batch, so they follow the batch size.
 """
 
+import contextlib
 import dataclasses
+import math
 import sys
 import time
 
@@ -283,7 +285,9 @@ class Recipe:
         Without `steps_per_epoch` the learning rate is constant (handy for
         benchmarks and tests that call `fit` themselves). With it, batch
         normalization's moving statistics follow the length of the training
-        (`batch_norm_momentum`) where the model left Keras's default momentum.
+        (`batch_norm_momentum`) in the layers whose momentum was not set: those
+        built by `build` (`momentum_unset`) without a `momentum` argument. A
+        momentum given, 0.99 included, stays.
         """
         hp = hp if hp is not None else hyperparameters()
         d = self.defaults
@@ -301,9 +305,9 @@ class Recipe:
             lr = recipe_callbacks.WarmUpCosine(
                 peak=lr, total_steps=total, warmup_steps=warmup
             )
-            for layer in _all_layers(model):
-                if isinstance(layer, keras.layers.BatchNormalization) and layer.momentum == 0.99:
-                    layer.momentum = batch_norm_momentum(total)
+        for layer in _all_layers(model):
+            if isinstance(layer, keras.layers.BatchNormalization) and layer.momentum == UNSET:
+                layer.momentum = batch_norm_momentum(total) if steps_per_epoch else 0.99
         model.compile(
             optimizer=make_optimizer(name, lr, clipnorm),
             loss=self.get_loss(hp, model),
@@ -315,9 +319,10 @@ class Recipe:
     def build(self, hp, data, strategy, epochs, global_batch, warmup_epochs=None,
               clipnorm=None):
         """Builds and compiles the model of `hp` in `strategy`'s scope, its schedule
-        counted in steps of `global_batch` over `epochs` (see `compile`)."""
+        counted in steps of `global_batch` over `epochs` (see `compile`; the batch
+        normalizations built without a momentum follow the training's length)."""
         steps = steps_per_epoch(data.train_size, global_batch)
-        with strategy.scope():
+        with strategy.scope(), momentum_unset():
             model = self.build_model(hp, data=data)
             self.compile(model, hp, steps, epochs, strategy.num_replicas_in_sync,
                          warmup_epochs=warmup_epochs, clipnorm=clipnorm)
@@ -363,6 +368,7 @@ class Recipe:
         compare_depth=False,
         auto=None,
         seed=42,
+        overwrite=False,
         **data_options,
     ):
         """Trains the recipe and evaluates it once on the test split.
@@ -378,9 +384,12 @@ class Recipe:
             data_dir: where the dataset lives. Defaults to `RECIPES_DATA_DIR`, then
                 TFDS's own directory.
             limit: train on the first `limit` training examples only. Defaults to all.
-            run_dir: where the run's backups, history and result go. Defaults to
-                `runs/<recipe name>`. An interrupted run started again with the same
-                `run_dir` resumes from its last completed epoch.
+            run_dir: where the run's backups, history, result and SavedModel
+                (`run_dir/model`) go. Defaults to `runs/<recipe name>`. An interrupted
+                run started again with the same `run_dir` resumes from its last
+                completed epoch, on the same data only: the fingerprint of the data
+                (`run_dir/data.json`, see `recipes.engine.fingerprint`) of another
+                is a `ValueError` before any work.
             strategy: see `recipes.engine.get_strategy`. Defaults to `"auto"`.
             callbacks: extra Keras callbacks. Defaults to none.
             tensorboard: write TensorBoard logs under `run_dir/logs`.
@@ -398,11 +407,15 @@ class Recipe:
                 `recipes.engine.auto`. Defaults to `None` (one run).
             seed: seed for the validation split, shuffling and initial weights.
                 Defaults to 42.
+            overwrite: start afresh: drop what `run_dir` would resume from (its
+                backup, an `--auto` loop's state) instead of resuming it.
+                Defaults to `False`.
             **data_options: the recipe's data options (`data_options`), e.g.
                 `csv=..., target=...` for `regression`.
 
         Returns:
-            A `Result`, also saved to `run_dir` (see `Result.save`).
+            A `Result`, also saved to `run_dir` (see `Result.save`), with its
+            SavedModel in `run_dir/model` (`recipes.load(run_dir)` serves it).
         """
         start = time.perf_counter()
         self.check_data_options(data_options)
@@ -436,7 +449,7 @@ class Recipe:
             data_dir=data_dir, limit=limit, run_dir=run_dir, strategy=strategy,
             callbacks=callbacks, tensorboard=tensorboard, verbose=verbose,
             diagnose=diagnose, compare_depth=compare_depth, auto=auto, seed=seed,
-            data_options=data_options, start=start,
+            data_options=data_options, start=start, overwrite=overwrite,
         )
 
     def search(self, tuner="hyperband", **kwargs):
@@ -495,6 +508,43 @@ def batch_norm_momentum(total_steps):
     (0.99, 0.98, 0.9)
     """
     return min(0.99, max(0.9, 1.0 - 10.0 / total_steps))
+
+
+# The momentum `momentum_unset` gives a batch normalization built without one: Keras's
+# 0.99 less one float step (the same moving average), so that `Recipe.compile` tells
+# "not set" from a momentum of 0.99 given.
+UNSET = math.nextafter(0.99, 0.0)
+
+
+@contextlib.contextmanager
+def momentum_unset():
+    """Within the block, a `keras.layers.BatchNormalization` (or subclass) built
+    without a `momentum` gets `UNSET`, which `Recipe.compile` replaces with the
+    momentum the training's length calls for (`batch_norm_momentum`); one built with
+    a momentum keeps it.
+
+    Keras's layer keeps no trace of which arguments were given (its config holds the
+    defaults too), so the block wraps the layer's `__init__` while it runs.
+
+    Example:
+
+    >>> with momentum_unset():
+    ...     keras.layers.BatchNormalization().momentum == UNSET
+    True
+    """
+    cls = keras.layers.BatchNormalization
+    init = cls.__init__
+
+    def __init__(self, *args, **kwargs):
+        if len(args) < 2 and "momentum" not in kwargs:
+            kwargs["momentum"] = UNSET
+        init(self, *args, **kwargs)
+
+    cls.__init__ = __init__
+    try:
+        yield
+    finally:
+        cls.__init__ = init
 
 
 def _all_layers(layer):

@@ -26,7 +26,9 @@ hold "human_error" and "baseline" (used by the diagnosis unless it is given them
 "comparisons" may hold "shallower" and/or "deeper": models trained the same way, each
 an object with a "history" (same format as history.json). Other keys are ignored.
 `diagnose_run` writes `learning_curves.png` (the verdict in its title) and
-`diagnosis.json` (the `Diagnosis` as a dict) into the directory.
+`diagnosis.json` (the `Diagnosis` as a dict) into the directory. `Recipe.train` also
+writes `model/` (the run's SavedModel, `Result.export`; `recipes.load(run_dir)` serves
+it) and `data.json` (the fingerprint of its data, `recipes.engine.fingerprint`).
 """
 
 import dataclasses

@@ -4,7 +4,10 @@
 data, sizes the settings to it, trains once (`run_once`, through the one fit loop of
 `recipes.engine.fit`) or lets `--auto` choose (`recipes.engine.auto`), trains the depth
 comparison when asked (`compare_depth`), saves the run, diagnoses it and writes its
-report.
+report. The run's SavedModel goes to `RUN_DIR/model` (what `recipes.load(RUN_DIR)` and
+`python -m recipes predict RUN_DIR` read), and the fingerprint of its data to
+`RUN_DIR/data.json` (`recipes.engine.fingerprint`): an interrupted run resumes only on
+the same data.
 
 Example:
 
@@ -12,6 +15,7 @@ Example:
     one = run.run_once(recipe, hp, data, settings, strategy, "runs/x", [], 0, 42)
 """
 
+import shutil
 import time
 from pathlib import Path
 
@@ -20,6 +24,7 @@ import keras_tuner
 
 from recipes.engine import report
 from recipes.engine.auto import AutoLoop
+from recipes.engine import fingerprint as data_fingerprint
 from recipes.engine.fit import fit, load_model_weights, steps_per_epoch
 from recipes.engine.hparams import check_known
 from recipes.engine.result import Result
@@ -29,7 +34,7 @@ from recipes.engine.strategy import get_strategy
 def train(recipe, hp, settings, *, given=None, chosen=(), data=None, data_dir=None,
           limit=None, run_dir=None, strategy="auto", callbacks=(), tensorboard=False,
           verbose="auto", diagnose=True, compare_depth=False, auto=None, seed=42,
-          data_options=None, start=None):
+          data_options=None, start=None, overwrite=False):
     """The run of `Recipe.train`, whose arguments are checked already (see there).
 
     Args:
@@ -44,9 +49,18 @@ def train(recipe, hp, settings, *, given=None, chosen=(), data=None, data_dir=No
         The rest as in `Recipe.train`.
 
     Returns:
-        A `Result`, saved to `run_dir` with its report.
+        A `Result`, saved to `run_dir` with its report and its SavedModel
+        (`run_dir/model`).
     """
     start = time.perf_counter() if start is None else start
+    run_dir = Path(run_dir or Path("runs") / recipe.name)
+    source = data_fingerprint.fingerprint(recipe, data, data_options, limit)
+    if overwrite:
+        clear_resumable(run_dir)
+    elif auto is None and (run_dir / "backup").is_dir():
+        data_fingerprint.check_same(
+            run_dir / data_fingerprint.FILE, source, f"{run_dir} holds an interrupted run",
+            data_fingerprint.TRAIN_FIX)
     strategy = get_strategy(strategy)
     keras.utils.set_random_seed(seed)
     if data is None:
@@ -57,15 +71,16 @@ def train(recipe, hp, settings, *, given=None, chosen=(), data=None, data_dir=No
         for note in data.notes:
             print(f"data: {note}", flush=True)
 
-    run_dir = Path(run_dir or Path("runs") / recipe.name)
     extra = list(callbacks)
     if tensorboard:
         extra.append(keras.callbacks.TensorBoard(str(run_dir / "logs")))
     if auto is not None:
         loop = AutoLoop(recipe, auto, hp, data, settings, strategy, run_dir, extra, verbose,
-                        seed, given=given)
+                        seed, given=given, source=source)
+        data_fingerprint.write(run_dir / data_fingerprint.FILE, source)
         result = loop.run()
     else:
+        data_fingerprint.write(run_dir / data_fingerprint.FILE, source)
         result = run_once(recipe, hp, data, settings, strategy, run_dir, extra, verbose, seed,
                           given=given)
     if compare_depth:
@@ -73,6 +88,7 @@ def train(recipe, hp, settings, *, given=None, chosen=(), data=None, data_dir=No
     result.settings["data_notes"] = list(data.notes)
     result.timings["total_seconds"] = time.perf_counter() - start
     result.save(run_dir)
+    result.export(run_dir / "model")
     if diagnose:
         result.diagnosis = result.diagnose()
         if verbose != 0:
@@ -82,6 +98,18 @@ def train(recipe, hp, settings, *, given=None, chosen=(), data=None, data_dir=No
     if verbose != 0:
         print(f"report: {page}", flush=True)
     return result
+
+
+def clear_resumable(run_dir):
+    """Removes what a run in `run_dir` would resume from: its backup, the `--auto`
+    loop's state (`auto.json`) and the backups of its steps, screens and depth
+    variants; their results stay until the new run writes its own."""
+    run_dir = Path(run_dir)
+    for backup in (run_dir / "backup", *run_dir.glob("*/backup")):
+        if backup.is_dir():
+            shutil.rmtree(backup)
+    for name in ("auto.json", "auto.json.partial"):
+        (run_dir / name).unlink(missing_ok=True)
 
 
 def run_once(recipe, hp, data, settings, strategy, run_dir, callbacks, verbose, seed,

@@ -33,6 +33,7 @@ import pandas as pd
 from recipes.data import check_data_dir, check_positive_int
 from recipes.diagnostics import format_table, plots
 from recipes.engine import budget as budget_module
+from recipes.engine import fingerprint
 from recipes.engine import processes, report
 from recipes.engine.budget import Budget, Deadline, parse_budget
 from recipes.engine.export import check_export_path, write_export
@@ -317,9 +318,10 @@ def search(
     the best trial is never worse on validation than `train` with the same settings.
     Running the same search again (same `directory` and `project_name`,
     `overwrite=False`) resumes it: finished trials are kept, an interrupted one is run
-    again. Beside KerasTuner's files, the project folder gets `best_hyperparameters.json`,
-    `trials.csv` (one row per trial) and `trials.png` (the score against each tuned
-    hyperparameter).
+    again; on the same data only (the fingerprint in the project folder's `data.json`,
+    see `recipes.engine.fingerprint`: other data is a `ValueError`). Beside KerasTuner's
+    files, the project folder gets `best_hyperparameters.json`, `trials.csv` (one row
+    per trial) and `trials.png` (the score against each tuned hyperparameter).
 
     Args:
         recipe: a `recipes.engine.Recipe`.
@@ -418,6 +420,12 @@ def search(
         data_options=data_options,
     )
     role = _role()
+    # The data's fingerprint: a search resumes on its own data only.
+    plan["source"] = fingerprint.fingerprint(recipe, data, data_options, limit)
+    if not overwrite and role != "worker":
+        where = Path(directory) / plan["project_name"]
+        fingerprint.check_same(where / fingerprint.FILE, plan["source"],
+                               f"{where} holds a search", fingerprint.TUNE_FIX)
     if seconds is not None and role != "worker":
         project_dir = Path(plan["directory"]) / plan["project_name"]
         plan["budget"] = Budget.begin(seconds, project_dir, fresh=overwrite).as_plan()
@@ -495,6 +503,8 @@ def _make_tuner(recipe, plan, data=None, overwrite=False):
     else:
         tuner = keras_tuner.RandomSearch(max_trials=plan["max_trials"], **common)
     if isinstance(tuner.oracle, keras_tuner.Oracle):  # this process holds the oracle
+        if plan.get("source") is not None:
+            fingerprint.write(Path(tuner.project_dir) / fingerprint.FILE, plan["source"])
         defaults_first(tuner.oracle)
         if budget:
             budget.guard(tuner.oracle)

@@ -253,3 +253,94 @@ def test_auto_prints_a_row_per_step_and_exports_the_chosen_model(tmp_path):
     assert any(line.startswith("auto: chose step ") for line in lines)
     assert saved["budget_seconds"] == 12
     assert (tmp_path / "model" / "saved_model.pb").is_file()
+
+
+def cli_help(*args):
+    """`python -m recipes ARGS --help`, run in this process: its output."""
+    from recipes.__main__ import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exit:
+        main([*map(str, args), "--help"])
+    assert exit.value.code == 0
+    return " ".join(out.getvalue().split())  # argparse's line breaks as spaces
+
+
+def test_help_shows_every_default_and_where_things_are_written():
+    for name in ("mlp", "tabular", "cnn_mnist"):
+        d = recipes.get(name).defaults
+        text = cli_help("train", name)
+        assert f"--epochs EPOCHS epochs (default: {d['epochs']}" in text
+        assert f"batch size per replica (default: {d['batch_size']}" in text
+        assert f"peak learning rate (default: {d['learning_rate']:g})" in text
+        tuned = cli_help("tune", name)
+        assert f"most epochs per trial (default: {d['epochs']}" in tuned
+        assert ("fix the batch size per replica instead of tuning it (default: tuned; "
+                f"trial 0 takes {d['batch_size']}") in tuned
+        assert ("fix the peak learning rate instead of tuning it (default: tuned on a log "
+                f"scale; trial 0 takes {d['learning_rate']:g})") in tuned
+        assert f"report.html in DIRECTORY/{name} (default: tuning)" in tuned
+    assert "(default: 200, fewer for a large table)" in cli_help("train", "tabular")
+    text = cli_help("train", "cnn")
+    assert "--tensorboard write TensorBoard logs to RUN_DIR/logs" in text
+    assert "--export DIR also export the SavedModel to DIR (beside RUN_DIR/model)" in text
+    assert "the SavedModel RUN_DIR/model (default: runs/NAME)" in text
+    assert "--hp NAME=VALUE set a hyperparameter" in text
+    tuned = cli_help("tune", "cnn")
+    assert "--hp NAME=VALUE fix a hyperparameter instead of tuning it" in tuned
+    assert "(default: hyperband)" in tuned and "trials to run (default: 10)" in tuned
+
+
+def test_help_without_a_recipe_says_how_to_see_its_data_flags():
+    for command in ("train", "tune"):
+        text = cli_help(command)
+        assert (f"Name a recipe to see its defaults and its data flags: python -m recipes "
+                f"{command} NAME --help") in text
+        assert "--epochs EPOCHS" in text and "(default: the recipe's)" in text
+        assert "--images" not in text
+    assert "--images DIR" in cli_help("train", "cnn")
+
+
+def test_mlp_refuses_augment_in_one_line():
+    code, err = run_main("train", "mlp", "--images", "photos", "--augment", "digits")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert ("unrecognized arguments: --augment digits; the data options of mlp: --dataset, "
+            "--images, --test-images, --image-size") in err
+    assert "--augment" not in cli_help("train", "mlp") and "--augment" in cli_help("train", "cnn")
+    from recipes import mlp, mlp_mnist
+
+    for recipe in (mlp, mlp_mnist):
+        with pytest.raises(ValueError, match=r"trains without augmentation \(an MLP sees "
+                                             r"pixels, not shapes\).*Received: augment='photos'"):
+            recipe.train(augment="photos", epochs=1)
+        with pytest.raises(ValueError, match="trains without augmentation"):
+            recipe.recipe.load_data(augment="photos")
+
+
+def test_a_resume_on_other_data_is_one_line_naming_the_fix(tmp_path):
+    from recipes.engine import fingerprint
+
+    for name in ("old", "new"):
+        (tmp_path / name / "cat").mkdir(parents=True)
+        (tmp_path / name / "cat" / "a.png").write_bytes(b"x" * len(name))
+    old = fingerprint.fingerprint(recipes.get("cnn"), data_options={"images": tmp_path / "old"})
+    (tmp_path / "run" / "backup").mkdir(parents=True)  # an interrupted run on old/
+    fingerprint.write(tmp_path / "run" / fingerprint.FILE, old)
+    fingerprint.write(tmp_path / "tuning" / "cnn" / fingerprint.FILE, old)  # a search on old/
+
+    code, err = run_main("train", "cnn", "--images", tmp_path / "new",
+                         "--run-dir", tmp_path / "run")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"error: {tmp_path / 'run'} holds an interrupted run on other data "
+                          f"(images: {tmp_path / 'old'} (1 files, 3 bytes, modified ")
+    assert err.rstrip().endswith(
+        "train with --overwrite (overwrite=True) to start afresh, or choose another "
+        "--run-dir (run_dir=).")
+    code, err = run_main("tune", "cnn", "--images", tmp_path / "new",
+                         "--directory", tmp_path / "tuning")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"error: {tmp_path / 'tuning' / 'cnn'} holds a search on other data" in err
+    assert err.rstrip().endswith(
+        "tune with --overwrite (overwrite=True) to start afresh, or choose another "
+        "--directory (directory=).")
+    assert (tmp_path / "run" / "backup").is_dir()  # nothing was removed

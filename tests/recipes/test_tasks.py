@@ -17,6 +17,7 @@ from PIL import Image
 
 import recipes
 from recipes import cnn, data, mlp, tabular
+from recipes.engine.recipe import momentum_unset
 
 N = 400  # MNIST images per source: seconds per training
 
@@ -154,9 +155,10 @@ def test_an_image_task_learns_a_few_hundred_images_beyond_a_linear_model(task, m
 
 
 def test_batch_norm_forgets_its_initial_statistics_within_a_short_training():
-    def model(momentum=0.99):
+    def model(**momentum):
         inputs = keras.Input((4,))
-        x = keras.layers.BatchNormalization(momentum=momentum)(inputs)
+        with momentum_unset():  # as `Recipe.build` builds a recipe's model
+            x = keras.layers.BatchNormalization(**momentum)(inputs)
         return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
 
     for steps, epochs, expected in [(5, 12, 0.9), (50, 10, 0.98), (100, 12, 0.99)]:
@@ -164,9 +166,10 @@ def test_batch_norm_forgets_its_initial_statistics_within_a_short_training():
         cnn.recipe.compile(short, None, steps, epochs)
         assert short.layers[1].momentum == pytest.approx(expected)
         _assert_forgets_initial_statistics(short.layers[1], steps * epochs)
-    own = model(momentum=0.95)  # a model's own choice stays
-    cnn.recipe.compile(own, None, 5, 12)
-    assert own.layers[1].momentum == 0.95
+    for given in (0.95, 0.99):  # a model's own choice stays, Keras's default value too
+        own = model(momentum=given)
+        cnn.recipe.compile(own, None, 5, 12)
+        assert own.layers[1].momentum == given
     plain = model()
     cnn.recipe.compile(plain, None)  # no schedule, no step count: Keras's default
     assert plain.layers[1].momentum == 0.99

@@ -36,6 +36,7 @@ from recipes.engine.auto.moves import (
     summary,
 )
 from recipes.engine.budget import Deadline, parse_budget
+from recipes.engine.fingerprint import TRAIN_FIX, check_match
 from recipes.engine.fit import load_model_weights, steps_per_epoch
 from recipes.engine.grow import widen
 from recipes.engine.result import Result
@@ -72,16 +73,19 @@ class AutoLoop:
     """The loop of `Recipe.train(auto=...)`; see the module docstring."""
 
     def __init__(self, recipe, budget, hp, data, settings, strategy, run_dir, callbacks,
-                 verbose, seed, given=None):
+                 verbose, seed, given=None, source=None):
         self.recipe, self.budget, self.data = recipe, parse_budget(budget, "auto"), data
         self.settings, self.strategy, self.seed = dict(settings), strategy, seed
         self.run_dir, self.callbacks, self.verbose = Path(run_dir), list(callbacks), verbose
         self.given = given  # hyperparameters the user named: checked at the first build
         self.path = self.run_dir / "auto.json"
         base = dict(hyperparameters=dict(hp.values), settings=self.settings, seed=seed)
+        # The data's fingerprint (`recipes.engine.fingerprint`): a loop resumes on its own.
+        self.source = source
         self.state = self._load(base) or dict(
             recipe=recipe.name, budget_seconds=self.budget, elapsed_seconds=0.0, base=base,
-            steps=[], current=None, chosen=None, stopped=None, tried=[], checks={},
+            data=source, steps=[], current=None, chosen=None, stopped=None, tried=[],
+            checks={},
         )
         self.state["budget_seconds"] = self.budget
         self._elapsed_before, self._start = self.state["elapsed_seconds"], clock()
@@ -403,7 +407,7 @@ class AutoLoop:
     def step_seconds(self, step):
         """Seconds per training step of `step`'s model (its hyperparameters, settings
         and augmentation), timed on up to `PROBE_STEPS` steps after `PROBE_WARMUP`
-        untimed ones (graph tracing); the model is thrown away."""
+        untimed ones (graph tracing), on the loop's `clock`; the model is thrown away."""
         hp = _hp(step["hyperparameters"])
         settings = self.recipe.settings(**step["settings"])
         batch = self._global_batch(step)
@@ -413,9 +417,9 @@ class AutoLoop:
                                             augment_scale=step["augment_scale"])
         steps = max(1, min(PROBE_STEPS, steps_per_epoch(self.data.train_size, batch)))
         model.fit(train.repeat(), steps_per_epoch=PROBE_WARMUP, epochs=1, verbose=0, shuffle=False)
-        start = time.perf_counter()
+        start = clock()
         model.fit(train.repeat(), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-        seconds = (time.perf_counter() - start) / steps
+        seconds = (clock() - start) / steps
         del model
         return seconds
 
@@ -454,9 +458,11 @@ class AutoLoop:
                 json.dumps(base, default=str)):
             raise ValueError(
                 f"{self.path} is from another --auto run (another recipe, settings or "
-                "hyperparameters): choose another run directory, or delete it to start "
-                "afresh."
+                f"hyperparameters): {TRAIN_FIX}."
             )
+        if self.source is not None:
+            check_match(state.get("data"), self.source,
+                        f"{self.path} is an --auto loop", TRAIN_FIX)
         print(f"Resuming --auto from {self.path}: {len(state['steps'])} step(s) done.",
               flush=True)
         return state

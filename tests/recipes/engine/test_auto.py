@@ -454,3 +454,30 @@ def test_a_model_widen_cannot_map_grows_from_fresh_weights(tmp_path):
     wider = next(m for m in loop.moves(parent, bias) if m["move"] == "wider")
     assert loop._widened(parent, wider) == wider
     assert loop._initial(wider) is None
+
+
+@pytest.mark.parametrize("probe_steps, timed", [(200, 6), (4, 4)])
+def test_a_probe_times_its_steps_after_the_untimed_warm_up(tmp_path, monkeypatch,
+                                                           probe_steps, timed):
+    # The clock reads the probe model's training steps, half a second each: the seconds
+    # per step are 0.5 only if the warm-up steps are left out and the timed ones counted.
+    from helpers import TinyRecipe, tiny_data
+
+    recipe, built = TinyRecipe(), []
+    build = recipe.build
+
+    def recorded(*args, **kwargs):
+        built.append(build(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(recipe, "build", recorded)
+    monkeypatch.setattr(loop_module, "clock",
+                        lambda: 0.5 * int(built[-1].optimizer.iterations) if built else 0.0)
+    monkeypatch.setattr(loop_module, "PROBE_STEPS", probe_steps)
+    data = tiny_data()  # 96 examples: 6 steps of 16 an epoch
+    hp = recipe.hyperparameters(None)
+    loop = AutoLoop(recipe, 60, hp, data, recipe.settings(), tf.distribute.get_strategy(),
+                    tmp_path, [], 0, 42)
+    step = dict(hyperparameters={"units": 8}, settings=recipe.settings(), augment_scale=1.0)
+    assert loop.step_seconds(step) == 0.5
+    assert int(built[-1].optimizer.iterations) == loop_module.PROBE_WARMUP + timed

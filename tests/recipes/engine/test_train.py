@@ -225,3 +225,26 @@ def test_the_same_seed_trains_the_same_model_twice(mnist_small, tmp_path):
     assert first.history == again.history
     for a, b in zip(first.model.get_weights(), again.model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_a_python_run_directory_serves_with_recipes_load(tmp_path):
+    import pandas as pd
+
+    import recipes
+    from recipes import tabular
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"rooms": rng.integers(1, 6, 200).astype(float),
+                          "town": rng.choice(["Alton", "Corby"], 200)})
+    frame["price"] = 50 * frame["rooms"] + 30 * (frame["town"] == "Corby") + rng.normal(0, 5, 200)
+    result = tabular.train(frame=frame, target="price", epochs=2, run_dir=tmp_path,
+                           verbose=0, diagnose=False)
+    assert (tmp_path / "model" / "saved_model.pb").is_file()
+    rows = frame.drop(columns="price").head(7)
+    scored = recipes.load(tmp_path).predict(rows)  # the run directory, as README says
+    expected = result.model({"rooms": tf.constant(rows["rooms"].to_numpy("float32")),
+                             "town": tf.constant(rows["town"].to_numpy(str))},
+                            training=False).numpy()[:, 0]
+    np.testing.assert_allclose(scored["prediction"].to_numpy(), expected, rtol=1e-4, atol=1e-3)
+    assert list(scored.columns[:2]) == ["rooms", "town"]
