@@ -1,6 +1,6 @@
 """The `tabular` recipe against gradient boosting and the linear model, on real tables as they come.
 
-    python benchmarks/tables.py [--seeds 3] [--tables NAME ...] [--hp NAME=VALUE ...] [--out FILE]
+    python benchmarks/tables.py [--seeds 3] [--tables NAME ...] [--hp NAME=VALUE ...] [--validation] [--out FILE]
     python benchmarks/tables.py --start 1 --seeds 2 --add seed0.json   # seeds 1-2 beside seed 0
     python benchmarks/tables.py --large 1000000      # rows per second on a generated table
 
@@ -37,11 +37,16 @@ the same seeded split, in an order that alternates seed by seed:
 - `linear`: `LogisticRegression` / `Ridge` on one-hot text and standardised numbers,
   missing numbers median-filled beside an indicator (`SimpleImputer(add_indicator=True)`).
 
-The table gives, per table, the median (min-max) over seeds of the test accuracy
-(classification) or test MAE (regression), and the validation score beside it: defaults
-are chosen on validation, the test split only reports. The summary line gives, over
-tables, the median accuracy gap to gradient boosting in points (`acc_gap_points`,
-negative: behind) and the median ratio of MAEs (`mae_ratio`, above 1: behind).
+The table gives, per table, the median (min-max) over seeds of each model's test accuracy
+(classification, in %) or test MAE (regression), then the recipe's verdict against the
+better of gradient boosting and linear, and against gradient boosting alone: `win`, `tie`
+(within 0.25 points of accuracy or 1.01x MAE) or `loss`, on the medians. The summary
+line counts the verdicts (`win_best`, `tie_best`, `loss_best`, `win_gbm`, ...), names the
+tables more than 1 point or 1.05x behind the better of the two (`far_behind`), and gives
+the median over tables of the recipe's training seconds per 10,000 training rows.
+Defaults are chosen on validation, the test split only reports: `--validation` prints
+the same table on the validation split, for comparing candidates; `--report FILE` prints
+the table of an `--out` file again.
 
 `--large N` writes an N-row, 20-column CSV (numbers, text, gaps), trains one epoch of the
 recipe from it and fits gradient boosting on the same rows, and reports rows per second
@@ -284,8 +289,30 @@ def recipe(splits, parts, seed, hp=None):
 MODELS = {"recipe": recipe, "gbm": gbm, "linear": linear}
 
 
+def verdict(task, mine, theirs):
+    """`"win"`, `"tie"` (within 0.25 points of accuracy or 1.01x MAE) or `"loss"` of the
+    score `mine` against `theirs`."""
+    if task == "classification":
+        gap = 100 * (mine - theirs)
+        return "tie" if abs(gap) <= 0.25 else "win" if gap > 0 else "loss"
+    ratio = mine / theirs if theirs else float("inf") if mine else 1.0
+    return "tie" if 1 / 1.01 <= ratio <= 1.01 else "win" if ratio < 1 else "loss"
+
+
+def far_behind(task, mine, theirs):
+    """Whether `mine` is more than 1 point of accuracy or 1.05x MAE behind `theirs`."""
+    if task == "classification":
+        return 100 * (theirs - mine) > 1
+    return mine > 1.05 * theirs
+
+
+def better(task, a, b):
+    return max(a, b) if task == "classification" else min(a, b)
+
+
 def suite(args):
     hp = dict(args.hp) or None
+    split = "validation" if args.validation else "test"
     runs = json.loads(Path(args.add).read_text())["runs"] if args.add else {}
     for seed in range(args.start, args.start + args.seeds):
         for name in args.tables:
@@ -293,43 +320,49 @@ def suite(args):
             splits = data.load_table(frame=frame, target=target, seed=seed)
             parts = frames(splits)
             order = list(MODELS) if seed % 2 == 0 else list(reversed(MODELS))
-            row = runs.setdefault(name, {"task": splits.task, "rows": len(frame)})
+            row = runs.setdefault(name, {"task": splits.task, "rows": len(frame),
+                                         "train_rows": splits.train_size})
             for who in order:
                 scores, seconds = (recipe(splits, parts, seed, hp) if who == "recipe"
                                    else MODELS[who](splits, parts, seed))
                 for key, value in [*scores.items(), ("seconds", seconds)]:
                     row.setdefault(f"{who}_{key}", []).append(value)
             print(f"seed {seed} {name}: " + ", ".join(
-                f"{who} {row[f'{who}_test'][-1]:.4g} (val {row[f'{who}_validation'][-1]:.4g}, "
-                f"{row[f'{who}_seconds'][-1]:.1f} s)" for who in MODELS), flush=True)
+                f"{who} {row[f'{who}_{split}'][-1]:.4g} ({row[f'{who}_seconds'][-1]:.1f} s)"
+                for who in MODELS), flush=True)
+    report(runs, split, args.out)
 
-    print(f"\n{'table':<14} {'rows':>6} {'metric':<8} " + " ".join(
-        f"{who + ' test':<24} {who + ' val':<9}" for who in MODELS) + " recipe s  gbm s")
-    gaps, ratios, behind = [], [], []
+
+def report(runs, split="test", out=None):
+    """Prints the table and the summary line of `runs` on `split`, and writes them to
+    `out` (JSON) when given."""
+    print(f"\n{split} scores, median (min-max) over seeds; accuracy in %, else MAE")
+    print(f"{'table':<26} {'rows':>6} {'metric':<4} " + " ".join(
+        f"{who:<22}" for who in MODELS) + " vs best  vs gbm  recipe s/10k rows")
+    counts = {f"{v}_{who}": 0 for who in ("best", "gbm") for v in ("win", "tie", "loss")}
+    behind, per_10k = [], []
     for name, r in runs.items():
-        classify = r["task"] == "classification"
-        print(f"{name:<14} {r['rows']:>6} {'accuracy' if classify else 'MAE':<8} " + " ".join(
-            f"{spread(r[f'{who}_test'], '{:.4g}'):<24} {median(r[f'{who}_validation']):<9.4g}"
-            for who in MODELS)
-            + f" {median(r['recipe_seconds']):>8.1f} {median(r['gbm_seconds']):>6.2f}")
-        mine, theirs = median(r["recipe_test"]), median(r["gbm_test"])
-        if classify:
-            gaps.append(100 * (mine - theirs))
-            if mine < theirs - 0.005:
-                behind.append(name)
-        else:
-            ratios.append(mine / theirs)
-            if mine > 1.05 * theirs:
-                behind.append(name)
-    summary = dict(
-        tables=len(runs),
-        acc_gap_points=median(gaps) if gaps else float("nan"),
-        mae_ratio=median(ratios) if ratios else float("nan"),
-        behind=",".join(behind) or "none",
-    )
-    print_summary(summary)
-    if args.out:
-        Path(args.out).write_text(json.dumps(dict(summary=summary, runs=runs), indent=1))
+        task = r["task"]
+        classify = task == "classification"
+        scale = 100 if classify else 1
+        mine, gbm_, linear_ = (median(r[f"{who}_{split}"]) for who in MODELS)
+        best = better(task, gbm_, linear_)
+        against = {"best": verdict(task, mine, best), "gbm": verdict(task, mine, gbm_)}
+        for who, v in against.items():
+            counts[f"{v}_{who}"] += 1
+        if far_behind(task, mine, best):
+            behind.append(name)
+        seconds = 1e4 * median(r["recipe_seconds"]) / r.get("train_rows", r["rows"])
+        per_10k.append(seconds)
+        print(f"{name:<26} {r['rows']:>6} {'acc' if classify else 'MAE':<4} " + " ".join(
+            f"{spread([scale * v for v in r[f'{who}_{split}']], '{:.4g}'):<22}"
+            for who in MODELS) + f" {against['best']:<8} {against['gbm']:<6} {seconds:>8.1f}")
+    summary = dict(tables=len(runs), split=split, **counts,
+                   far_behind=",".join(behind) or "none",
+                   recipe_s_per_10k_rows=median(per_10k) if per_10k else float("nan"))
+    print_summary(summary, "{:.1f}")
+    if out:
+        Path(out).write_text(json.dumps(dict(summary=summary, runs=runs), indent=1))
 
 
 def peak_mb():
@@ -380,9 +413,16 @@ def main():
     parser.add_argument("--hp", action="append", default=[], type=_hp_value,
                         metavar="NAME=VALUE", help="a hyperparameter of the recipe")
     parser.add_argument("--large", type=int, metavar="ROWS", help="time one epoch on ROWS rows")
+    parser.add_argument("--validation", action="store_true",
+                        help="print validation scores only (for choosing defaults)")
+    parser.add_argument("--report", metavar="FILE", help="print the table of an --out file")
     parser.add_argument("--out", help="also write the results as JSON here")
     args = parser.parse_args()
-    large(args) if args.large else suite(args)
+    if args.report:
+        report(json.loads(Path(args.report).read_text())["runs"],
+               "validation" if args.validation else "test")
+    else:
+        large(args) if args.large else suite(args)
 
 
 if __name__ == "__main__":
