@@ -46,7 +46,7 @@ tables more than 1 point or 1.05x behind the better of the two (`far_behind`), a
 the median over tables of the recipe's training seconds per 10,000 training rows.
 Defaults are chosen on validation, the test split only reports: `--validation` prints
 the same table on the validation split, for comparing candidates; `--report FILE` prints
-the table of an `--out` file again.
+the table of `--out` files again, merged (other tables, or other seeds).
 
 `--large N` writes an N-row, 20-column CSV (numbers, text, gaps), trains one epoch of the
 recipe from it and fits gradient boosting on the same rows, and reports rows per second
@@ -333,6 +333,18 @@ def suite(args):
     report(runs, split, args.out)
 
 
+def merge(parts):
+    """One `runs` dict of several: a table's lists of each part, one after the other."""
+    runs = {}
+    for part in parts:
+        for name, r in part.items():
+            row = runs.setdefault(name, {k: v for k, v in r.items() if not isinstance(v, list)})
+            for k, v in r.items():
+                if isinstance(v, list):
+                    row.setdefault(k, []).extend(v)
+    return runs
+
+
 def report(runs, split="test", out=None):
     """Prints the table and the summary line of `runs` on `split`, and writes them to
     `out` (JSON) when given."""
@@ -415,12 +427,13 @@ def main():
     parser.add_argument("--large", type=int, metavar="ROWS", help="time one epoch on ROWS rows")
     parser.add_argument("--validation", action="store_true",
                         help="print validation scores only (for choosing defaults)")
-    parser.add_argument("--report", metavar="FILE", help="print the table of an --out file")
+    parser.add_argument("--report", metavar="FILE", nargs="+",
+                        help="print the table of --out files (of other tables or seeds)")
     parser.add_argument("--out", help="also write the results as JSON here")
     args = parser.parse_args()
     if args.report:
-        report(json.loads(Path(args.report).read_text())["runs"],
-               "validation" if args.validation else "test")
+        report(merge(json.loads(Path(f).read_text())["runs"] for f in args.report),
+               "validation" if args.validation else "test", args.out)
     else:
         large(args) if args.large else suite(args)
 
