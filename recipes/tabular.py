@@ -25,7 +25,7 @@ layers of `units` with dropout (tunables, as in `mlp`) are shared, a linear path
 (`layers.EnsembleDense`) and the model averages the members' probabilities or values.
 Classification learns a cross-entropy with labels smoothed by `label_smoothing`;
 regression the squared error of the standardized target, or of the standardized log(y)
-(`target`: `"auto"` takes the log of a positive target whose skewness is above
+(`target_scale`: `"auto"` takes the log of a positive target whose skewness is above
 `log_skew`; the run's settings say which, as `target_scale`). The output is in the
 target's own units either way, so predictions and exports need no transform. AdamW
 (`weight_decay`) runs a schedule that stays at its peak rate for `flat_fraction` of the
@@ -107,12 +107,12 @@ class Tabular(TableTask):
         """`(log, std, mean)`: whether the regression target is learned as log(y), and
         the standard deviation and mean of the (log) training targets."""
         y = _train_targets(data).astype("float64")
-        choice = hp.Choice("target", ["auto", "standard", "log"], default="auto")
+        choice = hp.Choice("target_scale", ["auto", "standard", "log"], default="auto")
         positive = bool((y > 0).all())
         if choice == "log" and not positive:
             raise ValueError(
-                "target='log' needs a positive target, and this one has values <= 0. "
-                "Use target='standard' or 'auto'. Received: target='log'"
+                "target_scale='log' needs a positive target, and this one has values <= 0. "
+                "Use target_scale='standard' or 'auto'. Received: target_scale='log'"
             )
         skew = float(((y - y.mean()) ** 3).mean() / (y.std() ** 3 or 1.0))
         log = choice == "log" or (choice == "auto" and positive and skew > self.log_skew)
@@ -130,7 +130,7 @@ class Tabular(TableTask):
         regression = data.task != "classification"
         # Registered for every table, so that the space is the same for both tasks.
         self.smoothing(hp)
-        hp.Choice("target", ["auto", "standard", "log"], default="auto")
+        hp.Choice("target_scale", ["auto", "standard", "log"], default="auto")
         # TabM-mini (Gorishniy et al., 2025): k members over one shared body, averaged.
         members = hp.Int("members", 1, 32, sampling="log", default=8)
         x = layers.EnsembleAdapter(members)(encoded) if members > 1 else encoded
@@ -155,6 +155,11 @@ class Tabular(TableTask):
         if regression:
             model.target_loss = StandardizedSquaredError(std, log)
         return model
+
+    def baseline(self, data, hp):
+        """For regression 1.0: the standardized squared error of predicting the
+        training mean (of y, or of log(y)), the loss's own scale."""
+        return None if data.task != "regression" else 1.0
 
     def smoothing(self, hp):
         return hp.Choice("label_smoothing", [0.0, 0.05, 0.1, 0.2], default=0.1)

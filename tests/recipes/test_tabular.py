@@ -38,7 +38,7 @@ def raw(frame):
 def test_the_ensemble_heads_differ_and_the_model_averages_them(classes):
     frame = table(classes=classes)
     splits = data.load_table(frame=frame, target="y")
-    hp = {"members": 4, "target": "standard"}
+    hp = {"members": 4, "target_scale": "standard"}
     model = tabular.build_model(hp, data=splits)
     heads = next(layer for layer in model.layers if isinstance(layer, layers.EnsembleDense))
     members = keras.Model(model.inputs, heads.output)(raw(frame)).numpy()
@@ -82,8 +82,8 @@ def test_a_skewed_positive_target_is_learned_on_the_log_scale():
     signed = table().assign(y=lambda f: np.log(f.y))
     splits = data.load_table(frame=signed, target="y")
     assert not tabular.recipe.target_transform(splits, recipes.engine.hyperparameters())[0]
-    with pytest.raises(ValueError, match="Received: target='log'"):
-        tabular.build_model({"target": "log"}, data=splits)
+    with pytest.raises(ValueError, match="Received: target_scale='log'"):
+        tabular.build_model({"target_scale": "log"}, data=splits)
 
 
 def test_the_rate_stays_flat_then_anneals_to_zero():
@@ -102,7 +102,7 @@ def test_the_rate_stays_flat_then_anneals_to_zero():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("classes, hp", [(True, {"label_smoothing": 0.1}),
-                                         (False, {"target": "log"})])
+                                         (False, {"target_scale": "log"})])
 def test_a_served_prediction_equals_the_models(tmp_path, classes, hp):
     frame = table(300, classes=classes)
     result = tabular.train(epochs=2, frame=frame, target="y", hp=hp, run_dir=tmp_path / "run",
