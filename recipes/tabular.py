@@ -23,13 +23,14 @@ the encoded row by its own factors (`layers.EnsembleAdapter`), the `depth` dense
 layers of `units` with dropout (tunables, as in `mlp`) are shared, a linear path from the
 (scaled) encoded columns runs beside them (`wide`), each member has its own output head
 (`layers.EnsembleDense`) and the model averages the members' probabilities or values.
-Classification learns a cross-entropy with labels smoothed by `label_smoothing`;
-regression the squared error of the standardized target, or of the standardized log(y)
-(`target_scale`: `"auto"` takes the log of a positive target whose skewness is above
-`log_skew`; the run's settings say which, as `target_scale`). The output is in the
-target's own units either way, so predictions and exports need no transform. AdamW
-(`weight_decay`) runs a schedule that stays at its peak rate for `flat_fraction` of the
-epochs and then anneals to 0 on a cosine; nothing stops it early, and the epoch with the
+Classification learns a cross-entropy (labels smoothed by `label_smoothing`, 0 by
+default); regression the squared error of the standardized target, or of the
+standardized log(y) (`target_scale`: `"auto"` takes the log of a positive target whose
+skewness is above `log_skew`; the run's settings say which, as `target_scale`). The
+output is in the target's own units either way, so predictions and exports need no
+transform. Adam (AdamW when `weight_decay`, 0 by default, is above 0) runs a schedule
+that stays at its peak rate for `flat_fraction` of the epochs and then anneals to 0 on
+a cosine; nothing stops it early, and the epoch with the
 best validation loss is restored. The batch grows and the epochs shrink with the rows
 (`TableTask.data_settings`). What each of these gave on the development suite is in
 `benchmarks/README.md` (`benchmarks/tables.py`).
@@ -162,7 +163,7 @@ class Tabular(TableTask):
         return None if data.task != "regression" else 1.0
 
     def smoothing(self, hp):
-        return hp.Choice("label_smoothing", [0.0, 0.05, 0.1, 0.2], default=0.1)
+        return hp.Choice("label_smoothing", [0.0, 0.05, 0.1, 0.2], default=0.0)
 
     def get_loss(self, hp, model=None):
         if model is not None and getattr(model, "target_loss", None) is not None:
@@ -172,15 +173,15 @@ class Tabular(TableTask):
 
     def compile(self, model, hp=None, steps_per_epoch=None, epochs=None, replicas=1,
                 warmup_epochs=None, clipnorm=None):
-        """Compiles with AdamW (`weight_decay`, decoupled) and a learning rate that stays
-        at its peak for the first half of the run, then anneals to 0 on a cosine
+        """Compiles with Adam, AdamW when `weight_decay` (decoupled) is above 0, and a
+        learning rate that stays at its peak for the first half of the run, then anneals to 0 on a cosine
         (`flat_fraction`: the share kept flat); without `steps_per_epoch`, a constant
         rate."""
         hp = hp if hp is not None else hyperparameters()
         d = self.defaults
         lr = hp.Float("learning_rate", 1e-4, 3e-2, sampling="log", default=d["learning_rate"])
         name = hp.Choice("optimizer", list(OPTIMIZERS), default=d["optimizer"])
-        decay = hp.Choice("weight_decay", [0.0, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1], default=1e-2)
+        decay = hp.Choice("weight_decay", [0.0, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1], default=0.0)
         flat = hp.Float("flat_fraction", 0.0, 0.9, step=0.1, default=0.5)
         lr = lr * replicas
         if steps_per_epoch:

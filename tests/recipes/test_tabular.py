@@ -89,8 +89,8 @@ def test_a_skewed_positive_target_is_learned_on_the_log_scale():
 def test_the_rate_stays_flat_then_anneals_to_zero():
     splits = data.load_table(frame=table(classes=True), target="y")
     model = tabular.build_model(data=splits)
-    tabular.recipe.compile(model, recipes.engine.hyperparameters({"learning_rate": 0.01}),
-                           steps_per_epoch=10, epochs=10)
+    hp = recipes.engine.hyperparameters({"learning_rate": 0.01, "weight_decay": 0.01})
+    tabular.recipe.compile(model, hp, steps_per_epoch=10, epochs=10)
     optimizer = model.optimizer
     schedule = optimizer._learning_rate  # the schedule (`learning_rate` is its value now)
     rates = [float(schedule(step)) for step in (0, 49, 50, 75, 100)]
