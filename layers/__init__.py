@@ -1,6 +1,6 @@
 """Custom Keras layers: fused batch normalization, hard sigmoid, piecewise-linear,
-maxout, an efficient ensemble (TabM), noise mixing, random affine transforms of images, piecewise-linear encoding of
-numbers and filling missing ones."""
+maxout, an efficient ensemble (TabM's adapters and heads), noise mixing, random affine
+transforms of images, piecewise-linear encoding of numbers and filling missing ones."""
 
 import os
 
