@@ -349,8 +349,8 @@ def report(runs, split="test", out=None):
     """Prints the table and the summary line of `runs` on `split`, and writes them to
     `out` (JSON) when given."""
     print(f"\n{split} scores, median (min-max) over seeds; accuracy in %, else MAE")
-    print(f"{'table':<26} {'rows':>6} {'metric':<4} " + " ".join(
-        f"{who:<22}" for who in MODELS) + " vs best  vs gbm  recipe s/10k rows")
+    print(f"{'table':<26} {'rows':>6} {'metric':<6} " + " ".join(
+        f"{who:<32}" for who in MODELS) + " vs best  vs gbm  recipe s/10k rows")
     counts = {f"{v}_{who}": 0 for who in ("best", "gbm") for v in ("win", "tie", "loss")}
     behind, per_10k = [], []
     for name, r in runs.items():
@@ -366,8 +366,8 @@ def report(runs, split="test", out=None):
             behind.append(name)
         seconds = 1e4 * median(r["recipe_seconds"]) / r.get("train_rows", r["rows"])
         per_10k.append(seconds)
-        print(f"{name:<26} {r['rows']:>6} {'acc' if classify else 'MAE':<4} " + " ".join(
-            f"{spread([scale * v for v in r[f'{who}_{split}']], '{:.4g}'):<22}"
+        print(f"{name:<26} {r['rows']:>6} {'acc' if classify else 'MAE':<6} " + " ".join(
+            f"{spread([scale * v for v in r[f'{who}_{split}']], '{:.4g}'):<32}"
             for who in MODELS) + f" {against['best']:<8} {against['gbm']:<6} {seconds:>8.1f}")
     summary = dict(tables=len(runs), split=split, **counts,
                    far_behind=",".join(behind) or "none",
