@@ -1,6 +1,8 @@
 """The `tabular` recipe against gradient boosting and the linear model, on real tables as they come.
 
-    python benchmarks/tables.py [--seeds 3] [--tables NAME ...] [--hp NAME=VALUE ...] [--validation] [--out FILE]
+    python benchmarks/tables.py [--seeds 3] [--tables NAME ...] [--hp NAME=VALUE ...]
+                                [--validation] [--out FILE]
+    python benchmarks/tables.py --report FILE [FILE ...] [--validation]
     python benchmarks/tables.py --start 1 --seeds 2 --add seed0.json   # seeds 1-2 beside seed 0
     python benchmarks/tables.py --large 1000000      # rows per second on a generated table
 

@@ -173,10 +173,9 @@ class Tabular(TableTask):
 
     def compile(self, model, hp=None, steps_per_epoch=None, epochs=None, replicas=1,
                 warmup_epochs=None, clipnorm=None):
-        """Compiles with Adam, AdamW when `weight_decay` (decoupled) is above 0, and a
-        learning rate that stays at its peak for the first half of the run, then anneals to 0 on a cosine
-        (`flat_fraction`: the share kept flat); without `steps_per_epoch`, a constant
-        rate."""
+        """Compiles with Adam (AdamW when `weight_decay`, decoupled, is above 0) and a
+        learning rate that stays at its peak for `flat_fraction` of the run, then
+        anneals to 0 on a cosine; without `steps_per_epoch`, a constant rate."""
         hp = hp if hp is not None else hyperparameters()
         d = self.defaults
         lr = hp.Float("learning_rate", 1e-4, 3e-2, sampling="log", default=d["learning_rate"])
