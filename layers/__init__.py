@@ -1,12 +1,15 @@
 """Custom Keras layers: fused batch normalization, hard sigmoid, piecewise-linear,
-maxout, noise mixing, random affine transforms of images, piecewise-linear encoding of
-numbers and filling missing ones."""
+maxout, an efficient ensemble (TabM's adapters and heads), noise mixing, random affine
+transforms of images, piecewise-linear encoding of numbers and filling missing ones."""
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 from layers.batch_norm import FusedBatchNormalization  # noqa: E402
+from layers.ensemble import EnsembleAdapter  # noqa: E402
+from layers.ensemble import EnsembleDense  # noqa: E402
+from layers.ensemble import RandomSigns  # noqa: E402
 from layers.hard_sigmoid import HardSigmoid  # noqa: E402
 from layers.hard_sigmoid import hard_sigmoid  # noqa: E402
 from layers.maxout import Maxout  # noqa: E402
@@ -21,6 +24,8 @@ from layers.random_affine import RandomAffine  # noqa: E402
 import callbacks.schedules  # noqa: E402, F401
 
 __all__ = [
+    "EnsembleAdapter",
+    "EnsembleDense",
     "FillMissing",
     "FusedBatchNormalization",
     "HardSigmoid",
@@ -28,6 +33,7 @@ __all__ = [
     "MixBackgroundNoise",
     "PiecewiseLinear",
     "PiecewiseLinearEncoding",
+    "RandomSigns",
     "RandomAffine",
     "hard_sigmoid",
 ]
