@@ -286,8 +286,9 @@ def _engine(suffix):
     try:
         __import__(package)
     except ImportError:
-        raise ValueError(f"Reading {suffix} files needs {package}: {INSTALL} "
-                         f"(or pip install {package}).") from None
+        how = (f"{INSTALL} (or pip install {package})" if package in ("openpyxl", "pyarrow")
+               else f"pip install {package}")
+        raise ValueError(f"Reading {suffix} files needs {package}: {how}.") from None
 
 
 # -- columns ----------------------------------------------------------------------------
