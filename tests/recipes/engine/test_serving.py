@@ -1,6 +1,7 @@
 """Serving a table model (`recipes.load(...).predict`, `predict_csv`, the `predict` command)
 reads rows by the reading training stored (`recipes.data.reading`): a model trained on a
-Windows-1252, semicolon-separated file with decimal commas, booleans, dates and a shuffled
+Windows-1252, semicolon-separated file with decimal commas, points between thousands,
+booleans, dates and a shuffled
 row-number column predicts that file, its copies as .tsv, .xlsx and .parquet, and a typed
 DataFrame alike, writes each input field back as it was, and names the line and column of
 a value it cannot read."""
@@ -24,6 +25,7 @@ def houses(n=160, seed=0):
         "town": rng.choice(["Zürich", "Genève", "Bern "], n),
         "garden": rng.choice([True, False], n),
         "area": rng.uniform(20, 200, n).round(2),
+        "income": rng.integers(1_000, 900_000, n),
         "sold": sold,
         "note": rng.choice(["keep me ", "  two spaces", "NA", "None"], n),
     })
@@ -32,8 +34,10 @@ def houses(n=160, seed=0):
 
 
 def exported(frame):
-    """The table as a European spreadsheet writes it: decimal commas, ';'."""
+    """The table as a European spreadsheet writes it: decimal commas, points between
+    thousands (`12.345`), ';' between fields."""
     text = frame.astype(str)
+    text["income"] = [f"{v:,}".replace(",", ".") for v in frame.income]
     for column in ("area", "price"):
         text[column] = [f"{v:.2f}".replace(".", ",") for v in frame[column]]
     text["sold"] = frame.sold.dt.strftime("%Y-%m-%d")
@@ -60,6 +64,7 @@ def by_hand(about, frame):
         "town": frame.town.str.strip().to_numpy(str),
         "garden": frame.garden.to_numpy("float32"),
         "area": frame.area.to_numpy("float32"),
+        "income": frame.income.to_numpy("float32"),
         "sold_days": ((frame.sold - origin).dt.days).to_numpy("float32"),
         "sold_year": frame.sold.dt.year.to_numpy("float32"),
         "sold_month": frame.sold.dt.month.to_numpy("float32"),
@@ -120,3 +125,31 @@ def test_a_value_that_cannot_be_read_names_its_line_and_column(trained, tmp_path
     assert str(error.value) == message
     assert main(["predict", str(root / "run"), "--csv", str(tmp_path / "new.csv")]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_comma_file_with_thousands_separators_predicts_its_own_rows(tmp_path):
+    from recipes import tabular
+
+    rng = np.random.default_rng(1)
+    n = 150
+    frame = pd.DataFrame({"income": rng.integers(1_000, 900_000, n),
+                          "member": rng.choice(["TRUE", "FALSE"], n),
+                          "joined": pd.Timestamp("2020-06-01 08:00")
+                          + pd.to_timedelta(rng.integers(0, 40_000, n), "h")})
+    frame["spend"] = (frame.income / 1000 + 20 * (frame.member == "TRUE")).round(2)
+    text = frame.astype(str).assign(income=[f"{v:,}" for v in frame.income],
+                                    joined=frame.joined.dt.strftime("%m/%d/%Y %H:%M"))
+    text.to_csv(tmp_path / "t.csv", index=False)  # "123,456" in quotes
+    result = tabular.train(csv=tmp_path / "t.csv", target="spend", epochs=1, verbose=0,
+                           diagnose=False, run_dir=tmp_path / "run")
+    notes = "\n".join(result.settings["data_notes"])
+    assert "read column 'income' as numbers with ',' between thousands" in notes
+    assert "joined_hour (hour)" in notes
+    served = recipes.load(result.export(tmp_path / "model"))
+    scored = served.predict_csv(tmp_path / "t.csv", tmp_path / "out.csv")
+    written = (tmp_path / "t.csv").read_text().splitlines()
+    out = (tmp_path / "out.csv").read_text().splitlines()
+    assert [o.rsplit(",", 1)[0] for o in out] == written  # fields as written, quotes too
+    typed = served.predict(frame.assign(member=frame.member == "TRUE"))
+    np.testing.assert_allclose(scored.prediction, typed.prediction, rtol=1e-5)
