@@ -38,7 +38,6 @@ file once it knows them, but guesses neither.
 
 import codecs
 import csv
-import io
 import re
 from pathlib import Path
 
@@ -69,7 +68,6 @@ DATE_FORMATS = tuple(
 )
 DATE_PARTS = ("days", "year", "month", "weekday", "hour")
 _NAMES = {"\t": "tab", ",": "','", ";": "';'", "|": "'|'"}
-_PLAIN = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _STYLES = {
     # style: (pattern of a value written that way, characters to drop, decimal mark)
     "thousands_comma": (r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", ",", "."),

@@ -1,10 +1,9 @@
 """Serving a table model (`recipes.load(...).predict`, `predict_csv`, the `predict` command)
 reads rows by the reading training stored (`recipes.data.reading`): a model trained on a
 Windows-1252, semicolon-separated file with decimal commas, points between thousands,
-booleans, dates and a shuffled
-row-number column predicts that file, its copies as .tsv, .xlsx and .parquet, and a typed
-DataFrame alike, writes each input field back as it was, and names the line and column of
-a value it cannot read."""
+booleans, dates and a shuffled row-number column predicts that file, its copies as .tsv,
+.xlsx and .parquet, and a typed DataFrame alike, writes each input field back as it was,
+and names the line and column of a value it cannot read."""
 
 import json
 
