@@ -403,7 +403,8 @@ def _numbers(text, style):
         pattern, drop, decimal = _STYLES[style]
         styled = text.str.fullmatch(pattern).fillna(False).astype(bool)
         if decimal != ".":  # a point is then between thousands only
-            text = text.where(styled | ~text.str.contains(".", regex=False).fillna(False).astype(bool))
+            pointed = text.str.contains(".", regex=False).fillna(False).astype(bool)
+            text = text.where(styled | ~pointed)
         if styled.any():
             converted = text[styled].str.replace(f"[{re.escape(drop)}]", "", regex=True)
             if decimal != ".":

@@ -102,7 +102,8 @@ def test_a_latin1_semicolon_file_with_decimal_commas(tmp_path):
     assert splits.reading["file"] == {"encoding": "cp1252", "sep": ";"}
     notes = "\n".join(splits.notes)
     assert "read t.csv as Windows-1252 (it is not UTF-8); --encoding (encoding=) overrides" in notes
-    assert "read t.csv with ';' between fields and ',' before decimals; --sep (sep=) overrides" in notes
+    assert ("read t.csv with ';' between fields and ',' before decimals; --sep (sep=) overrides"
+            in notes)
     # Given, the encoding and separator are used as they are.
     with pytest.raises(ValueError, match=r"t.csv cannot be read as utf-8 .*--encoding"):
         load_all(csv=tmp_path / "t.csv", encoding="utf-8")
@@ -147,8 +148,8 @@ def test_spreadsheets_and_parquet_by_their_extension(tmp_path):
 def test_a_missing_engine_names_the_extra(tmp_path, monkeypatch):
     people().to_excel(tmp_path / "t.xlsx", index=False)
     monkeypatch.setitem(sys.modules, "openpyxl", None)  # import openpyxl now fails
-    with pytest.raises(ValueError, match=r"^Reading .xlsx files needs openpyxl: "
-                                         r"pip install 'recipes\[tables\]' \(or pip install openpyxl\)\.$"):
+    with pytest.raises(ValueError, match=r"^Reading .xlsx files needs openpyxl: pip install "
+                                         r"'recipes\[tables\]' \(or pip install openpyxl\)\.$"):
         load_all(csv=tmp_path / "t.xlsx")
 
 
@@ -184,7 +185,8 @@ def test_missing_words_are_the_same_for_training_and_serving(tmp_path):
     expected = words.code.str.strip().where(~words.code.str.strip().isin(["NA", "None", "n/a"]), "")
     assert [c.decode() for c in x["code"]] == list(expected)  # "none" is a category
     assert np.isnan(x["x"]).sum() == len(words[::9])
-    served = reading.read_inputs(splits.reading, reading.read_file(tmp_path / "t.csv", text=True)[0])
+    rows = reading.read_file(tmp_path / "t.csv", text=True)[0]
+    served = reading.read_inputs(splits.reading, rows)
     assert list(served["code"]) == list(expected)
     np.testing.assert_array_equal(served["x"], x["x"])
 
@@ -264,7 +266,8 @@ def test_dates_and_times_become_numbers():
     x, _ = rows_in_order(splits)
     rule = splits.reading["columns"]["when"]
     origin = when.min().normalize()
-    assert rule["format"] == "%d.%m.%Y %H:%M" and rule["hour"] and rule["origin"] == str(origin.date())
+    assert rule["format"] == "%d.%m.%Y %H:%M" and rule["hour"]
+    assert rule["origin"] == str(origin.date())
     np.testing.assert_allclose(x["when_days"], (when - origin) / pd.Timedelta(days=1), rtol=1e-6)
     np.testing.assert_array_equal(x["when_hour"], when.hour)
     np.testing.assert_array_equal(x["when_year"], when.year)
