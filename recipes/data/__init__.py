@@ -7,8 +7,10 @@
 
 Modules: `sources` (TFDS image classification), `images` (images from TFDS, folders,
 arrays or a `tf.data.Dataset`), `splits` (`Splits`, seeded and
-time-ordered splits), `checks` (bad data caught before training), `tables` (CSV files and
-DataFrames, read with pandas),
+time-ordered splits), `checks` (bad data caught before training), `tables` (table files and
+DataFrames for the `tabular` recipe), `reading` (how a table's columns are read: file
+encodings and separators, numbers, booleans, dates, text; one set of rules for training
+and serving),
 `series` (the demo CO2 series, lag features), `pipeline` (`make_pipeline`), `augment`
 (presets that keep data natural). TensorFlow Datasets is imported only when a TFDS
 dataset is loaded.

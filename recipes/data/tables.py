@@ -1,32 +1,39 @@
-"""Tables: CSV files and pandas DataFrames as they come, read with pandas.
+"""Tables: files and pandas DataFrames as people export them, read with pandas.
 
     from recipes import data
     x, y, names = data.from_csv("series.csv", target="price")       # numbers only
     splits = data.load_table(csv="houses.csv", target="price")      # any columns
 
 `from_csv` reads a numeric table into arrays (the `regression` recipe's series).
-`load_table` reads any table for the `tabular` recipe: each column is a number, a small
-set of integers (categories) or text, and the task is chosen from the target column:
-text, booleans or integers with few distinct values mean classification, other numbers
-regression (`task=` overrides). Rows are shuffled into a seeded train / validation /
-test split (`recipes.data.splits.split_mask`), never taken in file order.
+`load_table` reads any table for the `tabular` recipe and decides how each column is
+read, by the rules of `recipes.data.reading` (one set for training and serving): numbers
+(thousands separators and decimal commas included), booleans, dates (days since the
+earliest, year, month, day of the week, hour) and text. The task is chosen from the
+target column: text, booleans or integers with few distinct values mean classification,
+other numbers regression (`task=` overrides). Rows are shuffled into a seeded train /
+validation / test split (`recipes.data.splits.split_mask`), never taken in file order.
 
-pandas parses the file (quoting, separators, encodings); what real tables hold is
-handled here:
+What real tables hold is handled here:
 
+- the file's encoding (UTF-8, with or without a byte-order mark, or Windows-1252) and
+  separator (comma, semicolon, tab, `|`) are detected, `.tsv`, `.xlsx` and `.parquet` read
+  by their extension, with a note on what was guessed;
 - a missing number (an empty field, `NA`, `NaN`) is data: it stays NaN, and the model
   fills it with the training median and flags it (`layers.FillMissing`); a missing text
   is a category of its own (`""`);
 - a row without a target is left out, with a note; a target with one value, or none, is
   an error;
 - a column missing in more than 95% of the rows, a constant column, and a column that
-  only identifies rows (strictly increasing integers, or text unique in every row, in a
-  table of more than 50 rows) are left out, with a note, unless named in `keep`;
+  only identifies rows are left out, with a note, unless named in `keep`. A column
+  identifies rows when, in a table of more than 50 rows, it holds the integers 1 to n
+  (or 0 to n - 1) in any order, or a different text in every row; or when, unique in
+  every row, it is named like an index (`rownames`, `Unnamed: 0`, `id`, `index` ...).
+  Other unique numbers (an income) are measurements and stay;
 - any column name works: each column gets an input name of letters, digits and `_`
   (`input_names`), unique, stable for the same header, and reported when it differs;
-- a stray word in a mostly numeric column (a typo, `1O` for `10`) and an infinite value
-  are errors naming the file line (the header is line 1) or the DataFrame row, all at
-  once: pandas would silently turn the column into text.
+- a stray word in a mostly numeric column (a typo, `1O` for `10`), an infinite value and
+  a date of another form are errors naming the file line (the header is line 1) or the
+  DataFrame row, all at once: pandas would silently turn the column into text.
 
 `from_csv` (the `regression` recipe's series) stays strict: every value must be a number.
 """
@@ -40,6 +47,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from recipes.data import reading
 from recipes.data.splits import Splits, split_mask
 
 TASKS = ("classification", "regression")
@@ -75,6 +83,11 @@ class TableSplits(Splits):
             missing) and `quantiles` (or `values`, the distinct integers); for text
             `vocabulary` (the values kept, most frequent first).
         left_out: `{column: reason}` of the columns that are not inputs.
+        reading: how the input columns are read, a plain dict that the export stores
+            and serving applies (`recipes.data.reading.read_inputs`): `file` (the
+            training file's `encoding` and `sep`, or `None`), `missing` (the words read
+            as a missing value) and `columns`, `{column: rule}` with each rule's input
+            name (`input`, or `inputs` by part for a date).
     """
 
     target: str = ""
@@ -83,6 +96,7 @@ class TableSplits(Splits):
     sources: dict = dataclasses.field(default_factory=dict)
     stats: dict = dataclasses.field(default_factory=dict)
     left_out: dict = dataclasses.field(default_factory=dict)
+    reading: dict = dataclasses.field(default_factory=dict)
 
     def edges(self, name, bins):
         """Increasing bin edges for the number input `name`: `bins + 1` quantiles of
@@ -101,96 +115,44 @@ class TableSplits(Splits):
         return edges.tolist()
 
 
-def read_csv(path, text=True):
-    """Reads a CSV file with a header row, indexed by file line number.
+def read_csv(path, text=True, encoding=None, sep=None):
+    """Reads a table file with a header row, indexed by file line number (the header is
+    line 1; spreadsheets: their row numbers), by the rules of `recipes.data.reading`: a
+    `.csv` or `.tsv` in any common encoding and separator, an `.xlsx` or a `.parquet`.
 
-    Blank lines are dropped (their numbers skipped). With `text=True` every value is a
-    stripped string (`""` where missing), so that no value is guessed or lost; with
-    `text=False` pandas reads numbers as numbers (NaN where missing: empty, `NA`, `NaN`
-    ...) and strips the text, which is lighter for a large table.
+    Blank lines are dropped (their numbers skipped). With `text=True` every field of a
+    text file is the string written (`""` where empty), so that no value is guessed or
+    lost; with `text=False` pandas reads plain numbers as numbers (NaN where missing),
+    which is lighter for a large table. `encoding` and `sep` override what is detected.
     """
-    options = dict(dtype=str, keep_default_na=False) if text else {}
-    try:
-        frame = pd.read_csv(path, skip_blank_lines=False, skipinitialspace=True, **options)
-    except FileNotFoundError:
-        raise ValueError(f"No such CSV file: {path}. Received: csv={str(path)!r}") from None
-    except pd.errors.EmptyDataError:
-        raise ValueError(f"{path} is empty: expected a header row of column names.") from None
-    except pd.errors.ParserError as e:
-        raise ValueError(f"{path} is not a well-formed CSV table: {e}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame.index = frame.index + 2  # line 1 is the header
-    if text:
-        frame = frame.apply(lambda column: column.str.strip())
-        frame = frame[(frame != "").any(axis=1)]
-    else:
-        for name in frame.columns:
-            if not pd.api.types.is_numeric_dtype(frame[name]) and not pd.api.types.is_bool_dtype(frame[name]):
-                frame[name] = frame[name].astype(str).str.strip().where(frame[name].notna())
-                frame.loc[frame[name] == "", name] = np.nan
-        frame = frame.dropna(how="all")
-    if frame.empty:
-        raise ValueError(f"{path} has a header but no data rows.")
-    return frame
+    return reading.read_file(path, text=text, encoding=encoding, sep=sep)[0]
 
 
-def _numbers(column):
-    """The column as float64 (NaN where missing or not a number) and the problems:
-    `[(line, kind)]` for missing, non-numeric, NaN and infinite values."""
-    values, missing = _parse(column)
-    return values, _problems(column, values, missing)
-
-
-def _parse(column):
-    """`(values, missing)`: the column as float64, NaN where it is not a finite
-    number, and where it is empty or NaN to begin with; vectorised."""
-    if pd.api.types.is_numeric_dtype(column):
-        values = column.to_numpy("float64", na_value=np.nan)
-        missing = np.isnan(values)
-    else:
-        text = column.astype(str).str.strip()
-        missing = column.isna().to_numpy() | (text == "").to_numpy()
-        values = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy("float64")
-    values = np.where(np.isinf(values), np.nan, values) if np.isinf(values).any() else values
-    return values, missing
-
-
-def _problems(column, values, missing):
-    """`[(line, kind)]` of the values of `column` that are not finite numbers: read
-    one by one, but only those."""
-    problems = []
-    for i in np.flatnonzero(~np.isfinite(values)):
+def _strict_numbers(column):
+    """`(values, problems)` of a column that must hold finite numbers only: float64 and
+    `[(line, why)]` of the values that are missing, NaN, infinite or words."""
+    rule = {"kind": "number", "style": "plain"}
+    values, bad = reading.read_column(column, rule)
+    found = []
+    for i in np.flatnonzero(np.isnan(values)):
         raw = str(column.iloc[i]).strip()
-        if missing[i]:
-            kind = "missing (NaN)"
-        elif raw.lower() in ("nan", "-nan", "+nan"):
-            kind = "NaN"
-        elif raw.lower().lstrip("+-") in ("inf", "infinity"):
-            kind = "infinite value"
-        else:
-            kind = f"non-numeric value {raw!r}"
-        problems.append((column.index[i], kind))
-    return problems
+        why = (reading.describe_bad(raw, rule) if bad[i]
+               else "NaN" if raw.lower().lstrip("+-") == "nan" else "missing (NaN)")
+        found.append((column.index[i], why))
+    return values, found
 
 
-def _report(source, problems, where):
-    if problems:
-        listed = "; ".join(f"{where} {line}, column {name!r}: {kind}"
-                           for line, name, kind in problems[:10])
-        more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
-        raise ValueError(
-            f"{source} has values that are not finite numbers ({len(problems)}): "
-            f"{listed}{more}. Fix or drop these rows."
-        )
-
-
-def _check_columns(source, frame, target, features):
+def _check_columns(source, frame, target, features, sep=None):
     header = list(frame.columns)
     for column in [target, *features]:
         if column not in header:
+            hint = ""
+            if sep is not None and len(header) == 1:
+                hint = (f" The file was read as one column with {sep!r} between fields: "
+                        "give its separator with --sep (sep=).")
             raise ValueError(
                 f"Column {column!r} is not in {source}. Available columns: {header}. "
-                f"Received: target={target!r}, features={features}"
+                f"Received: target={target!r}, features={features}.{hint}"
             )
     if target in features:
         raise ValueError(
@@ -219,14 +181,15 @@ def from_csv(path, target, features=None):
     >>> x, y, names = recipes.data.from_csv("houses.csv", target="price")
     """
     frame = read_csv(path)
+    frame.columns = [str(c).strip() for c in frame.columns]
     features = [h for h in frame.columns if h != target] if features is None else list(features)
     _check_columns(path, frame, target, features)
     columns, problems = [], []
     for name in [*features, target]:
-        values, bad = _numbers(frame[name])
+        values, bad = _strict_numbers(frame[name])
         columns.append(values)
         problems += [(line, name, kind) for line, kind in bad]
-    _report(path, sorted(problems, key=lambda p: p[0]), "line")
+    reading.report(path, problems, "line")
     values = np.stack(columns, axis=1)
     return values[:, :-1].astype("float32"), values[:, -1].astype("float32"), features
 
@@ -243,17 +206,23 @@ def load_table(
     test_split=0.15,
     seed=42,
     limit=None,
+    encoding=None,
+    sep=None,
 ):
-    """Reads a CSV file or a DataFrame as it comes into seeded, shuffled train /
+    """Reads a table file or a DataFrame as it comes into seeded, shuffled train /
     validation / test splits of `(dict of columns, target)`.
 
-    Missing numbers stay NaN (the model fills and flags them), missing text is `""`,
-    rows without a target are left out, and columns that are nearly empty, constant or
-    only identify rows are left out unless named in `keep`; see the module docstring.
-    Everything left out or renamed is said in the splits' `notes`.
+    How each column is read (number, boolean, date, text; its missing-value words) is
+    decided here, once, by the rules of `recipes.data.reading`, and kept in the splits'
+    `reading`, which the export stores and serving applies. Missing numbers stay NaN (the
+    model fills and flags them), missing text is `""`, rows without a target are left out,
+    and columns that are nearly empty, constant or only identify rows are left out unless
+    named in `keep`; see the module docstring. Everything left out, renamed or guessed
+    (the encoding, the separator, dates) is said in the splits' `notes`.
 
     Args:
-        csv: path of a CSV file with a header row. Defaults to `None`.
+        csv: path of a table file with a header row: `.csv` (any common encoding and
+            separator), `.tsv`, `.xlsx` or `.parquet`. Defaults to `None`.
         frame: a `pandas.DataFrame` instead of `csv`. Defaults to `None`.
         target: the column to predict.
         task: `"classification"` or `"regression"`. Defaults to `None`: text or
@@ -268,11 +237,15 @@ def load_table(
         test_split: fraction of the rows for the final test. Defaults to `0.15`.
         seed: seed of the split. Defaults to `42`.
         limit: keep only the first `limit` rows. Defaults to `None` (all).
+        encoding: the text encoding of `csv`. Defaults to `None` (detected: UTF-8,
+            with or without a byte-order mark, else Windows-1252).
+        sep: the field separator of `csv`, one character or `"tab"`. Defaults to
+            `None` (sniffed: comma, semicolon, tab or `|`).
 
     Returns:
-        A `TableSplits`: numbers and integer categories as float32 (NaN where
-        missing), text as strings; class ids (int64, in the order of `class_names`)
-        or float32 targets.
+        A `TableSplits`: numbers, booleans and the parts of dates as float32 (NaN where
+        missing), text as strings; class ids (int64, in the order of `class_names`) or
+        float32 targets.
 
     Example:
 
@@ -282,39 +255,44 @@ def load_table(
     """
     if task is not None and task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}. Received: task={task!r}")
-    source, where, table = _read_table(csv, frame, limit)
+    source, where, table, form, notes = _read_table(csv, frame, limit, encoding, sep)
     keep = [keep] if isinstance(keep, str) else list(keep)
     given = features is not None
     features = [c for c in table.columns if c != target] if features is None else list(features)
-    _check_columns(source, table, target, features + [c for c in keep if c not in features])
+    _check_columns(source, table, target, features + [c for c in keep if c not in features],
+                   form.get("sep"))
 
-    y, task, class_names, problems = _target(table[target], task)
-    known, notes = _rows_with_a_target(source, table[target], y, task, class_names, problems)
-    kinds, values, left_out = _features(table, features, keep, given, problems)
-    _report(source, sorted(problems, key=lambda p: p[0]), where)
+    separator = form.get("sep", ",")
+    y, task, class_names, (problems, count) = _target(table[target], task, separator)
+    known, more = _rows_with_a_target(source, table[target], y, task, class_names, problems)
+    notes += more
+    rules, values, left_out, (found, n) = _features(table, features, keep, given, separator)
+    reading.report(source, problems + found, where, count + n)
     notes += [f"left out column {column!r}: {reason}; to use it: "
               f"--keep {shlex.quote(column)} (keep=[{column!r}])"
               for column, reason in left_out.items()]
-    if not kinds:
+    if not rules:
         raise ValueError(f"{source} has no column besides the target {target!r} to learn from"
                          + (f" (left out: {left_out})." if left_out else "."))
-    names = input_names(kinds)
-    renamed = {c: n for c, n in names.items() if c != n}
+    rules, inputs, kinds, sources, more = _inputs(rules, values, separator)
+    notes += more
+    renamed = {c: r["input"] for c, r in rules.items() if "input" in r and r["input"] != c}
     if renamed:
         notes.append("input names for the model and its export (column -> input): "
                      + ", ".join(f"{c!r} -> {n!r}" for c, n in renamed.items()))
 
-    y, values = y[known], {c: v[known] for c, v in values.items()}
+    y, inputs = y[known], {name: v[known] for name, v in inputs.items()}
     train, validation, test = _split_rows(source, y, task, validation_split, test_split, seed)
-    stats = {names[c]: _stats(kind, values[c][train]) for c, kind in kinds.items()}
-    notes += _gaps_note(kinds, values)
+    stats = {name: _stats(kind, inputs[name][train]) for name, kind in kinds.items()}
+    notes += _gaps_note(kinds, inputs, sources)
 
     def part(mask):
         if not mask.any():
             return None
-        x = {names[c]: v[mask] for c, v in values.items()}
-        return tf.data.Dataset.from_tensor_slices((x, y[mask]))
+        return tf.data.Dataset.from_tensor_slices(({n: v[mask] for n, v in inputs.items()},
+                                                   y[mask]))
 
+    file = {k: form[k] for k in ("encoding", "sep") if k in form} or None
     return TableSplits(
         name=str(csv).rsplit("/", 1)[-1] if csv is not None else "frame",
         train=part(train),
@@ -329,29 +307,32 @@ def load_table(
         notes=tuple(notes),
         target=target,
         task=task,
-        columns={names[c]: k for c, k in kinds.items()},
-        sources={n: c for c, n in names.items()},
+        columns=kinds,
+        sources=sources,
         stats=stats,
         left_out=left_out,
+        reading={"file": file, "missing": list(reading.MISSING), "columns": rules},
     )
 
 
-def _read_table(csv, frame, limit):
-    """`(source, where, table)`: the table read from `csv` or copied from `frame`, its
-    first `limit` rows, with the words errors use for it and for a place in it."""
+def _read_table(csv, frame, limit, encoding=None, sep=None):
+    """`(source, where, table, form, notes)`: the table read from `csv` or copied from
+    `frame`, its first `limit` rows, with the words errors use for it and for a place in
+    it, how the file was read and notes on what was guessed."""
     if (csv is None) == (frame is None):
         raise ValueError("Give a table as csv= (a file) or frame= (a pandas DataFrame), one of them.")
     if csv is not None:
-        source, where, table = str(csv), "line", read_csv(csv, text=False)
+        table, form, notes = reading.read_file(csv, encoding=encoding, sep=sep)
+        source, where = str(csv), form["where"]
     else:
         if not isinstance(frame, pd.DataFrame):
             raise ValueError(f"frame must be a pandas DataFrame. Received: {type(frame).__name__}")
-        source, where = "the DataFrame", "row"
+        source, where, form, notes = "the DataFrame", "row", {}, []
         table = frame.copy()
-        table.columns = [str(c) for c in table.columns]
         if table.empty:
             raise ValueError("The DataFrame has no rows.")
-    return source, where, table if limit is None else table.iloc[:limit]
+    table.columns = [str(c).strip() for c in table.columns]
+    return source, where, table if limit is None else table.iloc[:limit], form, notes
 
 
 def _rows_with_a_target(source, column, y, task, class_names, problems):
@@ -373,20 +354,75 @@ def _rows_with_a_target(source, column, y, task, class_names, problems):
     return known, notes
 
 
-def _features(table, features, keep, given, problems):
-    """`(kinds, values, left_out)` of the feature columns: each column's kind and
-    values, and the reason for each column left out (none when `features` were given or
-    the column is in `keep`). Bad values are added to `problems`."""
-    kinds, values, left_out = {}, {}, {}
+def _features(table, features, keep, given, sep):
+    """`(rules, values, left_out, (problems, count))` of the feature columns: how each
+    input column is read (`recipes.data.reading.decide`) and its values, the reason for
+    each column left out (none when `features` were given or the column is in `keep`),
+    and the values that cannot be read."""
+    rules, values, left_out, problems, count = {}, {}, {}, [], 0
     for column in features:
-        kind, column_values, bad = _column(table[column])
-        problems += [(line, column, what) for line, what in bad]
-        reason = None if (given or column in keep) else _leave_out(kind, column_values, len(table))
+        rule, column_values, bad = reading.decide(table[column], sep)
+        listed, n = reading.problems(table[column], bad, rule, column)
+        problems, count = problems + listed, count + n
+        reason = (None if (given or column in keep)
+                  else _leave_out(column, rule, column_values, len(table)))
         if reason:
             left_out[column] = reason
         else:
-            kinds[column], values[column] = kind, column_values
-    return kinds, values, left_out
+            rules[column], values[column] = rule, column_values
+    return rules, values, left_out, (problems, count)
+
+
+def _inputs(rules, values, sep=","):
+    """`(rules, inputs, kinds, sources, notes)`: the rules with their input names, the
+    model's inputs (`recipes.data.reading.inputs_of`, as serving makes them), the kind
+    of each input, the column each reads and notes on dates and number styles (those
+    the file's separator does not say: a decimal comma in a `;` file goes unsaid)."""
+    parts, notes = {}, []
+    labels = []
+    for column, rule in rules.items():
+        if rule["kind"] == "date":
+            derived = reading.date_parts(values[column], rule)
+            parts[column] = [p for p, v in derived.items() if len(np.unique(v[~np.isnan(v)])) > 1]
+            labels += [f"{column} {p}" for p in parts[column]]
+        else:
+            labels.append(column)
+    names = iter(_spell(labels))
+    named = {}
+    for column, rule in rules.items():
+        if rule["kind"] == "date":
+            named[column] = dict(rule, inputs={p: next(names) for p in parts[column]})
+            constant = [p for p in reading.DATE_PARTS[:4] if p not in parts[column]]
+            notes.append(
+                f"read column {column!r} as dates ({rule['format']}): "
+                + ", ".join(f"{n} ({_PART_WORDS[p].format(origin=rule['origin'])})"
+                            for p, n in named[column]["inputs"].items())
+                + (f"; the same {' and '.join(constant)} in every row" if constant else ""))
+        else:
+            named[column] = dict(rule, input=next(names))
+            if rule.get("style") in _STYLE_WORDS and (sep, rule["style"]) != (";", "decimal_comma"):
+                notes.append(f"read column {column!r} as numbers {_STYLE_WORDS[rule['style']]}")
+    inputs, kinds, sources = {}, {}, {}
+    for column, rule in named.items():
+        for name, array in reading.inputs_of(rule, values[column]).items():
+            inputs[name], sources[name] = array, column
+            kinds[name] = "text" if rule["kind"] == "text" else _kind(array)
+    return named, inputs, kinds, sources, notes
+
+
+_PART_WORDS = {"days": "days since {origin}", "year": "year", "month": "month",
+               "weekday": "day of the week, 0 is Monday", "hour": "hour"}
+_STYLE_WORDS = {"thousands_comma": "with ',' between thousands",
+                "decimal_comma": "with ',' before decimals"}
+
+
+def _kind(values):
+    """`"integer_category"` for whole numbers with at most `MAX_INT_CATEGORIES` values,
+    else `"number"`."""
+    distinct = np.unique(values[~np.isnan(values)])
+    if np.all(distinct == np.round(distinct)) and len(distinct) <= MAX_INT_CATEGORIES:
+        return "integer_category"
+    return "number"
 
 
 def _split_rows(source, y, task, validation_split, test_split, seed):
@@ -405,13 +441,14 @@ def _split_rows(source, y, task, validation_split, test_split, seed):
     return train, validation, test
 
 
-def _gaps_note(kinds, values):
+def _gaps_note(kinds, values, sources):
     """A note on the missing numbers (filled inside the model), or none."""
     missing = {}
-    for column, kind in kinds.items():
-        gaps = 0 if kind == "text" else int(np.isnan(values[column]).sum())
+    for name, kind in kinds.items():
+        gaps = 0 if kind == "text" else int(np.isnan(values[name]).sum())
         if gaps:
-            missing[column] = gaps
+            column = sources[name]
+            missing[column] = max(missing.get(column, 0), gaps)
     if not missing:
         return []
     return [f"{sum(missing.values())} missing numbers in {len(missing)} column(s) "
@@ -431,8 +468,14 @@ def input_names(columns):
     >>> input_names(["od280/od315", "Age", "age", "2nd try"])
     {'od280/od315': 'od280_od315', 'Age': 'Age', 'age': 'age_2', '2nd try': 'c_2nd_try'}
     """
-    names, seen = {}, set()
-    for column in columns:
+    columns = list(columns)
+    return dict(zip(columns, _spell(columns)))
+
+
+def _spell(labels):
+    """`input_names` of a list of labels, as a list (labels may repeat)."""
+    names, seen = [], set()
+    for column in labels:
         spelled = str(column).translate(_LETTERS)
         ascii_name = unicodedata.normalize("NFKD", spelled).encode("ascii", "ignore").decode()
         base = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", ascii_name)).strip("_") or "column"
@@ -441,7 +484,7 @@ def input_names(columns):
         while name.lower() in seen:
             name, i = f"{base}_{i}", i + 1
         seen.add(name.lower())
-        names[column] = name
+        names.append(name)
     return names
 
 
@@ -450,28 +493,38 @@ _LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "
                           "Œ": "OE", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "þ": "th"})
 
 
-def _leave_out(kind, values, rows):
-    """Why a feature column is not an input by default, or `None`."""
+def _leave_out(name, rule, values, rows):
+    """Why a feature column is not an input by default, or `None`: missing in nearly
+    every row, one value, or only identifying rows (see the module docstring)."""
+    kind = rule["kind"]
     if kind == "text":
-        counts = pd.Series(values).value_counts()
-        filled = len(values) - counts.get("", 0)
-        missing = 1 - filled / len(values)
-        distinct = len(counts)
-        identifies = rows > MIN_ROWS_FOR_IDS and filled == len(values) and distinct == rows
+        filled = values != ""
+    elif kind == "date":
+        filled = ~np.isnat(values)
     else:
-        finite = values[~np.isnan(values)]
-        missing = 1 - len(finite) / len(values)
-        distinct = len(np.unique(finite)) + (missing > 0)
-        identifies = (rows > MIN_ROWS_FOR_IDS and missing == 0
-                      and np.all(finite == np.round(finite)) and np.all(np.diff(finite) > 0))
+        filled = ~np.isnan(values)
+    missing = 1 - filled.mean()
+    distinct = len(np.unique(values[filled])) + (missing > 0)
     if missing > MAX_MISSING:
         return f"missing in {missing:.0%} of the rows"
     if distinct < 2:
         return "the same value in every row"
-    if identifies:
-        what = "strictly increasing integers" if kind != "text" else "a different text in every row"
-        return f"it only identifies rows ({what})"
+    if missing > 0 or distinct < rows or kind in ("date", "boolean"):
+        return None
+    if rows > MIN_ROWS_FOR_IDS and kind == "text":
+        return "it only identifies rows (a different text in every row)"
+    low, high = (values.min(), values.max()) if kind == "number" else (None, None)
+    if (rows > MIN_ROWS_FOR_IDS and kind == "number" and low in (0, 1) and high - low == rows - 1
+            and np.all(values == np.round(values))):
+        return f"it only identifies rows (the integers {low:.0f} to {high:.0f}, in any order)"
+    if _INDEX_NAME.fullmatch(name.strip().lower()):
+        return "it only identifies rows (named like an index, and unique)"
     return None
+
+
+# Names of columns that number rows: R's and pandas' row names, readr's unnamed column.
+_INDEX_NAME = re.compile(r"|id|idx|index|row|rowid|row_id|rowname|rownames|row\.names|row_names"
+                         r"|unnamed: ?\d+|\.\.\.\d+")
 
 
 def _stats(kind, values):
@@ -496,63 +549,19 @@ def _known_targets(y, task):
     return y >= 0 if task == "classification" else np.isfinite(y)
 
 
-def _text_or_numbers(column):
-    """`(text, values, problems)` of a column that is not boolean: `text` (stripped
-    strings, `""` where missing) when it holds text, else `None`, its numbers (NaN where
-    missing) and the values that are neither (problems: typos, infinities; a gap is data,
-    not a problem). A column of strings is text unless nearly every value (90%) is a
-    number: then the others are typos."""
-    numeric = pd.api.types.is_numeric_dtype(column)
-    sample = None if numeric else column.dropna().iloc[:1000]
-    if sample is not None and len(sample) and np.isfinite(_parse(sample)[0]).mean() < 0.5:
-        return _text(column), None, []  # plainly text: no need to parse it all
-    values, missing = _parse(column)
-    if not numeric:
-        filled = ~missing
-        if not filled.any() or np.isfinite(values[filled]).mean() < 0.9:
-            return _text(column), None, []
-    bad = np.isnan(values) & ~missing
-    if not bad.any():
-        return None, values, []
-    found = _problems(column, np.where(bad, np.nan, 0.0), missing)
-    return None, values, [(line, kind) for line, kind in found if kind != "NaN"]
-
-
-def _text(column):
-    """Stripped strings, `""` where missing."""
-    return column.astype(str).str.strip().where(column.notna(), "")
-
-
-def _column(column):
-    """(kind, values, problems) of a feature column; see `load_table`."""
-    if pd.api.types.is_bool_dtype(column):
-        return "integer_category", column.to_numpy("float32"), []
-    text, values, problems = _text_or_numbers(column)
-    if text is not None:
-        return "text", text.to_numpy(object).astype(str), []
-    values = np.where(np.isfinite(values), values, np.nan)
-    distinct = np.unique(values[~np.isnan(values)])
-    if np.all(distinct == np.round(distinct)) and len(distinct) <= MAX_INT_CATEGORIES:
-        return "integer_category", values.astype("float32"), problems
-    return "number", values.astype("float32"), problems
-
-
-def _target(column, task):
-    """(y, task, class_names, problems) of the target column; a missing target is -1
-    (classes) or NaN (numbers)."""
-    if pd.api.types.is_bool_dtype(column):
-        text, values, problems = None, column.to_numpy("float64"), []
-        task = task or "classification"
-    else:
-        text, values, problems = _text_or_numbers(column)
-    if text is not None:
+def _target(column, task, sep=","):
+    """`(y, task, class_names, (problems, count))` of the target column, read as numbers
+    or text (`recipes.data.reading.number_or_text`; booleans are text: `True`, `False`);
+    a missing target is -1 (classes) or NaN (numbers)."""
+    rule, values, bad = reading.number_or_text(column, sep)
+    problems = reading.problems(column, bad, rule)
+    if rule["kind"] == "text":
         if task == "regression":
             raise ValueError(f"The target {column.name!r} holds text: it cannot be regressed.")
         task = "classification"
-        names = tuple(sorted(set(text) - {""}))
-        y = pd.Categorical(text, categories=names).codes.astype("int64")  # "": -1
+        names = tuple(sorted(set(values) - {""}))
+        y = pd.Categorical(values, categories=names).codes.astype("int64")  # "": -1
     else:
-        values = np.where(np.isfinite(values), values, np.nan)
         distinct = np.unique(values[~np.isnan(values)])
         if task is None:
             whole = np.all(distinct == np.round(distinct))

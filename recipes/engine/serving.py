@@ -12,11 +12,16 @@ signature, exactly as TF Serving would; what its inputs and outputs are comes fr
 `recipes.json` written beside it (`recipes.engine.export.write_about`). A run directory
 holds its export in `RUN_DIR/model` (written by `python -m recipes train`).
 
-Rows are matched to inputs by column name: the table's own column name, or the input
-name. A column the model needs and the rows lack is an error naming it; other columns
-(the target among them) are carried through to the output untouched. A missing number
-(`""`, `NA`, `NaN` ...) or text is served as missing, as in training; a number column
-holding a word is an error naming the line.
+Rows are read by the rules training decided for each column (its kind, missing-value
+words, number style, date form), stored in `recipes.json` as the table's `reading` and
+applied by `recipes.data.reading.read_inputs`: the one reader of tables, for training and
+serving. Rows are matched to inputs by column name: the table's own column name, or the
+input name. A column the model needs and the rows lack is an error naming it; a value the
+column's rule cannot read (a word in a number column, an infinite number, a date of
+another form) is an error naming its line (row) and column. `predict_csv` reads the file
+as text and writes every input column back as it was written, with the prediction
+columns added, in the file's own encoding and separator; other columns (the target among
+them) are carried through untouched.
 """
 
 import json
@@ -26,14 +31,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from pandas._libs.parsers import STR_NA_VALUES  # the strings pandas reads as missing
 
+from recipes.data import reading
 from recipes.data.images import IMAGE_EXTENSIONS, decode_files
-from recipes.data.tables import read_csv
 from recipes.engine.export import ABOUT
 
 BATCH = 4096
-_MISSING = {v.lower() for v in STR_NA_VALUES} | {""}
 
 
 def find_export(path):
@@ -96,9 +99,15 @@ class Served:
         return columns
 
     # -- tables ------------------------------------------------------------------------
-    def predict(self, data, source="the rows"):
+    def predict(self, data, source="the rows", where="row"):
         """Predictions for a table's rows (a DataFrame, or a dict of columns) or for
         images (an array of the export's image shape).
+
+        Args:
+            data: the rows, or the images.
+            source: how errors name the rows. Defaults to `"the rows"`.
+            where: how errors name a row's place (`"line"` for a file). Defaults to
+                `"row"` (the DataFrame's index).
 
         Returns:
             For a table, a copy of the rows with the prediction columns added:
@@ -118,43 +127,34 @@ class Served:
         if not isinstance(frame, pd.DataFrame):
             raise ValueError(f"predict takes a pandas DataFrame or a dict of columns. "
                              f"Received: {type(data).__name__}")
-        out = self._call(self._table_inputs(frame, source))
+        out = self._call(reading.read_inputs(self.reading, frame, source, where))
         return frame.assign(**self._columns(out))
 
-    def _table_inputs(self, frame, source):
-        where = "line" if source != "the rows" else "row"
-        raw = {}
-        for spec in self.about["inputs"]:
-            column = spec["column"] if spec["column"] in frame.columns else spec["name"]
-            if column not in frame.columns:
-                raise ValueError(
-                    f"{source} lack the column {spec['column']!r}, which the model needs "
-                    f"(it reads {', '.join(repr(s['column']) for s in self.about['inputs'])})."
-                )
-            values = frame[column]
-            text = values.astype(str).str.strip()
-            missing = values.isna().to_numpy() | text.str.lower().isin(_MISSING).to_numpy()
-            if spec["dtype"] == "string":
-                raw[spec["name"]] = np.where(missing, "", text.to_numpy(object)).astype(str)
-                continue
-            numbers = pd.to_numeric(values.where(~missing), errors="coerce").to_numpy("float32")
-            bad = np.flatnonzero(np.isnan(numbers) & ~missing)
-            if len(bad):
-                line = frame.index[bad[0]]
-                raise ValueError(
-                    f"{source}, {where} {line}, column {column!r}: {values.iloc[bad[0]]!r} is "
-                    f"not a number ({len(bad)} such value(s) in the column)."
-                )
-            raw[spec["name"]] = numbers
-        return raw
+    @property
+    def reading(self):
+        """How the model reads a table's columns (`recipes.data.reading`): as stored at
+        training, or plain numbers and text for an export written before readings were."""
+        return self.about.get("reading") or reading.reading_of_inputs(self.about["inputs"])
 
-    def predict_csv(self, csv, out=None):
-        """Reads `csv`, predicts every row and writes the rows (as they were read) with
-        the prediction columns added to `out` (a path; `None`: standard output).
-        Returns the DataFrame."""
-        frame = read_csv(csv, text=True)
-        scored = self.predict(frame, source=str(csv))
-        scored.to_csv(out if out is not None else sys.stdout, index=False)
+    def predict_csv(self, csv, out=None, encoding=None, sep=None):
+        """Reads the table file `csv` (`.csv`, `.tsv`, `.xlsx`, `.parquet`), predicts every
+        row and writes the rows (each field of a text file as it was written) with the
+        prediction columns added to `out` (a path: `.xlsx` and `.parquet` by extension,
+        else text in the input's encoding and separator; `None`: standard output).
+        Returns the DataFrame.
+
+        Args:
+            csv: the rows to predict.
+            out: where to write them. Defaults to `None` (standard output).
+            encoding: the text encoding of `csv`. Defaults to `None`: detected, the
+                training file's where it fits.
+            sep: the separator of `csv`. Defaults to `None`: sniffed, the training
+                file's where it fits.
+        """
+        frame, form, _ = reading.read_file(csv, text=True, encoding=encoding, sep=sep,
+                                           prefer=self.reading.get("file"))
+        scored = self.predict(frame, source=str(csv), where=form["where"])
+        reading.write_file(scored, out if out is not None else sys.stdout, form)
         return scored
 
     # -- images ------------------------------------------------------------------------
@@ -200,8 +200,10 @@ class Served:
             lines.append(f"  a table {what} of {about['target']!r}; serving inputs "
                          "(input name <- table column, dtype):")
             width = max(len(s["name"]) for s in about["inputs"])
+            rules = self.reading["columns"]
             for spec in about["inputs"]:
-                lines.append(f"    {spec['name']:<{width}} <- {spec['column']!r} ({spec['dtype']})")
+                lines.append(f"    {spec['name']:<{width}} <- {spec['column']!r} ({spec['dtype']}"
+                             f"{_read_as(rules.get(spec['column']), spec['name'])})")
             for column, reason in about.get("left_out", {}).items():
                 lines.append(f"  not an input: {column!r} ({reason})")
         lines.append(f"  outputs: {', '.join(about['outputs'])}")
@@ -211,6 +213,20 @@ class Served:
 
     def __repr__(self):
         return f"<Served {self.about['kind']} model at {self.path}>"
+
+
+def _read_as(rule, name):
+    """How `describe` says a column is read, beside the input's dtype."""
+    if rule is None or rule["kind"] == "text":
+        return ""
+    if rule["kind"] == "boolean":
+        return "; true 1, false 0"
+    if rule["kind"] == "date":
+        part = next(p for p, n in rule["inputs"].items() if n == name)
+        what = f"days since {rule['origin']}" if part == "days" else part
+        return f"; {what} of a date, {rule['format']}"
+    style = rule.get("style", "plain")
+    return "" if style == "plain" else f"; numbers {style.replace('_', ' ')}"
 
 
 def load(path):

@@ -133,7 +133,9 @@ class TableTask(Recipe):
     """
 
     data_options = {
-        "csv": DataOption("a CSV file with a header row", metavar="FILE"),
+        "csv": DataOption(
+            "a table file with a header row: .csv (any common encoding and separator), "
+            ".tsv, .xlsx or .parquet", metavar="FILE"),
         "target": DataOption("the column to predict", metavar="COLUMN"),
         "task": DataOption(
             "classification or regression (default: chosen from the target column)",
@@ -143,6 +145,12 @@ class TableTask(Recipe):
             "columns to use even if they look like row ids, constant or nearly empty",
             nargs="+", metavar="COLUMN",
         ),
+        "encoding": DataOption(
+            "the text encoding of --csv, e.g. utf-8 or cp1252 (default: detected)",
+            metavar="NAME"),
+        "sep": DataOption(
+            "the field separator of --csv, one character or tab (default: sniffed)",
+            metavar="CHAR"),
         "frame": DataOption("a pandas DataFrame instead of csv", cli=False),
     }
 
@@ -157,7 +165,7 @@ class TableTask(Recipe):
         raise NotImplementedError(f"{type(self).__name__} has no demo table.")
 
     def load_data(self, data_dir=None, limit=None, seed=42, *, csv=None, frame=None,
-                  target=None, task=None, keep=()):
+                  target=None, task=None, keep=(), encoding=None, sep=None):
         """Seeded, shuffled `TableSplits` of the table given (see
         `recipes.data.load_table`), or of the demo table."""
         if csv is None and frame is None:
@@ -170,7 +178,7 @@ class TableTask(Recipe):
             )
         return recipe_data.load_table(
             csv=csv, frame=frame, target=target, task=task, keep=keep or (), limit=limit,
-            seed=seed,
+            seed=seed, encoding=encoding, sep=sep,
             validation_split=self.defaults["validation_split"],
         )
 
@@ -277,7 +285,7 @@ class TableTask(Recipe):
             inputs=[dict(name=name, column=data.sources[name],
                          dtype="string" if kind == "text" else "float32")
                     for name, kind in data.columns.items()],
-            left_out=data.left_out,
+            left_out=data.left_out, reading=data.reading,
         )
 
         def export(path):
