@@ -322,9 +322,17 @@ def _add_runs(sub):
     p = sub.add_parser("predict", help="predict new rows or images with an export or a run")
     p.add_argument("model", help="an export (--export DIR) or a run directory")
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--csv", metavar="FILE", help="rows to predict (a CSV file with a header)")
+    source.add_argument("--csv", metavar="FILE",
+                        help="rows to predict: a table file with a header (.csv, .tsv, .txt, "
+                             ".xlsx, .parquet), its fields written back as they were")
     source.add_argument("--images", metavar="DIR", help="a folder of images to predict")
     p.add_argument("--out", metavar="FILE", help="where to write the CSV (default: stdout)")
+    p.add_argument("--encoding", metavar="NAME",
+                   help="the text encoding of --csv (default: detected, the training file's "
+                        "where it fits)")
+    p.add_argument("--sep", metavar="CHAR",
+                   help="the field separator of --csv, one character or tab (default: "
+                        "sniffed, the training file's where it fits)")
 
     p = sub.add_parser("describe", help="what an export takes and returns")
     p.add_argument("model", help="an export (--export DIR) or a run directory")
@@ -524,7 +532,7 @@ def _serve(args):
         print(served.describe())
         return 0
     if args.csv:
-        scored = served.predict_csv(args.csv, args.out)
+        scored = served.predict_csv(args.csv, args.out, encoding=args.encoding, sep=args.sep)
     else:
         scored = served.predict_images(args.images, args.out)
     if args.out:

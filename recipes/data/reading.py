@@ -486,7 +486,7 @@ def date_parts(values, rule):
     index = pd.DatetimeIndex(values)
     missing = index.isna()
     days = (values - np.datetime64(rule["origin"], "ns")) / np.timedelta64(1, "D")
-    parts = {"days": days, "year": index.year, "month": index.month, "weekday": index.dayofweek}
+    parts = {"days": days, "year": index.year, "month": index.month, "weekday": index.day_of_week}
     if rule.get("hour"):
         parts["hour"] = index.hour
     return {p: np.where(missing, np.nan, np.asarray(v, "float64")) for p, v in parts.items()}

@@ -67,7 +67,7 @@ def by_hand(about, frame):
         "sold_days": ((frame.sold - origin).dt.days).to_numpy("float32"),
         "sold_year": frame.sold.dt.year.to_numpy("float32"),
         "sold_month": frame.sold.dt.month.to_numpy("float32"),
-        "sold_weekday": frame.sold.dt.dayofweek.to_numpy("float32"),
+        "sold_weekday": frame.sold.dt.day_of_week.to_numpy("float32"),
         "note": frame.note.str.strip().replace({"NA": "", "None": ""}).to_numpy(str),
     }
 
@@ -152,3 +152,19 @@ def test_a_comma_file_with_thousands_separators_predicts_its_own_rows(tmp_path):
     assert [o.rsplit(",", 1)[0] for o in out] == written  # fields as written, quotes too
     typed = served.predict(frame.assign(member=frame.member == "TRUE"))
     np.testing.assert_allclose(scored.prediction, typed.prediction, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_predict_on_the_command_line_takes_the_encoding_and_separator_given(trained, tmp_path,
+                                                                            capsys):
+    root, frame = trained
+    exported(frame).iloc[:10].to_csv(tmp_path / "new.txt", sep="|", index=False,
+                                     encoding="cp1252")
+    out = tmp_path / "scored.txt"
+    assert main(["predict", str(root / "run"), "--csv", str(tmp_path / "new.txt"),
+                 "--sep", "|", "--encoding", "cp1252", "--out", str(out)]) == 0
+    assert out.read_bytes().splitlines()[0].endswith(b"|prediction")
+    # The encoding given is the one used: this file is not UTF-8.
+    assert main(["predict", str(root / "run"), "--csv", str(tmp_path / "new.txt"),
+                 "--encoding", "utf-8"]) == 2
+    assert "utf-8" in capsys.readouterr().err
