@@ -67,7 +67,7 @@ def check_people(splits, frame):
     np.testing.assert_array_equal(x["sold_days"], (frame.sold - origin).dt.days)
     np.testing.assert_array_equal(x["sold_year"], frame.sold.dt.year)
     np.testing.assert_array_equal(x["sold_month"], frame.sold.dt.month)
-    np.testing.assert_array_equal(x["sold_weekday"], frame.sold.dt.dayofweek)
+    np.testing.assert_array_equal(x["sold_weekday"], frame.sold.dt.day_of_week)
     assert splits.reading["columns"]["sold"]["origin"] == str(origin.date())
     return x
 
