@@ -280,7 +280,8 @@ def test_help_shows_every_default_and_where_things_are_written():
         assert ("fix the peak learning rate instead of tuning it (default: tuned on a log "
                 f"scale; trial 0 takes {d['learning_rate']:g})") in tuned
         assert f"report.html in DIRECTORY/{name} (default: tuning)" in tuned
-    assert "(default: 200, fewer for a large table)" in cli_help("train", "tabular")
+    epochs = recipes.get("tabular").defaults["epochs"]
+    assert f"(default: {epochs}, fewer for a large table)" in cli_help("train", "tabular")
     text = cli_help("train", "cnn")
     assert "--tensorboard write TensorBoard logs to RUN_DIR/logs" in text
     assert "--export DIR also export the SavedModel to DIR (beside RUN_DIR/model)" in text
