@@ -28,9 +28,9 @@ were chosen on three kinds of 10,000 images (`benchmarks/cnn_defaults.py`): `--a
 shrinks them on the diagnosis of the run.
 
 From a pretrained backbone: the hyperparameter `backbone` (`hp={"backbone": NAME}`, CLI
-`--hp backbone=NAME`; `tune` chooses it among `none` and the four names of
-`recipes.engine.backbone.BACKBONES`: `mobilenet_v3_small`, `mobilenet_v3_large`,
-`efficientnet_v2_b0`, `resnet50`) puts a Keras application, ImageNet weights from
+`--hp backbone=NAME`, one of the four names of `recipes.engine.backbone.BACKBONES`:
+`mobilenet_v3_small`, `mobilenet_v3_large`, `efficientnet_v2_b0`, `resnet50`; `tune`
+chooses among `none` and those whose weights are in Keras's cache) puts a Keras application, ImageNet weights from
 Keras's cache or the file `weights=PATH` (`--weights PATH`), under a dropout and softmax
 head, its preprocessing inside the model, and trains it as fastai's
 `fine_tune` does: the head alone, then the whole network at a tenth of the rate (see
@@ -83,9 +83,22 @@ class Cnn(ImageTask):
         splits = super().load_data(data_dir, limit, seed, **image_options)
         return backbones.with_weights(splits, weights)
 
+    def hyperparameters(self, hp=None):
+        """`Recipe.hyperparameters`, with `backbone` checked against every backbone
+        the recipe knows (`recipes.engine.backbone.CHOICES`), not only those a search
+        would try."""
+        if isinstance(hp, dict) and "backbone" in hp:
+            values = dict(hp)
+            name = values.pop("backbone")
+            backbones.check_name(name)
+            hp = super().hyperparameters(values)
+            hp.values["backbone"] = name
+            return hp
+        return super().hyperparameters(hp)
+
     def build_model(self, hp=None, data=None):
         hp = hyperparameters(hp)
-        name = hp.Choice("backbone", list(backbones.CHOICES), default="none")
+        name = hp.Choice("backbone", backbones.choices(hp.values.get("backbone")), default="none")
         if name != "none":
             return self.pretrained(hp, data, name)
         if getattr(data, "weights", None) is not None:

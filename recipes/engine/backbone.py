@@ -74,7 +74,7 @@ BACKBONES = {
     "resnet50": Backbone(
         "ResNet50", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", caffe=True),
 }
-# The values of the `backbone` hyperparameter: "none" trains the recipe's own convnet.
+# What the `backbone` hyperparameter can name: "none" trains the recipe's own convnet.
 CHOICES = ("none", *BACKBONES)
 
 
@@ -113,6 +113,17 @@ def check_file(weights):
         )
     if not path.is_file():
         raise ValueError(f"The weights file {path} does not exist. Received: weights={str(weights)!r}")
+
+
+def choices(named=None):
+    """The values of the `backbone` hyperparameter: `"none"`, the backbones whose
+    ImageNet weights are in Keras's cache, and `named` (a backbone asked for by name,
+    whose weights Keras downloads or a file gives). A search then tries only backbones
+    it can build: a machine without a network fails no trial for want of weights."""
+    if named is not None:
+        check_name(named)
+    return ["none", *(name for name in BACKBONES
+                      if name == named or cache_path(name).is_file())]
 
 
 def cache_path(name):

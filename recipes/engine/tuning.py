@@ -589,8 +589,10 @@ def _value(value):
 
 def _check(hypermodel, fixed):
     """Raises before any trial for fixed values of hyperparameters the recipe does
-    not have, and for data the model cannot take (`Recipe.check_model`)."""
+    not have, and for data the model cannot take (`Recipe.check_model`), on the model
+    the fixed values build (a fixed backbone, say)."""
     probe = keras_tuner.HyperParameters()
+    probe.values.update(fixed)
     model = hypermodel.build(probe)
     check_known(probe.space, fixed, hypermodel.recipe.name)
     hypermodel.recipe.check_model(model, hypermodel.data)

@@ -57,11 +57,20 @@ def test_the_head_phase_follows_the_data_size():
     assert backbone.head_epochs(3, 1) == 1
 
 
-def test_every_backbone_is_a_choice_of_the_search_space():
+def test_a_search_chooses_among_none_and_the_backbones_it_can_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     space = {p.name: p for p in cnn.recipe._space()}
-    assert list(space["backbone"].values) == ["none", *backbone.BACKBONES]
-    assert space["backbone"].default == "none"
-    with pytest.raises(ValueError, match="Hyperparameter 'backbone' is one of"):
+    assert list(space["backbone"].values) == ["none"] and space["backbone"].default == "none"
+    (tmp_path / "models").mkdir()
+    for name in ("mobilenet_v3_large", "resnet50"):  # their weights in Keras's cache
+        (tmp_path / "models" / backbone.BACKBONES[name].file).write_bytes(b"")
+    space = {p.name: p for p in cnn.recipe._space()}
+    assert list(space["backbone"].values) == ["none", "mobilenet_v3_large", "resnet50"]
+    # A backbone named is a value, cached or not (Keras downloads it, or --weights).
+    hp = cnn.recipe.hyperparameters({"backbone": NAME})
+    assert hp.values["backbone"] == NAME
+    with pytest.raises(ValueError, match=r"Unknown backbone\. Expected one of \('none', "
+                                         r"'mobilenet_v3_small', .*Received: backbone='vgg16'"):
         cnn.recipe.hyperparameters({"backbone": "vgg16"})
 
 
