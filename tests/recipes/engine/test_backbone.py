@@ -201,5 +201,5 @@ def test_a_backbone_model_serves_raw_files_of_any_size(tmp_path, capsys):
     expected = result.model.predict(np.array(pictures[1:], "float32"), verbose=0)
     np.testing.assert_allclose(written.probability[1:], expected.max(1), rtol=1e-4)
     assert list(written.class_name[1:]) == [("cats", "dogs")[i] for i in expected.argmax(1)]
-    served = recipes.load(export)
-    assert served.describe()
+    served = recipes.load(export).predict_images(new)
+    np.testing.assert_allclose(served.probability, written.probability, rtol=1e-5)
