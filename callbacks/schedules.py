@@ -346,3 +346,72 @@ class OneCycle(LearningRateSchedule):
             "div_factor": self.div_factor,
             "final_div_factor": self.final_div_factor,
         }
+
+
+@keras.saving.register_keras_serializable(package="recipes")
+class FineTuneCosine(LearningRateSchedule):
+    """Two warm-up + cosine phases: a new head, then the whole network at a lower rate.
+
+    The schedule of fine-tuning a pretrained network (fastai's `fine_tune`): the first
+    `head_steps` steps train the head alone (the backbone frozen, see
+    `callbacks.FineTune`), the rest the whole network at `factor` times the rate:
+
+    ```
+    lr(step) = WarmUpCosine(peak, head_steps, warmup_steps)(step)       step < head_steps
+    lr(step) = WarmUpCosine(factor * peak, total_steps - head_steps,
+                            (total_steps - head_steps) // 10)(step - head_steps)
+    ```
+
+    (the first phase's warm-up is at most `head_steps - 1` steps; with
+    `total_steps == head_steps` there is no second phase).
+
+    Args:
+        peak: the first phase's peak learning rate, a float > 0.
+        head_steps: steps of the first phase, an integer >= 1.
+        total_steps: steps of both phases, an integer >= `head_steps`.
+        warmup_steps: the first phase's warm-up steps, an integer >= 0.
+        factor: the second phase's peak as a fraction of `peak`, in (0, 1].
+            Defaults to `0.1`.
+
+    Example:
+
+    ```python
+    schedule = FineTuneCosine(peak=1e-3, head_steps=500, total_steps=2000, warmup_steps=50)
+    float(schedule(500))  # the second phase starts its warm-up: 0.0
+    ```
+    """
+
+    def __init__(self, peak, head_steps, total_steps, warmup_steps, factor=0.1):
+        super().__init__()
+        require(is_number(peak) and peak > 0, "`peak` must be a float > 0.", peak=peak)
+        require(is_int(head_steps) and head_steps >= 1, "`head_steps` must be an integer >= 1.",
+                head_steps=head_steps)
+        require(is_int(total_steps) and total_steps >= head_steps,
+                "`total_steps` must be an integer >= `head_steps`.",
+                total_steps=total_steps, head_steps=head_steps)
+        _check_warmup_steps(warmup_steps)
+        require(is_number(factor) and 0 < factor <= 1, "`factor` must be in (0, 1].",
+                factor=factor)
+        self.peak, self.factor = float(peak), float(factor)
+        self.head_steps, self.total_steps, self.warmup_steps = head_steps, total_steps, warmup_steps
+        self._head = WarmUpCosine(self.peak, head_steps, min(warmup_steps, head_steps - 1))
+        rest = total_steps - head_steps
+        self._whole = (WarmUpCosine(self.peak * self.factor, rest, rest // 10)
+                       if rest else None)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        head = self._head(ops.minimum(step, self.head_steps))
+        if self._whole is None:
+            return head
+        whole = self._whole(ops.maximum(step - self.head_steps, 0.0))
+        return ops.where(step < self.head_steps, head, whole)
+
+    def get_config(self):
+        return {
+            "peak": self.peak,
+            "head_steps": self.head_steps,
+            "total_steps": self.total_steps,
+            "warmup_steps": self.warmup_steps,
+            "factor": self.factor,
+        }

@@ -4,6 +4,7 @@
     result = cnn.train(images="photos/")              # one subfolder per class
     result = cnn.train(dataset="fashion_mnist")       # any TFDS image-classification name
     result = cnn.train(x=x, y=y)                      # numpy arrays
+    result = cnn.train(images="photos/", hp={"backbone": "mobilenet_v3_small"})  # pretrained
     result.export("out/model")                        # raw pixels in, class names out
 
 Input shape, channels, classes and the pixel range come from the data; rescaling is
@@ -25,14 +26,24 @@ trainings average their statistics over fewer steps, see
 `recipes.engine.recipe.batch_norm_momentum`); width and depth stay the defaults, which
 were chosen on three kinds of 10,000 images (`benchmarks/cnn_defaults.py`): `--auto` grows or
 shrinks them on the diagnosis of the run.
+
+From a pretrained backbone: the hyperparameter `backbone` (`hp={"backbone": NAME}`, CLI
+`--hp backbone=NAME`, one of the four names of `recipes.engine.backbone.BACKBONES`:
+`mobilenet_v3_small`, `mobilenet_v3_large`, `efficientnet_v2_b0`, `resnet50`; `tune`
+chooses among `none` and those whose weights are in Keras's cache) puts a Keras application, ImageNet weights from
+Keras's cache or the file `weights=PATH` (`--weights PATH`), under a dropout and softmax
+head, its preprocessing inside the model, and trains it as fastai's
+`fine_tune` does: the head alone, then the whole network at a tenth of the rate (see
+`recipes.engine.backbone`).
 """
 
 import math
 
 import keras
 
+from recipes.engine import backbone as backbones
 from recipes.engine import blocks, hyperparameters
-from recipes.engine.recipe import Recipe
+from recipes.engine.recipe import DataOption, Recipe
 from recipes.engine.tasks import ImageTask
 
 
@@ -55,9 +66,46 @@ class Cnn(ImageTask):
     # its own measured setting (off).
     batch_norm = True
     dropout = 0.3
+    data_options = {
+        **ImageTask.data_options,
+        "weights": DataOption(
+            "the weights file (.weights.h5, .h5 or .keras) of the backbone chosen with "
+            "--hp backbone=NAME; default: Keras's cache (~/.keras/models/), downloaded "
+            "there with a network", metavar="PATH",
+        ),
+    }
+
+    def load_data(self, data_dir=None, limit=None, seed=42, *, weights=None, **image_options):
+        """The images (see `ImageTask.load_data`) with the backbone's weights file, if
+        given (checked before any image is read)."""
+        if weights is not None:
+            backbones.check_file(weights)
+        splits = super().load_data(data_dir, limit, seed, **image_options)
+        return backbones.with_weights(splits, weights)
+
+    def hyperparameters(self, hp=None):
+        """`Recipe.hyperparameters`, with `backbone` checked against every backbone
+        the recipe knows (`recipes.engine.backbone.CHOICES`), not only those a search
+        would try."""
+        if isinstance(hp, dict) and "backbone" in hp:
+            values = dict(hp)
+            name = values.pop("backbone")
+            backbones.check_name(name)
+            hp = super().hyperparameters(values)
+            hp.values["backbone"] = name
+            return hp
+        return super().hyperparameters(hp)
 
     def build_model(self, hp=None, data=None):
         hp = hyperparameters(hp)
+        name = hp.Choice("backbone", backbones.choices(hp.values.get("backbone")), default="none")
+        if name != "none":
+            return self.pretrained(hp, data, name)
+        if getattr(data, "weights", None) is not None:
+            raise ValueError(
+                "weights= is the file of a pretrained backbone: choose the backbone with "
+                f"hp={{'backbone': NAME}} (--hp backbone=NAME). Received: weights={data.weights!r}"
+            )
         inputs, x = self.image_inputs(data)
         stages = self.stages(min(inputs.shape[1:3]))
         x = blocks.conv_body(
@@ -66,6 +114,29 @@ class Cnn(ImageTask):
         )
         outputs = blocks.classifier_head(x, self.classes(data))
         return keras.Model(inputs, outputs, name=self.name)
+
+    def pretrained(self, hp, data, name):
+        """Backbone `name`'s features under dropout and a softmax head. Without data
+        (a probe of the search space) the backbone gets random weights; with data,
+        the file given with it (`weights=`) or Keras's cached ImageNet weights."""
+        if data is None:
+            weights = None
+        else:
+            weights = getattr(data, "weights", None) or "imagenet"
+        inputs, x = self.image_inputs(data)
+        x = backbones.features(x, name, weights)
+        x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.05, default=self.dropout))(x)
+        outputs = blocks.classifier_head(x, self.classes(data))
+        return keras.Model(inputs, outputs, name=self.name)
+
+    def compile(self, model, hp=None, steps_per_epoch=None, epochs=None, replicas=1,
+                warmup_epochs=None, clipnorm=None):
+        """`Recipe.compile`; a model with a backbone, given `steps_per_epoch`, then
+        trains in two phases (`recipes.engine.backbone.two_phases`)."""
+        super().compile(model, hp, steps_per_epoch, epochs, replicas, warmup_epochs, clipnorm)
+        if steps_per_epoch and backbones.has_backbone(model):
+            backbones.two_phases(model, steps_per_epoch, epochs or self.defaults["epochs"])
+        return model
 
     @staticmethod
     def stages(side):

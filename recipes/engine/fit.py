@@ -7,7 +7,9 @@ terminal, one line per epoch, `callbacks.EpochLog`, in a log file or a CI consol
 when given a backup directory, resumption after an interruption
 (`keras.callbacks.BackupAndRestore`) that keeps the whole history: each finished epoch's
 metrics and seconds are written beside the backup, and a resumed run starts its history
-with them and says where it resumes. The pipelines shuffle, so `fit` never does.
+with them and says where it resumes; a model with a pretrained backbone trains in the
+two phases its schedule says (`callbacks.FineTune`). The pipelines shuffle, so `fit`
+never does.
 """
 
 import dataclasses
@@ -183,7 +185,8 @@ def fit(
     if backup_dir:
         cbs.append(keras.callbacks.BackupAndRestore(str(backup_dir)))
     keras_level, log_lines = keras_verbose(verbose)
-    cbs += [keras.callbacks.TerminateOnNaN(), stopper, *callbacks]
+    # FineTune unfreezes a pretrained backbone where a FineTuneCosine schedule says.
+    cbs += [keras.callbacks.TerminateOnNaN(), stopper, recipe_callbacks.FineTune(), *callbacks]
     if log_lines:
         cbs.append(recipe_callbacks.EpochLog())
     start = clock()

@@ -16,6 +16,12 @@ engine's linear scaling rule). Across processes, `search(workers=N)` runs KerasT
 distributed mode on this machine: a chief process holding the oracle and `N` worker
 processes (see `recipes.engine.processes`); a worker that dies is started again under the same
 tuner id, and the oracle hands it back its unfinished trial.
+
+Output, with `verbose="auto"` (the command line's default), reads like `train`'s: a
+one-line header per trial (`announce_trials`), then Keras's progress bar on a terminal
+or one line per epoch (`callbacks.EpochLog`) in a log, and the leaderboard at the end
+(`print(result)`); KerasTuner's own tables and summaries are left out. `verbose=1` or
+`2` (`--verbose`) keeps KerasTuner's output instead.
 """
 
 import dataclasses
@@ -76,6 +82,9 @@ class RecipeHyperModel(keras_tuner.HyperModel):
             Defaults to `None` (no deadline).
         batch_size: the batch size the user fixed, if any; otherwise the recipe sizes
             its default to the data (`Recipe.data_settings`). Defaults to `None`.
+        verbose: the Keras `fit` verbosity of every trial (see
+            `recipes.engine.fit.fit`), in place of the one the tuner passes.
+            Defaults to `None` (the tuner's).
 
     Example:
 
@@ -92,7 +101,7 @@ class RecipeHyperModel(keras_tuner.HyperModel):
 
     def __init__(
         self, recipe, data, strategy="auto", epochs=None, batch_sizes=BATCH_SIZES, seed=42,
-        deadline=None, batch_size=None,
+        deadline=None, batch_size=None, verbose=None,
     ):
         super().__init__(name=recipe.name)
         self.recipe = recipe
@@ -109,6 +118,7 @@ class RecipeHyperModel(keras_tuner.HyperModel):
         self.batch_sizes = sorted({*batch_sizes, self.settings["batch_size"]})
         self.seed = seed
         self.deadline = deadline
+        self.verbose = verbose
 
     @property
     def replicas(self):
@@ -152,7 +162,7 @@ class RecipeHyperModel(keras_tuner.HyperModel):
                 # The tuner keeps the best epoch's weights in its own checkpoint.
                 restore_best_weights=False,
                 callbacks=callbacks,
-                verbose=verbose,
+                verbose=verbose if self.verbose is None else self.verbose,
                 initial_epoch=initial_epoch,
             )
         stopped = self.deadline is not None and deadline.fired
@@ -307,7 +317,7 @@ def search(
     executions_per_trial=1,
     callbacks=(),
     seed=42,
-    verbose=1,
+    verbose="auto",
     **data_options,
 ):
     """Searches a recipe's hyperparameters with KerasTuner; resumes an earlier search.
@@ -366,7 +376,10 @@ def search(
             pickled for `workers`). Defaults to none.
         seed: seed for the oracle, the initial weights, the validation split and
             shuffling. Defaults to 42.
-        verbose: 0 (silent), 1 or 2, for KerasTuner and Keras. Defaults to 1.
+        verbose: `"auto"`: a one-line header per trial, then one line per epoch in a
+            log (Keras's progress bar on a terminal), KerasTuner silent; 0 (silent),
+            1 or 2: KerasTuner's own output, and Keras's at that verbosity.
+            Defaults to `"auto"`.
         **data_options: the recipe's data options, e.g. `csv=..., target=...`.
 
     Returns:
@@ -392,8 +405,8 @@ def search(
     check_strategy(strategy)
     check_data_dir(data_dir)
     recipe.check_data_options(data_options)
-    if verbose == "auto":  # the Keras bar on a terminal, one line per epoch elsewhere
-        verbose = 1 if sys.stdout.isatty() else 2
+    if verbose not in ("auto", 0, 1, 2):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}")
     fixed = dict(recipe.hyperparameters(hp).values)
     if batch_size is not None:
         fixed["batch_size"] = batch_size
@@ -475,6 +488,7 @@ def _make_tuner(recipe, plan, data=None, overwrite=False):
     hypermodel = RecipeHyperModel(
         recipe, data, plan["strategy"], plan["epochs"], plan["batch_sizes"], plan["seed"],
         deadline=budget and budget.deadline, batch_size=plan["batch_size"],
+        verbose="auto" if plan["verbose"] == "auto" else None,
     )
     _check(hypermodel, plan["fixed"])
     fixed = keras_tuner.HyperParameters()
@@ -548,16 +562,47 @@ class PatientStub:
 
 
 def _run(tuner, plan):
+    verbose = plan["verbose"]
+    if verbose == "auto":  # our header per trial and epoch lines, KerasTuner silent
+        announce_trials(tuner)
+        verbose = 0
     tuner.search(
         epochs=tuner.hypermodel.settings["epochs"], callbacks=list(plan["callbacks"]),
-        verbose=plan["verbose"],
+        verbose=verbose,
     )
+
+
+def announce_trials(tuner, stream=None):
+    """Makes `tuner` print one line as each trial begins: its id, `(defaults)` for
+    trial 0, its values, and under Hyperband its epochs and the trial it continues, e.g.
+    `trial 03  units 16  depth 2  learning_rate 0.0021  batch_size 64  epochs 3 (from
+    trial 01)`. Written to `stream` (`sys.stdout` at each write when `None`)."""
+    begin = tuner.on_trial_begin
+
+    def on_trial_begin(trial):
+        values = dict(trial.hyperparameters.values)
+        parts = [f"trial {trial.trial_id}" + (" (defaults)" if int(trial.trial_id) == 0 else "")]
+        parts += [f"{name} {_value(value)}" for name, value in _public(values).items()]
+        if "tuner/epochs" in values:
+            parent = values.get("tuner/trial_id")
+            parts.append(f"epochs {values['tuner/epochs']}"
+                         + (f" (from trial {parent})" if parent else ""))
+        print("  ".join(parts), file=stream or sys.stdout, flush=True)
+        begin(trial)
+
+    tuner.on_trial_begin = on_trial_begin
+
+
+def _value(value):
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _check(hypermodel, fixed):
     """Raises before any trial for fixed values of hyperparameters the recipe does
-    not have, and for data the model cannot take (`Recipe.check_model`)."""
+    not have, and for data the model cannot take (`Recipe.check_model`), on the model
+    the fixed values build (a fixed backbone, say)."""
     probe = keras_tuner.HyperParameters()
+    probe.values.update(fixed)
     model = hypermodel.build(probe)
     check_known(probe.space, fixed, hypermodel.recipe.name)
     hypermodel.recipe.check_model(model, hypermodel.data)
@@ -711,5 +756,6 @@ def _search_on_local_workers(recipe, plan, workers, overwrite, max_restarts=2):
 
 def _search_process(recipe, plan):
     """What a chief or worker process runs (KerasTuner's env variables set)."""
-    plan = dict(plan, verbose=2 if plan["verbose"] else 0)  # a log file: no bars
+    if plan["verbose"] != "auto":
+        plan = dict(plan, verbose=2 if plan["verbose"] else 0)  # a log file: no bars
     _run(_make_tuner(recipe, plan)[0], plan)

@@ -171,6 +171,32 @@ def test_each_trial_is_batched_and_scheduled_for_its_batch_size(tmp_path, record
 
 
 @pytest.mark.slow
+def test_a_search_writes_like_train_a_header_per_trial_a_line_per_epoch(tmp_path, capsys):
+    # Captured output is not a terminal: one line per epoch, as `train` writes in a log.
+    result = tiny_search(tmp_path, max_trials=3, epochs=2, verbose="auto")
+    lines = capsys.readouterr().out.splitlines()
+    headers = [i for i, line in enumerate(lines) if line.startswith("trial ")]
+    assert len(headers) == 3 and len(lines) == 3 * (1 + 2)
+    for row, i in zip(result.trials, headers):
+        hp = row["hyperparameters"]
+        assert lines[i].startswith(f"trial {row['trial_id']}")
+        assert f"  units {hp['units']}  depth {hp['depth']}  " in lines[i]
+        assert [line.split()[:2] for line in lines[i + 1:i + 3]] == [
+            ["epoch", "1/2"], ["epoch", "2/2"]]
+    assert lines[headers[0]].startswith("trial 0 (defaults)  ")
+    # The leaderboard, printed at the end as the command line does.
+    print(result)
+    board = capsys.readouterr().out.splitlines()
+    assert board[0] == "Search over tiny (3 trials; * best, by val_loss):"
+    assert sum(line.split()[0] in {"0", "1", "2"} for line in board[1:] if line.split()) == 3
+
+    # verbose=1 keeps KerasTuner's own output.
+    tiny_search(tmp_path / "loud", max_trials=1, epochs=1, verbose=1)
+    loud = capsys.readouterr().out
+    assert "Search: Running Trial #1" in loud and "Best val_loss So Far" in loud
+
+
+@pytest.mark.slow
 def test_result_table_json_and_exported_savedmodel(tmp_path):
     export = tmp_path / "best"
     result = tiny_search(tmp_path, max_trials=3, export=export)
