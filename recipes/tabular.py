@@ -44,7 +44,7 @@ import layers
 from recipes.engine import blocks, hyperparameters
 from recipes.engine.recipe import OPTIMIZERS, Recipe, make_optimizer
 from recipes.engine.strategy import jit_compile
-from recipes.engine.tasks import TableTask, _train_targets
+from recipes.engine.tasks import TableTask, train_targets
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -107,7 +107,7 @@ class Tabular(TableTask):
     def target_transform(self, data, hp):
         """`(log, std, mean)`: whether the regression target is learned as log(y), and
         the standard deviation and mean of the (log) training targets."""
-        y = _train_targets(data).astype("float64")
+        y = train_targets(data).astype("float64")
         choice = hp.Choice("target_scale", ["auto", "standard", "log"], default="auto")
         positive = bool((y > 0).all())
         if choice == "log" and not positive:
@@ -198,13 +198,13 @@ class Tabular(TableTask):
                       metrics=self.get_metrics(model), jit_compile=jit_compile())
         return model
 
-    def data_settings(self, settings, data, given):
-        """`TableTask.data_settings`, and for regression `target_scale`: what the
-        default `target="auto"` chooses for this table (`"log"` or `"standard"`), so that
-        the run's settings and report say it."""
-        settings = super().data_settings(settings, data, given)
+    def data_settings(self, settings, data, given, hp=None):
+        """`TableTask.data_settings`, and for regression `target_scale`: what the run's
+        `target_scale` (by default `"auto"`) chooses for this table (`"log"` or
+        `"standard"`), so that the run's settings and report say it."""
+        settings = super().data_settings(settings, data, given, hp)
         if data.task == "regression":
-            log = self.target_transform(data, hyperparameters())[0]
+            log = self.target_transform(data, hyperparameters(hp))[0]
             settings["target_scale"] = "log" if log else "standard"
         return settings
 

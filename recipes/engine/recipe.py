@@ -208,10 +208,11 @@ class Recipe:
             )
         return s
 
-    def data_settings(self, settings, data, given):
+    def data_settings(self, settings, data, given, hp=None):
         """The run's settings once the data is known: a recipe may size its defaults to
         the data (a table's batch size to its rows); the settings named in `given` were
-        chosen by the user and stay. Defaults to `settings` unchanged."""
+        chosen by the user and stay; `hp`, where given, holds the run's hyperparameters.
+        Defaults to `settings` unchanged."""
         return settings
 
     def check_data_options(self, data_options):

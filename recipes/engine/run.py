@@ -66,7 +66,7 @@ def train(recipe, hp, settings, *, given=None, chosen=(), data=None, data_dir=No
     if data is None:
         data = recipe.load_data(data_dir, limit, seed, **(data_options or {}))
     recipe.check_data(data)
-    settings = recipe.data_settings(settings, data, set(chosen))
+    settings = recipe.data_settings(settings, data, set(chosen), hp)
     if verbose != 0:
         for note in data.notes:
             print(f"data: {note}", flush=True)

@@ -182,7 +182,7 @@ class TableTask(Recipe):
             validation_split=self.defaults["validation_split"],
         )
 
-    def data_settings(self, settings, data, given):
+    def data_settings(self, settings, data, given, hp=None):
         """The batch size grows with the training rows (a power of two near
         rows / `rows_per_step`, between the recipe's `batch_size` and `max_batch_size`),
         and the epochs shrink so that a run takes at most `max_steps` steps (at least
@@ -233,7 +233,7 @@ class TableTask(Recipe):
         """For regression, the mean squared error of predicting the training mean."""
         if data.task != "regression":
             return None
-        return float(_train_targets(data).var())
+        return float(train_targets(data).var())
 
     def encoded_inputs(self, data, bins=16):
         """`(inputs, encoded)`: a dict of `keras.Input`s, one per raw column (float32
@@ -272,7 +272,7 @@ class TableTask(Recipe):
     def target_scale(self, data):
         """`(std, mean)` of the training targets, to put a regression output in the
         target's own units."""
-        y = _train_targets(data)
+        y = train_targets(data)
         return float(y.std() or 1.0), float(y.mean())
 
     def exporter(self, model, data):
@@ -297,7 +297,7 @@ class TableTask(Recipe):
         return export
 
 
-def _train_targets(data):
+def train_targets(data):
     """The training split's targets as one array (a table's inputs are dicts, which
     `Splits.arrays` cannot stack)."""
     return np.concatenate([y for _, y in data.train.batch(4096).as_numpy_iterator()])

@@ -86,6 +86,16 @@ def test_a_skewed_positive_target_is_learned_on_the_log_scale():
         tabular.build_model({"target_scale": "log"}, data=splits)
 
 
+def test_the_run_settings_say_which_target_scale_the_run_uses():
+    skewed = data.load_table(frame=table(), target="y")
+    settings = tabular.recipe.settings()
+    chosen = tabular.recipe.data_settings(settings, skewed, set())
+    assert chosen["target_scale"] == "log"  # "auto" on a skewed positive target
+    given = tabular.recipe.hyperparameters({"target_scale": "standard"})
+    assert tabular.recipe.data_settings(settings, skewed, set(), given)["target_scale"] == (
+        "standard")
+
+
 def test_the_rate_stays_flat_then_anneals_to_zero():
     splits = data.load_table(frame=table(classes=True), target="y")
     model = tabular.build_model(data=splits)
