@@ -433,16 +433,6 @@ def search(
         data_options=data_options,
     )
     role = _role()
-    # The data's fingerprint: a search resumes on its own data only.
-    plan["source"] = fingerprint.fingerprint(recipe, data, data_options, limit)
-    if not overwrite and role != "worker":
-        where = Path(directory) / plan["project_name"]
-        fingerprint.check_same(where / fingerprint.FILE, plan["source"],
-                               f"{where} holds a search", fingerprint.TUNE_FIX)
-    if seconds is not None and role != "worker":
-        project_dir = Path(plan["directory"]) / plan["project_name"]
-        plan["budget"] = Budget.begin(seconds, project_dir, fresh=overwrite).as_plan()
-    processes = {}
     if workers is not None:
         check_positive_int("workers", workers)
         if role is not None:
@@ -458,6 +448,17 @@ def search(
                 "data and strategy themselves: pass data_dir/limit and a strategy name, "
                 "not data= or a tf.distribute.Strategy."
             )
+    # The data's fingerprint: a search resumes on its own data only.
+    plan["source"] = fingerprint.fingerprint(recipe, data, data_options, limit)
+    if not overwrite and role != "worker":
+        where = Path(directory) / plan["project_name"]
+        fingerprint.check_same(where / fingerprint.FILE, plan["source"],
+                               f"{where} holds a search", fingerprint.TUNE_FIX)
+    if seconds is not None and role != "worker":
+        project_dir = Path(plan["directory"]) / plan["project_name"]
+        plan["budget"] = Budget.begin(seconds, project_dir, fresh=overwrite).as_plan()
+    processes = {}
+    if workers is not None:
         processes = _search_on_local_workers(recipe, plan, workers, overwrite)
     # With workers=N the search has run; this process only reads it back.
     overwrite = overwrite and workers is None and role != "worker"
