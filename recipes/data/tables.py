@@ -560,7 +560,8 @@ def _target(column, task, sep=","):
             raise ValueError(f"The target {column.name!r} holds text: it cannot be regressed.")
         task = "classification"
         names = tuple(sorted(set(values) - {""}))
-        y = pd.Categorical(values, categories=names).codes.astype("int64")  # "": -1
+        index = {name: i for i, name in enumerate(names)}
+        y = np.array([index.get(v, -1) for v in values], "int64")  # "": -1
     else:
         distinct = np.unique(values[~np.isnan(values)])
         if task is None:
