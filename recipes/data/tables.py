@@ -560,8 +560,7 @@ def _target(column, task, sep=","):
             raise ValueError(f"The target {column.name!r} holds text: it cannot be regressed.")
         task = "classification"
         names = tuple(sorted(set(values) - {""}))
-        index = {name: i for i, name in enumerate(names)}
-        y = np.array([index.get(v, -1) for v in values], "int64")  # "": -1
+        y = pd.Index(names).get_indexer(values).astype("int64")  # "": -1
     else:
         distinct = np.unique(values[~np.isnan(values)])
         if task is None:

@@ -52,6 +52,9 @@ def _sample(dataset, limit, seed):
     """Up to `limit` (features, labels) of an unbatched dataset, as numpy: a seeded
     random choice of positions over the whole dataset, read in the dataset's order."""
     size = int(dataset.cardinality())
+    if size == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("split_shift needs finite splits. Received: a repeated dataset; "
+                         "pass it before .repeat().")
     if size < 0:  # unknown: counted
         size = int(dataset.reduce(0, lambda n, _: n + 1))
     if size == 0:

@@ -245,7 +245,9 @@ def two_phases(model, steps_per_epoch, epochs):
     peak for the rest), and its optimizer is built over the variables of both phases,
     so that `callbacks.FineTune` (which `recipes.engine.fit.fit` adds) can unfreeze
     the backbone without a new optimizer. Returns the schedule."""
-    config = model.optimizer.get_config()["learning_rate"]["config"]
+    # The inner optimizer where mixed float16 wrapped it in a loss-scale optimizer.
+    optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
+    config = optimizer.get_config()["learning_rate"]["config"]
     head = head_epochs(steps_per_epoch, epochs)
     schedule = recipe_callbacks.FineTuneCosine(
         peak=config["peak"], head_steps=head * steps_per_epoch,

@@ -1,6 +1,7 @@
 """`split_shift`: no alarm on a random split, an alarm on each kind of shift."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from recipes.diagnostics import split_shift
@@ -125,3 +126,10 @@ def test_the_sample_is_drawn_from_the_whole_split():
     assert not shift.shifted, shift.reason
     with np.testing.assert_raises_regex(ValueError, "Received: limit=1"):
         split_shift(ds(x, y), ds(x, y), limit=1)
+
+
+def test_a_repeated_split_is_an_error_not_a_hang():
+    rng = np.random.default_rng(3)
+    x, y = blobs(100, rng)
+    with pytest.raises(ValueError, match="finite splits"):
+        split_shift(ds(x, y).repeat(), ds(x, y))

@@ -203,3 +203,22 @@ def test_a_backbone_model_serves_raw_files_of_any_size(tmp_path, capsys):
     assert list(written.class_name[1:]) == [("cats", "dogs")[i] for i in expected.argmax(1)]
     served = recipes.load(export).predict_images(new)
     np.testing.assert_allclose(served.probability, written.probability, rtol=1e-5)
+
+
+def test_mixed_float16_compiles_the_two_phases_inside_the_loss_scale_wrapper(tmp_path):
+    # Keras wraps the optimizer in a LossScaleOptimizer under mixed float16; the
+    # two-phase schedule goes to the optimizer inside it.
+    saved = tmp_path / "backbone.weights.h5"
+    backbone.load_backbone(NAME, weights=None).save_weights(saved)
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (40, 16, 16, 3)).astype("uint8"), np.arange(40) % 2
+    data = cnn.recipe.load_data(x=x, y=y, weights=str(saved))
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        hp = cnn.recipe.hyperparameters({"backbone": NAME})
+        model = cnn.recipe.build_model(hp, data=data)
+        cnn.recipe.compile(model, hp, steps_per_epoch=3, epochs=4)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert isinstance(model.optimizer.inner_optimizer._learning_rate, callbacks.FineTuneCosine)
