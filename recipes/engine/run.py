@@ -61,6 +61,11 @@ def train(recipe, hp, settings, *, given=None, chosen=(), data=None, data_dir=No
         data_fingerprint.check_same(
             run_dir / data_fingerprint.FILE, source, f"{run_dir} holds an interrupted run",
             data_fingerprint.TRAIN_FIX)
+    elif auto is not None and (run_dir / "auto.json").is_file():
+        # Before any data is read; the loop checks its own state's copy again.
+        data_fingerprint.check_same(
+            run_dir / data_fingerprint.FILE, source, f"{run_dir} holds an --auto loop",
+            data_fingerprint.TRAIN_FIX)
     strategy = get_strategy(strategy)
     keras.utils.set_random_seed(seed)
     if data is None:

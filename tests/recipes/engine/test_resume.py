@@ -171,7 +171,8 @@ def test_an_auto_loop_resumes_on_its_own_data_only(tmp_path, monkeypatch, capsys
     assert state["stopped"] and state["data"] == fingerprint.fingerprint(
         recipe, data_options=blobs(0))
 
-    with pytest.raises(ValueError, match=f"auto.json is an --auto loop {OTHER_DATA}.*"
+    # Checked before the data is read, against RUN_DIR/data.json.
+    with pytest.raises(ValueError, match=f"holds an --auto loop {OTHER_DATA}.*"
                                          r"choose another --run-dir \(run_dir=\)\.$"):
         recipe.train(**kwargs, **blobs(1))
 
