@@ -208,6 +208,12 @@ class Tabular(TableTask):
             settings["target_scale"] = "log" if log else "standard"
         return settings
 
+    def settings(self, **overrides):
+        """`Recipe.settings`; a run's `target_scale` (what `data_settings` chose, said in
+        its settings) is not a setting to give, and is set again from the data."""
+        overrides.pop("target_scale", None)
+        return super().settings(**overrides)
+
     def stopping(self, settings):
         """No early stop: the schedule runs to its low rate, and the best epoch on the
         validation loss is restored."""

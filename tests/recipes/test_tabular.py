@@ -91,6 +91,9 @@ def test_the_run_settings_say_which_target_scale_the_run_uses():
     settings = tabular.recipe.settings()
     chosen = tabular.recipe.data_settings(settings, skewed, set())
     assert chosen["target_scale"] == "log"  # "auto" on a skewed positive target
+    # What --auto does with a step's settings: taken back as the run's settings.
+    assert tabular.recipe.settings(**chosen) == tabular.recipe.settings(
+        **{k: v for k, v in chosen.items() if k != "target_scale"})
     given = tabular.recipe.hyperparameters({"target_scale": "standard"})
     assert tabular.recipe.data_settings(settings, skewed, set(), given)["target_scale"] == (
         "standard")

@@ -23,9 +23,9 @@ from recipes.diagnostics import flowchart
 # Expected cost of a move's run relative to its parent's: the fallback for moves that
 # change the model when no probe can be timed (`AutoLoop.probe`).
 COST = {"deeper": 2.0, "shallower": 0.7, "wider": 2.5, "narrower": 0.6, "longer": 2.0,
-        "batch_norm": 1.3}
+        "batch_norm": 1.3, "members": 2.0}
 # Moves that change the model's cost per step: their cost is timed by a probe.
-PROBED = ("deeper", "shallower", "wider", "narrower", "batch_norm")
+PROBED = ("deeper", "shallower", "wider", "narrower", "batch_norm", "members")
 # The loop goes on while more than FILL of its budget is left, polishing the chosen
 # model when no move of its diagnosis fits; RESERVE of the budget is kept for the end
 # (the chosen model's evaluation, the plots).
@@ -106,6 +106,7 @@ def candidates(recipe, data, best, diagnosis, space):
                       epochs=s["epochs"] * 2)
         moves.step_int(moves.width, 2, "wider")
         moves.depth_by(+1, "deeper")
+        moves.step_int("members", 2, "members")
     elif verdict == flowchart.OPTIMIZATION:
         # NaN, a loss that blew up or never fell: the flowchart's "diverged" advice.
         _optimization(moves, diverged=diagnosis.advice == flowchart.ADVICE["diverged"])
@@ -176,8 +177,11 @@ def _optimization(moves, diverged):
 
 
 def _regularizers(moves, recipe, data):
-    """The flowchart's moves against overfitting: stronger augmentation (where it
-    changes the images), more dropout, a larger L2 and a narrower model."""
+    """The flowchart's moves against overfitting: more members of an ensemble (where
+    the model is one, as `tabular`'s: an average of more members varies less), stronger
+    augmentation (where it changes the images), more dropout, a larger L2 and a
+    narrower model."""
+    moves.step_int("members", 2, "members")
     scale = moves.best["augment_scale"]
     if _stronger_changes(recipe, data, scale):
         moves.add("augment", f"augmentation x{scale * 2:g}", augment_scale=scale * 2)

@@ -481,3 +481,30 @@ def test_a_probe_times_its_steps_after_the_untimed_warm_up(tmp_path, monkeypatch
     step = dict(hyperparameters={"units": 8}, settings=recipe.settings(), augment_scale=1.0)
     assert loop.step_seconds(step) == 0.5
     assert int(built[-1].optimizer.iterations) == loop_module.PROBE_WARMUP + timed
+
+
+def test_an_ensemble_that_overfits_or_underfits_is_offered_more_members():
+    from types import SimpleNamespace
+
+    from recipes import tabular
+    from recipes.diagnostics import flowchart
+
+    hp = keras_tuner.HyperParameters()
+    hp.Int("members", 1, 32, sampling="log", default=8)
+    hp.Float("dropout", 0.0, 0.5, step=0.05, default=0.1)
+    hp.Int("units", 16, 512, sampling="log", default=128)
+    best = dict(step=0, hyperparameters={"members": 8, "dropout": 0.1, "units": 128},
+                settings={"epochs": 32, "warmup_epochs": 0}, augment_scale=1.0,
+                history={"loss": [1.0] * 32}, stop_reason=None)
+    data = tabular.recipe.load_data()
+    for verdict in (flowchart.OVERFITTING, flowchart.MODEL_BIAS):
+        out = moves_module.candidates(tabular.recipe, data, best,
+                                      SimpleNamespace(verdict=verdict, advice=""), hp.space)
+        members = [m for m in out if m["move"] == "members"]
+        assert [m["hyperparameters"]["members"] for m in members] == [16], verdict
+        assert members[0]["change"] == "members 8 -> 16"
+    # A model with no ensemble gets no such move.
+    out = moves_module.candidates(tabular.recipe, data, dict(best, hyperparameters={}),
+                                  SimpleNamespace(verdict=flowchart.OVERFITTING, advice=""),
+                                  [p for p in hp.space if p.name != "members"])
+    assert "members" not in {m["move"] for m in out}
