@@ -96,6 +96,9 @@ class Tabular(TableTask):
         warmup_epochs=0,
         patience=20,
         validation_split=0.15,
+        # For regression, what `target_scale` chose: set from the data and the
+        # hyperparameters by `data_settings`, so that the run's settings say it.
+        target_scale=None,
     )
     rows_per_step = 32
 
@@ -207,12 +210,6 @@ class Tabular(TableTask):
             log = self.target_transform(data, hyperparameters(hp))[0]
             settings["target_scale"] = "log" if log else "standard"
         return settings
-
-    def settings(self, **overrides):
-        """`Recipe.settings`; a run's `target_scale` (what `data_settings` chose, said in
-        its settings) is not a setting to give, and is set again from the data."""
-        overrides.pop("target_scale", None)
-        return super().settings(**overrides)
 
     def stopping(self, settings):
         """No early stop: the schedule runs to its low rate, and the best epoch on the

@@ -92,8 +92,7 @@ def test_the_run_settings_say_which_target_scale_the_run_uses():
     chosen = tabular.recipe.data_settings(settings, skewed, set())
     assert chosen["target_scale"] == "log"  # "auto" on a skewed positive target
     # What --auto does with a step's settings: taken back as the run's settings.
-    assert tabular.recipe.settings(**chosen) == tabular.recipe.settings(
-        **{k: v for k, v in chosen.items() if k != "target_scale"})
+    assert tabular.recipe.settings(**chosen) == chosen
     given = tabular.recipe.hyperparameters({"target_scale": "standard"})
     assert tabular.recipe.data_settings(settings, skewed, set(), given)["target_scale"] == (
         "standard")
@@ -150,3 +149,13 @@ def test_the_recipe_beats_a_linear_model_on_a_nonlinear_rule(tmp_path):
 
     linear = LogisticRegression().fit(*xy("train")).score(*xy("test"))
     assert result.test_metrics["accuracy"] > linear + 0.1
+
+
+@pytest.mark.slow
+def test_auto_runs_on_a_regression_table(tmp_path):
+    # A step's settings (with the target scale the run chose) go back into the recipe.
+    result = tabular.train(frame=table(200), target="y", epochs=3, auto=15,
+                           run_dir=tmp_path / "run", verbose=0, diagnose=False)
+    steps = result.auto["steps"]
+    assert len(steps) >= 2 and steps[0]["move"] == "defaults"
+    assert result.settings["target_scale"] == "log"
