@@ -19,7 +19,8 @@ and the SHA-256 of `pandas.util.hash_pandas_object` (index and columns included)
 `tf.data.Dataset` by its element spec and cardinality; any other value (a TFDS name, a
 column, a preset) as it is. Without a data option, the recipe's own TFDS `dataset`. A
 `recipes.data.Splits` given as `data=` is known by its name, split sizes, input shape
-and classes only. `limit` is part of it: another limit trains on other examples.
+and classes only. `limit` and `seed` are part of it: another limit trains on other
+examples, another seed splits the rows another way.
 """
 
 import datetime
@@ -39,7 +40,7 @@ TUNE_FIX = ("tune with --overwrite (overwrite=True) to start afresh, or choose "
             "another --directory (directory=)")
 
 
-def fingerprint(recipe, data=None, data_options=None, limit=None):
+def fingerprint(recipe, data=None, data_options=None, limit=None, seed=None):
     """The fingerprint of the data `recipe` trains on (see the module docstring).
 
     Args:
@@ -48,6 +49,8 @@ def fingerprint(recipe, data=None, data_options=None, limit=None):
             `None`.
         data_options: the recipe's data options, as given. Defaults to none.
         limit: the number of training examples used. Defaults to `None` (all).
+        seed: the seed of the run's split and shuffle. Defaults to `None` (not part of
+            the fingerprint).
 
     Returns:
         A dict of JSON values, the same for the same data read the same way.
@@ -65,6 +68,8 @@ def fingerprint(recipe, data=None, data_options=None, limit=None):
                 source[name] = describe(value)
     if limit is not None:
         source["limit"] = limit
+    if seed is not None:
+        source["seed"] = seed
     return json.loads(json.dumps(source, default=str))
 
 

@@ -54,7 +54,7 @@ def train(recipe, hp, settings, *, given=None, chosen=(), data=None, data_dir=No
     """
     start = time.perf_counter() if start is None else start
     run_dir = Path(run_dir or Path("runs") / recipe.name)
-    source = data_fingerprint.fingerprint(recipe, data, data_options, limit)
+    source = data_fingerprint.fingerprint(recipe, data, data_options, limit, seed)
     if overwrite:
         clear_resumable(run_dir)
     elif auto is None and (run_dir / "backup").is_dir():

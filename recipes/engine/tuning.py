@@ -449,7 +449,7 @@ def search(
                 "not data= or a tf.distribute.Strategy."
             )
     # The data's fingerprint: a search resumes on its own data only.
-    plan["source"] = fingerprint.fingerprint(recipe, data, data_options, limit)
+    plan["source"] = fingerprint.fingerprint(recipe, data, data_options, limit, seed)
     if not overwrite and role != "worker":
         where = Path(directory) / plan["project_name"]
         fingerprint.check_same(where / fingerprint.FILE, plan["source"],
