@@ -269,12 +269,6 @@ class TableTask(Recipe):
         encoded = keras.layers.Concatenate(dtype="float32")(parts) if len(parts) > 1 else parts[0]
         return inputs, encoded
 
-    def target_scale(self, data):
-        """`(std, mean)` of the training targets, to put a regression output in the
-        target's own units."""
-        y = train_targets(data)
-        return float(y.std() or 1.0), float(y.mean())
-
     def exporter(self, model, data):
         specs = {
             name: tf.TensorSpec((None,), tf.string if kind == "text" else tf.float32, name)
