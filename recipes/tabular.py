@@ -40,10 +40,10 @@ import keras
 import numpy as np
 from keras import ops
 
+import callbacks
 import layers
 from recipes.engine import blocks, hyperparameters
-from recipes.engine.recipe import OPTIMIZERS, Recipe, make_optimizer
-from recipes.engine.strategy import jit_compile
+from recipes.engine.recipe import Recipe
 from recipes.engine.tasks import TableTask, train_targets
 
 
@@ -134,6 +134,7 @@ class Tabular(TableTask):
         regression = data.task != "classification"
         # Registered for every table, so that the space is the same for both tasks.
         self.smoothing(hp)
+        self.flat_fraction(hp)  # used by the schedule, which a compile without steps has not
         hp.Choice("target_scale", ["auto", "standard", "log"], default="auto")
         # TabM-mini (Gorishniy et al., 2025): k members over one shared body, averaged.
         members = hp.Int("members", 1, 32, sampling="log", default=8)
@@ -174,32 +175,27 @@ class Tabular(TableTask):
         smoothing = self.smoothing(hp)
         return SmoothedSparseCrossentropy(smoothing) if smoothing else self.loss
 
-    def compile(self, model, hp=None, steps_per_epoch=None, epochs=None, replicas=1,
-                warmup_epochs=None, clipnorm=None):
-        """Compiles with Adam (AdamW when `weight_decay`, decoupled, is above 0) and a
-        learning rate that stays at its peak for `flat_fraction` of the run, then
-        anneals to 0 on a cosine; without `steps_per_epoch`, a constant rate."""
-        hp = hp if hp is not None else hyperparameters()
-        d = self.defaults
-        lr = hp.Float("learning_rate", 1e-4, 3e-2, sampling="log", default=d["learning_rate"])
-        name = hp.Choice("optimizer", list(OPTIMIZERS), default=d["optimizer"])
+    def schedule(self, hp, peak, total_steps, warmup_steps):
+        """After the warm-up (if any, `callbacks.WarmUp`), a rate that stays at `peak`
+        for `flat_fraction` of the steps left, then anneals to 0 on a cosine."""
+        flat = self.flat_fraction(hp)
+        rest = max(2, total_steps - warmup_steps)
+        keep = min(rest - 1, round(flat * rest))
+        schedule = keras.optimizers.schedules.CosineDecay(
+            peak, decay_steps=rest - keep, warmup_target=peak, warmup_steps=keep)
+        return callbacks.WarmUp(schedule, warmup_steps) if warmup_steps else schedule
+
+    def flat_fraction(self, hp):
+        return hp.Float("flat_fraction", 0.0, 0.9, step=0.1, default=0.5)
+
+    def optimizer(self, hp, name, learning_rate, clipnorm):
+        """Adam with decoupled weight decay (AdamW) when `weight_decay` is above 0 and
+        the optimizer is Adam; else the recipe's optimizer."""
         decay = hp.Choice("weight_decay", [0.0, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1], default=0.0)
-        flat = hp.Float("flat_fraction", 0.0, 0.9, step=0.1, default=0.5)
-        lr = lr * replicas
-        if steps_per_epoch:
-            total = max(2, steps_per_epoch * (epochs or d["epochs"]))
-            keep = min(total - 1, round(flat * total))
-            lr = keras.optimizers.schedules.CosineDecay(
-                lr, decay_steps=total - keep, warmup_target=lr, warmup_steps=keep)
-        clipnorm = d.get("clipnorm") if clipnorm is None else clipnorm
         if name == "adam" and decay:
-            optimizer = keras.optimizers.AdamW(lr, weight_decay=decay,
-                                               **({"clipnorm": clipnorm} if clipnorm else {}))
-        else:
-            optimizer = make_optimizer(name, lr, clipnorm)
-        model.compile(optimizer=optimizer, loss=self.get_loss(hp, model),
-                      metrics=self.get_metrics(model), jit_compile=jit_compile())
-        return model
+            return keras.optimizers.AdamW(learning_rate, weight_decay=decay,
+                                          **({"clipnorm": clipnorm} if clipnorm else {}))
+        return super().optimizer(hp, name, learning_rate, clipnorm)
 
     def data_settings(self, settings, data, given, hp=None):
         """`TableTask.data_settings`, and for regression `target_scale`: what the run's

@@ -303,19 +303,30 @@ class Recipe:
             total = max(1, steps_per_epoch * epochs)
             warmup_epochs = d["warmup_epochs"] if warmup_epochs is None else warmup_epochs
             warmup = min(total - 1, round(steps_per_epoch * warmup_epochs))
-            lr = recipe_callbacks.WarmUpCosine(
-                peak=lr, total_steps=total, warmup_steps=warmup
-            )
+            lr = self.schedule(hp, lr, total, warmup)
         for layer in _all_layers(model):
             if isinstance(layer, keras.layers.BatchNormalization) and layer.momentum == UNSET:
                 layer.momentum = batch_norm_momentum(total) if steps_per_epoch else 0.99
         model.compile(
-            optimizer=make_optimizer(name, lr, clipnorm),
+            optimizer=self.optimizer(hp, name, lr, clipnorm),
             loss=self.get_loss(hp, model),
             metrics=self.get_metrics(model),
             jit_compile=jit_compile(),
         )
         return model
+
+    def schedule(self, hp, peak, total_steps, warmup_steps):
+        """The learning-rate schedule of a run of `total_steps` (`compile`): a linear
+        warm-up over `warmup_steps` to `peak`, then a cosine to 0
+        (`callbacks.WarmUpCosine`). A recipe may register tunables of its own in `hp`."""
+        return recipe_callbacks.WarmUpCosine(
+            peak=peak, total_steps=total_steps, warmup_steps=warmup_steps
+        )
+
+    def optimizer(self, hp, name, learning_rate, clipnorm):
+        """The optimizer `compile` uses: `make_optimizer(name, ...)`. A recipe may
+        register tunables of its own in `hp`."""
+        return make_optimizer(name, learning_rate, clipnorm)
 
     def build(self, hp, data, strategy, epochs, global_batch, warmup_epochs=None,
               clipnorm=None):

@@ -159,3 +159,17 @@ def test_auto_runs_on_a_regression_table(tmp_path):
     steps = result.auto["steps"]
     assert len(steps) >= 2 and steps[0]["move"] == "defaults"
     assert result.settings["target_scale"] == "log"
+
+
+def test_a_warm_up_comes_before_the_flat_rate():
+    splits = data.load_table(frame=table(classes=True), target="y")
+    model = tabular.build_model(data=splits)
+    hp = recipes.engine.hyperparameters({"learning_rate": 0.01})
+    tabular.recipe.compile(model, hp, steps_per_epoch=10, epochs=12, warmup_epochs=2)
+    schedule = model.optimizer._learning_rate
+    rates = [float(schedule(step)) for step in (0, 10, 20, 69, 70, 95, 120)]
+    # 20 warm-up steps to the peak, then half of the 100 left flat, then a cosine to 0.
+    np.testing.assert_allclose(rates[:5], [0.0, 0.005, 0.01, 0.01, 0.01], rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(rates[5], 0.005, rtol=1e-3)
+    assert rates[6] < 1e-6
+    assert type(model.optimizer) is keras.optimizers.Adam  # no weight decay by default
