@@ -35,7 +35,7 @@ from pathlib import Path
 import keras
 
 import callbacks as recipe_callbacks
-from callbacks.fine_tune import set_phase
+from callbacks.fine_tune import backbones, set_phase
 from recipes.data.splits import Splits
 
 # Steps of the first phase (the head alone), within [1 epoch, half the epochs].
@@ -235,7 +235,7 @@ def head_epochs(steps_per_epoch, epochs):
 
 def has_backbone(model):
     """Whether `model` holds a nested model (a pretrained backbone)."""
-    return any(isinstance(layer, keras.Model) for layer in model.layers)
+    return bool(backbones(model))
 
 
 def two_phases(model, steps_per_epoch, epochs):
