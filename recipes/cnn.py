@@ -34,7 +34,9 @@ chooses among `none` and those whose weights are in Keras's cache) puts a Keras 
 Keras's cache or the file `weights=PATH` (`--weights PATH`), under a dropout and softmax
 head, its preprocessing inside the model, and trains it as fastai's
 `fine_tune` does: the head alone, then the whole network at a tenth of the rate (see
-`recipes.engine.backbone`).
+`recipes.engine.backbone`). `--auto` moves a from-scratch run on photos to a backbone
+when weights are at hand (`weights=`, whose backbone it tells from the file, or Keras's
+cache): see `recipes.engine.backbone.at_hand`.
 """
 
 import math
@@ -83,6 +85,11 @@ class Cnn(ImageTask):
         splits = super().load_data(data_dir, limit, seed, **image_options)
         return backbones.with_weights(splits, weights)
 
+    def auto_data(self, data, hp):
+        """`Recipe.auto_data`: with a weights file and no backbone named, the backbone
+        the file holds, told before any step (`recipes.engine.backbone.auto_data`)."""
+        return backbones.auto_data(data, hp)
+
     def hyperparameters(self, hp=None):
         """`Recipe.hyperparameters`, with `backbone` checked against every backbone
         the recipe knows (`recipes.engine.backbone.CHOICES`), not only those a search
@@ -101,7 +108,8 @@ class Cnn(ImageTask):
         name = hp.Choice("backbone", backbones.choices(hp.values.get("backbone")), default="none")
         if name != "none":
             return self.pretrained(hp, data, name)
-        if getattr(data, "weights", None) is not None:
+        if getattr(data, "weights", None) is not None and \
+                getattr(data, "weights_backbone", None) is None:
             raise ValueError(
                 "weights= is the file of a pretrained backbone: choose the backbone with "
                 f"hp={{'backbone': NAME}} (--hp backbone=NAME). Received: weights={data.weights!r}"

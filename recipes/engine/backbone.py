@@ -26,13 +26,21 @@ in one `fit` (`callbacks.FineTune` switches at the step where the
 about `HEAD_STEPS` steps (at least one epoch, at most half of them), the second the
 rest: on a small folder the head trains for half the epochs, on a large dataset for
 one.
+
+`--auto` moves a from-scratch run on photos to a backbone whose weights are at hand
+(`at_hand`): the file given as `weights` (which backbone it holds is told from its
+weights' shapes, `identify`), else the first of `PREFERENCE` whose ImageNet weights are
+in Keras's cache. Nothing is downloaded for it.
 """
 
 import dataclasses
 import os
+import zipfile
 from pathlib import Path
 
+import h5py
 import keras
+import tensorflow as tf
 
 import callbacks as recipe_callbacks
 from callbacks.fine_tune import backbones, set_phase
@@ -76,6 +84,12 @@ BACKBONES = {
 }
 # What the `backbone` hyperparameter can name: "none" trains the recipe's own convnet.
 CHOICES = ("none", *BACKBONES)
+# The order in which `--auto` prefers a cached backbone (`at_hand`): the lightest first
+# on a CPU (README: MobileNetV3 for a CPU), EfficientNetV2B0 and ResNet50 on a GPU.
+PREFERENCE = {
+    "cpu": ("mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_v2_b0", "resnet50"),
+    "gpu": ("efficientnet_v2_b0", "resnet50", "mobilenet_v3_large", "mobilenet_v3_small"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,9 +98,13 @@ class BackboneSplits(Splits):
 
     Attributes:
         weights: the path of the file, or `None` (Keras's cache).
+        weights_backbone: the backbone the file holds, where `--auto` told it
+            (`identify`): the file is then for the loop's backbone move, and its
+            from-scratch steps train without it.
     """
 
     weights: str | None = None
+    weights_backbone: str | None = None
 
 
 def with_weights(splits, weights=None):
@@ -259,3 +277,105 @@ def two_phases(model, steps_per_epoch, epochs):
     model.optimizer.build(model.trainable_variables)
     set_phase(model, whole=False)
     return schedule
+
+
+def is_photos(data):
+    """Whether `data` holds photos, for `--auto`'s backbone move: its augmentation kind
+    is `photos` (colour images by default, and Fashion-MNIST; `recipes.data.augment_for`),
+    or it has none (`augment="none"`) and three channels. Digits, characters and other
+    gray images (kind `digits`) are not photos, and neither are images whose kind was
+    set to `digits`."""
+    kind = getattr(data, "augment", None)
+    if kind == "photos":
+        return True
+    return kind in (None, "none") and tuple(data.input_shape)[-1:] == (3,)
+
+
+def at_hand(data):
+    """The backbone `--auto` may move `data`'s from-scratch model to, or `None`.
+
+    `None` unless the images are photos (`is_photos`). Then the backbone of the file
+    given as `weights` (`BackboneSplits.weights_backbone`), else the first backbone of
+    `PREFERENCE` (a GPU's order where TensorFlow sees one, else a CPU's) whose ImageNet
+    weights are in Keras's cache (`cache_path`), else `None`: nothing is downloaded.
+    """
+    if data is None or not is_photos(data):
+        return None
+    if getattr(data, "weights", None) is not None:
+        return getattr(data, "weights_backbone", None)
+    device = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    return next((name for name in PREFERENCE[device] if cache_path(name).is_file()), None)
+
+
+def auto_data(data, hp):
+    """The data of an `--auto` loop starting from `hp` (`Recipe.auto_data`): with a
+    weights file and no backbone named, the file is for the loop's move to a backbone,
+    so the backbone it holds is told now (`identify`) and kept as `weights_backbone`;
+    the loop's from-scratch steps train without the file. On images that are not
+    photos, which get no such move, the file is an error rather than left unused."""
+    weights = getattr(data, "weights", None)
+    if weights is None or hp.values.get("backbone", "none") != "none":
+        return data
+    if not is_photos(data):
+        raise ValueError(
+            "--weights under --auto is for its move to a backbone, which only photos get, "
+            f"and these images are not photos (augmentation kind {data.augment!r}): pass "
+            f"--augment photos, or --hp backbone=NAME to train from the backbone. "
+            f"Received: weights={weights!r}"
+        )
+    return dataclasses.replace(data, weights_backbone=identify(weights))
+
+
+def identify(weights):
+    """The name of the backbone whose weights file `weights` is (see `check_file`).
+
+    A file named as Keras caches a backbone's ImageNet weights is that backbone;
+    otherwise the shapes of the file's weights (of its `model.weights.h5` for a
+    `.keras` file) are compared with those of each backbone, built without weights,
+    in `BACKBONES`' order.
+
+    Raises:
+        ValueError: in one line, when the file holds none of the backbones.
+
+    Example:
+
+    >>> path = "/tmp/small.weights.h5"
+    >>> load_backbone("mobilenet_v3_small", weights=None).save_weights(path)
+    >>> identify(path)
+    'mobilenet_v3_small'
+    """
+    check_file(weights)
+    path = Path(weights)
+    for name, spec in BACKBONES.items():
+        if path.name == spec.file:
+            return name
+    shapes = sorted(_file_shapes(path))
+    for name in BACKBONES:
+        model = load_backbone(name, weights=None)
+        same = sorted(tuple(w.shape) for w in model.weights) == shapes
+        del model
+        if same:
+            return name
+    raise ValueError(
+        f"The weights in {path} are those of none of the backbones {tuple(BACKBONES)}: "
+        "name its backbone with --hp backbone=NAME (hp={'backbone': NAME}), which trains "
+        f"from it from the start. Received: weights={str(weights)!r}"
+    )
+
+
+def _file_shapes(path):
+    """The shapes of every array in an `.h5` file, or in a `.keras` file's weights."""
+    shapes = []
+
+    def visit(_, item):
+        if isinstance(item, h5py.Dataset):
+            shapes.append(tuple(item.shape))
+
+    if str(path).endswith(".keras"):
+        with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as inner:
+            with h5py.File(inner, "r") as file:
+                file.visititems(visit)
+    else:
+        with h5py.File(path, "r") as file:
+            file.visititems(visit)
+    return shapes

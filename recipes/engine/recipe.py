@@ -143,6 +143,12 @@ class Recipe:
             limit=limit,
         )
 
+    def auto_data(self, data, hp):
+        """The data an `--auto` loop starting from `hp` trains on: `data` as it is. A
+        recipe whose moves need to know more of its data (`cnn`: which backbone a
+        weights file holds) adds it here, before the first step."""
+        return data
+
     def augmentation(self, data=None, scale=1.0):
         """The Keras augmentation model applied on the fly in training, or None: the
         recipe's `augment` preset (see `preset`)."""

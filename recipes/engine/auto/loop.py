@@ -16,6 +16,7 @@ import keras
 import keras_tuner
 
 import callbacks as recipe_callbacks
+from callbacks.fine_tune import fine_tune_schedule, set_phase
 
 from recipes.diagnostics import flowchart, plots
 from recipes.diagnostics.history import measures
@@ -74,7 +75,8 @@ class AutoLoop:
 
     def __init__(self, recipe, budget, hp, data, settings, strategy, run_dir, callbacks,
                  verbose, seed, given=None, source=None):
-        self.recipe, self.budget, self.data = recipe, parse_budget(budget, "auto"), data
+        self.recipe, self.budget = recipe, parse_budget(budget, "auto")
+        self.data = recipe.auto_data(data, hp)
         self.settings, self.strategy, self.seed = dict(settings), strategy, seed
         self.run_dir, self.callbacks, self.verbose = Path(run_dir), list(callbacks), verbose
         self.given = given  # hyperparameters the user named: checked at the first build
@@ -407,7 +409,12 @@ class AutoLoop:
     def step_seconds(self, step):
         """Seconds per training step of `step`'s model (its hyperparameters, settings
         and augmentation), timed on up to `PROBE_STEPS` steps after `PROBE_WARMUP`
-        untimed ones (graph tracing), on the loop's `clock`; the model is thrown away."""
+        untimed ones (graph tracing), on the loop's `clock`; the model is thrown away.
+
+        A model that fine-tunes a backbone in two phases (`callbacks.FineTuneCosine`)
+        has each phase timed on half the steps, the backbone frozen and then trainable
+        (its gradients cost more), and the two weighted by their shares of the run's
+        steps."""
         hp = _hp(step["hyperparameters"])
         settings = self.recipe.settings(**step["settings"])
         batch = self._global_batch(step)
@@ -416,10 +423,17 @@ class AutoLoop:
         train, _, _ = self.recipe.pipelines(self.data, batch, seed=self.seed,
                                             augment_scale=step["augment_scale"])
         steps = max(1, min(PROBE_STEPS, steps_per_epoch(self.data.train_size, batch)))
-        model.fit(train.repeat(), steps_per_epoch=PROBE_WARMUP, epochs=1, verbose=0, shuffle=False)
-        start = clock()
-        model.fit(train.repeat(), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-        seconds = (clock() - start) / steps
+        schedule = fine_tune_schedule(model.optimizer)
+        if schedule is None:
+            seconds = _timed(model, train, steps)
+        else:
+            half = max(1, steps // 2)
+            head = _timed(model, train, half)
+            set_phase(model, whole=True)
+            model.make_train_function(force=True)
+            whole = _timed(model, train, half)
+            share = schedule.head_steps / schedule.total_steps
+            seconds = share * head + (1 - share) * whole
         del model
         return seconds
 
@@ -480,6 +494,15 @@ class AutoLoop:
 
     def _print_row(self, step):
         self._say([_fixed(_row(step))])
+
+
+def _timed(model, train, steps):
+    """Seconds per training step of `model` on `train`, timed on `steps` steps after
+    `PROBE_WARMUP` untimed ones, on the loop's `clock`."""
+    model.fit(train.repeat(), steps_per_epoch=PROBE_WARMUP, epochs=1, verbose=0, shuffle=False)
+    start = clock()
+    model.fit(train.repeat(), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+    return (clock() - start) / steps
 
 
 def _hp(values):

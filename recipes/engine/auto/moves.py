@@ -19,13 +19,16 @@ import statistics
 
 from recipes.data import LIMITS, stronger
 from recipes.diagnostics import flowchart
+from recipes.engine import backbone
 
 # Expected cost of a move's run relative to its parent's: the fallback for moves that
 # change the model when no probe can be timed (`AutoLoop.probe`).
+# A backbone's guess is high: it runs on 224x224 images, the recipe's own convnet on the
+# data's size.
 COST = {"deeper": 2.0, "shallower": 0.7, "wider": 2.5, "narrower": 0.6, "longer": 2.0,
-        "batch_norm": 1.3, "members": 2.0}
+        "batch_norm": 1.3, "members": 2.0, "backbone": 4.0}
 # Moves that change the model's cost per step: their cost is timed by a probe.
-PROBED = ("deeper", "shallower", "wider", "narrower", "batch_norm", "members")
+PROBED = ("deeper", "shallower", "wider", "narrower", "batch_norm", "members", "backbone")
 # The loop goes on while more than FILL of its budget is left, polishing the chosen
 # model when no move of its diagnosis fits; RESERVE of the budget is kept for the end
 # (the chosen model's evaluation, the plots).
@@ -100,6 +103,7 @@ def candidates(recipe, data, best, diagnosis, space):
         if not moves.out:  # no depth to compare: take it as model bias
             verdict = flowchart.MODEL_BIAS
     if verdict == flowchart.MODEL_BIAS:
+        _backbone(moves, data)
         s = best["settings"]
         if _still_falling(best["history"]["loss"]) and best["stop_reason"] is None:
             moves.add("longer", f"epochs {s['epochs']} -> {s['epochs'] * 2}",
@@ -111,6 +115,7 @@ def candidates(recipe, data, best, diagnosis, space):
         # NaN, a loss that blew up or never fell: the flowchart's "diverged" advice.
         _optimization(moves, diverged=diagnosis.advice == flowchart.ADVICE["diverged"])
     elif verdict == flowchart.OVERFITTING:
+        _backbone(moves, data)
         _regularizers(moves, recipe, data)
     return moves.out
 
@@ -151,6 +156,18 @@ class _Moves:
         p, value = self.value("depth")
         if p is not None and p.min_value <= value + delta <= p.max_value:
             self.add(label, f"depth {value} -> {value + delta}", {"depth": value + delta})
+
+
+def _backbone(moves, data):
+    """From scratch to a pretrained backbone (the `backbone` hyperparameter, where the
+    model has one): for photos whose backbone weights are at hand
+    (`recipes.engine.backbone.at_hand`: the weights file given, else a backbone in
+    Keras's cache), against model bias (a stronger model) and overfitting
+    (pretrained features are the field's answer to small photo sets); tried first."""
+    p, value = moves.value("backbone")
+    name = backbone.at_hand(data) if p is not None and value == "none" else None
+    if name is not None:
+        moves.add("backbone", f"backbone {name}", {"backbone": name})
 
 
 def _optimization(moves, diverged):
