@@ -11,7 +11,10 @@ diagnosis picks the next step's move, each taken only on its evidence (Hung-yi L
 - **high training loss**, undecided: train the model one layer deeper the same way
   (or one shallower, at the deepest), the lecture's test. If the deeper model fits the
   training data *worse*, it is an optimization failure; if better, model bias.
-- **model bias**: train longer when the training loss was still falling over the last
+- **model bias**: a pretrained backbone, for a `cnn` from scratch on photos whose
+  backbone weights are at hand (`recipes.engine.backbone.at_hand`: the `weights` file,
+  else Keras's cache; nothing is downloaded), fine-tuned in two phases; then
+  train longer when the training loss was still falling over the last
   quarter of the epochs, then wider (`filters`/`units` x2, starting from the best
   model widened by `recipes.engine.grow.widen` where it maps the recipe's layers: it
   computes what the narrower model did), then deeper, each within the recipe's own
@@ -22,7 +25,8 @@ diagnosis picks the next step's move, each taken only on its evidence (Hung-yi L
   A loss that became NaN, blew up or never fell is an optimization failure too: the
   range test, then a tenth of the learning rate with warm-up, then gradients clipped
   to norm 1.
-- **overfitting**: stronger
+- **overfitting**: a pretrained backbone, as for model bias (pretrained features
+  are the field's answer to small photo sets); stronger
   augmentation (x2, within what keeps the data natural, `recipes.data.LIMITS`), more
   dropout (+0.2), L2 (at least 1e-3, else 10x), a narrower model. Early stopping with the best
   weights restored is always on.
@@ -44,8 +48,9 @@ The budget is wall-clock seconds for the whole loop. A step starts only if its
 estimate fits in what is left: the parent's median seconds per epoch times the
 epochs times the move's cost per step relative to its parent's, plus the parent's time
 outside its epochs. A move that changes the model (deeper, shallower, wider, narrower,
-batch norm) has that cost timed: a short probe trains the parent's model and the
-move's for up to `PROBE_STEPS` steps each on the same pipeline (`AutoLoop.probe`, kept
+batch norm, members, backbone) has that cost timed: a short probe trains the parent's
+model and the move's for up to `PROBE_STEPS` steps each on the same pipeline (a
+backbone's two phases on half of them each, weighted by their steps; `AutoLoop.probe`, kept
 in `auto.json` under `checks.probes` and in the step's `probe`), unless too little is
 left for a quarter of what the fixed factor (`COST`) says; other moves cost what their
 parent did (twice the epochs: twice the time). A move that
