@@ -339,7 +339,7 @@ def identify(weights):
 
     Example:
 
-    >>> path = "/tmp/small.weights.h5"
+    >>> path = "small.weights.h5"
     >>> load_backbone("mobilenet_v3_small", weights=None).save_weights(path)
     >>> identify(path)
     'mobilenet_v3_small'
