@@ -32,7 +32,8 @@ left out, gaps kept):
 For each seed the three models see
 the same seeded split, in an order that alternates seed by seed:
 
-- `recipe`: `tabular.train` with its defaults (or `--hp` values), chosen on validation;
+- `recipe`: `tabular.train` with its defaults (or `--hp` values), chosen on validation
+  (its seconds are every training the run made: both target scales where it chose one);
 - `gbm`: scikit-learn's `HistGradientBoostingClassifier/Regressor` with its defaults,
   which take NaN as it is; text as a pandas category over the recipe's own training
   vocabulary (the rest one "other" value), `categorical_features="from_dtype"`;
@@ -45,7 +46,9 @@ better of gradient boosting and linear, and against gradient boosting alone: `wi
 (within 0.25 points of accuracy or 1.01x MAE) or `loss`, on the medians. The summary
 line counts the verdicts (`win_best`, `tie_best`, `loss_best`, `win_gbm`, ...), names the
 tables more than 1 point or 1.05x behind the better of the two (`far_behind`), and gives
-the median over tables of the recipe's training seconds per 10,000 training rows.
+the median over tables of the recipe's training seconds per 10,000 training rows. Where
+the recipe chose a regression target's scale on validation, the lines after the table
+give its choice per seed with both validation MAEs.
 Defaults are chosen on validation, the test split only reports: `--validation` prints
 the same table on the validation split, for comparing candidates; `--report FILE` prints
 the table of `--out` files again, merged (other tables, or other seeds).
@@ -285,7 +288,13 @@ def recipe(splits, parts, seed, hp=None):
     x, y = parts["validation"]
     validation = result.model.evaluate(
         splits.validation.batch(1024), return_dict=True, verbose=0)[metric]
-    return {"validation": validation, "test": result.test_metrics[metric]}, result.timings["fit_seconds"]
+    scores = {"validation": validation, "test": result.test_metrics[metric]}
+    # A regression's target scale, and both validation MAEs where the run chose it.
+    if "target_scale" in result.settings:
+        scores["target_scale"] = result.settings["target_scale"]
+    for scale, mae in result.settings.get("target_scale_validation_mae", {}).items():
+        scores[f"val_mae_{scale}"] = mae
+    return scores, result.timings["fit_seconds"]
 
 
 MODELS = {"recipe": recipe, "gbm": gbm, "linear": linear}
@@ -371,6 +380,15 @@ def report(runs, split="test", out=None):
         print(f"{name:<26} {r['rows']:>6} {'acc' if classify else 'MAE':<6} " + " ".join(
             f"{spread([scale * v for v in r[f'{who}_{split}']], '{:.4g}'):<32}"
             for who in MODELS) + f" {against['best']:<8} {against['gbm']:<6} {seconds:>8.1f}")
+    chosen = {name: r["recipe_target_scale"] for name, r in runs.items()
+              if "recipe_val_mae_log" in r}
+    if chosen:
+        print("target scale kept by the recipe, per seed (validation MAE standardized / log(y)):")
+        for name, scales in chosen.items():
+            r = runs[name]
+            print(f"  {name:<24} " + ", ".join(
+                f"{s} ({a:.4g} / {b:.4g})" for s, a, b in
+                zip(scales, r["recipe_val_mae_standard"], r["recipe_val_mae_log"])))
     summary = dict(tables=len(runs), split=split, **counts,
                    far_behind=",".join(behind) or "none",
                    recipe_s_per_10k_rows=median(per_10k) if per_10k else float("nan"))

@@ -25,18 +25,30 @@ layers of `units` with dropout (tunables, as in `mlp`) are shared, a linear path
 (`layers.EnsembleDense`) and the model averages the members' probabilities or values.
 Classification learns a cross-entropy (labels smoothed by `label_smoothing`, 0 by
 default); regression the squared error of the standardized target, or of the
-standardized log(y) (`target_scale`: `"auto"` takes the log of a positive target whose
-skewness is above `log_skew`; the run's settings say which, as `target_scale`). The
-output is in the target's own units either way, so predictions and exports need no
-transform. Adam (AdamW when `weight_decay`, 0 by default, is above 0) runs a schedule
-that stays at its peak rate for `flat_fraction` of the epochs and then anneals to 0 on
-a cosine; nothing stops it early, and the epoch with the
-best validation loss is restored. The batch grows and the epochs shrink with the rows
+standardized log(y) (`target_scale`, a tunable: `"standard"`, `"log"` or `"auto"`, the
+default). With `"auto"`, `train` learns a positive target whose skewness is above
+`choose_skew` both ways, each model trained in full with the same settings and seed,
+and keeps the one of lower validation MAE (in the target's units, at each model's kept
+epoch); the other is dropped, never evaluated on the test split. Such a run costs two
+trainings; any other target, and an explicit `"standard"` or `"log"`, trains one.
+`--auto` chooses in its first step, and its later steps build the scale kept. The
+run's settings (`target_scale`, and `target_scale_validation_mae` with both MAEs), its
+data notes and its report say which was kept. Where one model is built from `"auto"`
+without training both (`build_model` alone, a search's trial: a search chooses among
+the three values like any tunable, and trains one model per trial), it is log(y) for a
+positive target whose skewness is above `log_skew`. The output is in the target's own
+units either way, so predictions and exports need no transform. Adam (AdamW when
+`weight_decay`, 0 by default, is above 0) runs a schedule that stays at its peak rate
+for `flat_fraction` of the epochs and then anneals to 0 on a cosine; nothing stops it
+early, and the epoch with the best validation loss is restored. The batch grows and the epochs shrink with the rows
 (`TableTask.data_settings`). What each of these gave on the development suite is in
 `benchmarks/README.md` (`benchmarks/tables.py`).
 """
 
+from pathlib import Path
+
 import keras
+import keras_tuner
 import numpy as np
 from keras import ops
 
@@ -109,22 +121,102 @@ class Tabular(TableTask):
 
     def target_transform(self, data, hp):
         """`(log, std, mean)`: whether the regression target is learned as log(y), and
-        the standard deviation and mean of the (log) training targets."""
+        the standard deviation and mean of the (log) training targets. `"auto"` is
+        log(y) for a positive target whose skewness is above `log_skew` (a model built
+        alone; `train` chooses on validation, see `run_once`)."""
         y = train_targets(data).astype("float64")
-        choice = hp.Choice("target_scale", ["auto", "standard", "log"], default="auto")
-        positive = bool((y > 0).all())
+        choice = hp.Choice("target_scale", list(SCALES), default="auto")
+        positive, skew = target_shape(y)
         if choice == "log" and not positive:
             raise ValueError(
                 "target_scale='log' needs a positive target, and this one has values <= 0. "
                 "Use target_scale='standard' or 'auto'. Received: target_scale='log'"
             )
-        skew = float(((y - y.mean()) ** 3).mean() / (y.std() ** 3 or 1.0))
         log = choice == "log" or (choice == "auto" and positive and skew > self.log_skew)
         y = np.log(y) if log else y
         return log, float(y.std() or 1.0), float(y.mean())
 
-    # A positive target whose skewness is above this is learned as log(y) by default.
+    # A model built alone from "auto" learns log(y) for a positive target whose
+    # skewness is above this.
     log_skew = 1.0
+    # `train` with "auto" learns a positive target whose skewness is above this both
+    # ways and keeps the better on validation.
+    choose_skew = 0.5
+
+    def chooses_scale(self, data, hp):
+        """Whether a run of `hp` on `data` trains the target both ways and keeps the
+        better on validation: a regression whose `target_scale` is `"auto"` and whose
+        target is positive with a skewness above `choose_skew`."""
+        if data.task != "regression" or hp.values.get("target_scale", "auto") != "auto":
+            return False
+        positive, skew = target_shape(train_targets(data).astype("float64"))
+        return positive and skew > self.choose_skew
+
+    def run_once(self, hp, data, settings, strategy, run_dir, callbacks=(), verbose=0,
+                 seed=42, **options):
+        """`Recipe.run_once`; for a regression whose target scale is to be chosen
+        (`chooses_scale`), two of them: the standardized target and log(y), each from
+        the same seed into `run_dir/target-standard` and `run_dir/target-log`, not
+        evaluated on the test split. The one of lower validation MAE at its kept epoch
+        (the standardized one on a tie) is the result, evaluated once on the test
+        split when `evaluate` (the default); `hp` then holds its `target_scale`, so that
+        the run's hyperparameters (and `--auto`'s later steps) build that one. Its
+        `fit_seconds` and `epoch_seconds` count both trainings. A run started from
+        given weights (`initial_weights`) trains one, as built."""
+        if data.task != "regression":
+            return super().run_once(hp, data, settings, strategy, run_dir, callbacks,
+                                    verbose, seed, **options)
+        if not self.chooses_scale(data, hp) or options.get("initial_weights") is not None:
+            result = super().run_once(hp, data, settings, strategy, run_dir, callbacks,
+                                      verbose, seed, **options)
+            log = self.target_transform(data, hyperparameters(result.hyperparameters))[0]
+            result.settings["target_scale"] = "log" if log else "standard"
+            if hp.values.get("target_scale", "auto") == "auto":
+                positive, skew = target_shape(train_targets(data).astype("float64"))
+                why = ("it has values <= 0" if not positive else
+                       f"skewness {skew:.2f}, at most {self.choose_skew}"
+                       if skew <= self.choose_skew else
+                       f"skewness {skew:.2f}; not chosen on validation: the run started "
+                       "from given weights")
+                result.notes.append(f"target {data.target!r}: "
+                                    f"{'log(y)' if log else 'standardized'} ({why})")
+            return result
+        evaluate = options.pop("evaluate", True)
+        if verbose != 0:
+            print(f"target {data.target!r}: positive and skewed; training it standardized, "
+                  "then as log(y), to keep the one of lower validation MAE", flush=True)
+        runs, trials, mae = {}, {}, {}
+        for scale in ("standard", "log"):
+            trials[scale] = keras_tuner.HyperParameters()
+            trials[scale].values.update(dict(hp.values, target_scale=scale))
+            keras.utils.set_random_seed(seed)
+            run = runs[scale] = super().run_once(
+                trials[scale], data, settings, strategy, Path(run_dir) / f"target-{scale}",
+                callbacks, verbose, seed, evaluate=False, **options)
+            mae[scale] = float(run.history["val_mae"][run.kept_epoch - 1])
+        chosen = "log" if mae["log"] < mae["standard"] else "standard"
+        loser = "standard" if chosen == "log" else "log"
+        result = runs[chosen]
+        for scale in runs:  # what the trainings left: their backups are gone
+            folder = Path(run_dir) / f"target-{scale}"
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        hp.merge(trials[chosen])
+        hp.values.update(trials[chosen].values)
+        if evaluate:
+            test = self.pipelines(data, result.settings["global_batch_size"], seed=seed)[2]
+            result.test_metrics = {k: float(v) for k, v in result.model.evaluate(
+                test, return_dict=True, verbose=0).items()}
+        result.settings.update(target_scale=chosen, target_scale_validation_mae=mae)
+        result.timings.update(
+            fit_seconds=sum(r.timings["fit_seconds"] for r in runs.values()),
+            epoch_seconds=[s for r in runs.values() for s in r.timings["epoch_seconds"]],
+            target_scale_fit_seconds={k: r.timings["fit_seconds"] for k, r in runs.items()})
+        named = {"log": "log(y)", "standard": "standardized"}
+        result.notes.append(
+            f"target {data.target!r}: {named[chosen]} chosen on validation (MAE "
+            f"{_figure(mae[chosen])} vs {_figure(mae[loser])} {named[loser]})")
+        return result
 
     def build_model(self, hp=None, data=None):
         hp = hyperparameters(hp)
@@ -135,7 +227,7 @@ class Tabular(TableTask):
         # Registered for every table, so that the space is the same for both tasks.
         self.smoothing(hp)
         self.flat_fraction(hp)  # used by the schedule, which a compile without steps has not
-        hp.Choice("target_scale", ["auto", "standard", "log"], default="auto")
+        hp.Choice("target_scale", list(SCALES), default="auto")
         # TabM-mini (Gorishniy et al., 2025): k members over one shared body, averaged.
         members = hp.Int("members", 1, 32, sampling="log", default=8)
         x = layers.EnsembleAdapter(members)(encoded) if members > 1 else encoded
@@ -200,17 +292,36 @@ class Tabular(TableTask):
     def data_settings(self, settings, data, given, hp=None):
         """`TableTask.data_settings`, and for regression `target_scale`: what the run's
         `target_scale` (by default `"auto"`) chooses for this table (`"log"` or
-        `"standard"`), so that the run's settings and report say it."""
+        `"standard"`), or `"auto"` where the run chooses on validation
+        (`chooses_scale`; the run's result then says which it kept)."""
         settings = super().data_settings(settings, data, given, hp)
         if data.task == "regression":
-            log = self.target_transform(data, hyperparameters(hp))[0]
-            settings["target_scale"] = "log" if log else "standard"
+            hp = hyperparameters(hp)
+            if self.chooses_scale(data, hp):
+                settings["target_scale"] = "auto"
+            else:
+                log = self.target_transform(data, hp)[0]
+                settings["target_scale"] = "log" if log else "standard"
         return settings
 
     def stopping(self, settings):
         """No early stop: the schedule runs to its low rate, and the best epoch on the
         validation loss is restored."""
         return dict(super().stopping(settings), patience=settings["epochs"])
+
+
+SCALES = ("auto", "standard", "log")
+
+
+def target_shape(y):
+    """`(positive, skewness)` of the targets `y` (a float array)."""
+    skew = float(((y - y.mean()) ** 3).mean() / (y.std() ** 3 or 1.0))
+    return bool((y > 0).all()), skew
+
+
+def _figure(value):
+    """A validation figure for a note: thousands with separators, else 4 digits."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 recipe = Tabular()

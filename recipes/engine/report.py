@@ -82,10 +82,11 @@ def permutation_importance(model, x, y, classification, repeats=IMPORTANCE_REPEA
     return out
 
 
-def record_evaluation(model, data, run_dir, seed=0):
+def record_evaluation(model, data, run_dir, seed=0, notes=None):
     """Predicts the test split (and, for a table, measures each column's importance on
     the validation split) and writes `evaluation.json` and `evaluation.npz` into
-    `run_dir`, for `write_report`. Returns the record written to the JSON file."""
+    `run_dir`, for `write_report`; `notes` (defaults to the data's own) are the data
+    notes the page shows. Returns the record written to the JSON file."""
     run_dir = Path(run_dir)
     classification = bool(data.num_classes)
     table = hasattr(data, "columns")
@@ -95,7 +96,7 @@ def record_evaluation(model, data, run_dir, seed=0):
         kind="table" if table else "images",
         sizes=dict(train=data.train_size, validation=data.validation_size,
                    test=data.test_size),
-        notes=list(data.notes),
+        notes=list(data.notes if notes is None else notes),
     )
     arrays = {}
     if table:

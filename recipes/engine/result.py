@@ -67,6 +67,9 @@ class Result:
             why the loop stopped; `None` for a single run.
         exporter: writes the SavedModel for `export(path)`, as the recipe serves its
             data (named raw inputs and outputs); `None`: `model.export`.
+        notes: what the training chose about the data that the run's data notes say
+            (a regression's target scale); `train` adds them to the data's own notes
+            (`settings["data_notes"]`, the log, the report).
     """
 
     recipe: str
@@ -83,6 +86,7 @@ class Result:
     comparisons: dict = dataclasses.field(default_factory=dict)
     auto: dict | None = None
     exporter: object = dataclasses.field(default=None, repr=False)
+    notes: list = dataclasses.field(default_factory=list)
     _exported: Path | None = dataclasses.field(default=None, repr=False)
 
     _SAVED = ("recipe", "test_metrics", "settings", "hyperparameters", "timings",

@@ -1,10 +1,12 @@
 """A recipe's run: settings -> data -> build -> fit -> evaluate -> `Result`.
 
 `Recipe.train` checks its arguments, then hands them to `train` here, which loads the
-data, sizes the settings to it, trains once (`run_once`, through the one fit loop of
-`recipes.engine.fit`) or lets `--auto` choose (`recipes.engine.auto`), trains the depth
-comparison when asked (`compare_depth`), saves the run, diagnoses it and writes its
-report. The run's SavedModel goes to `RUN_DIR/model` (what `recipes.load(RUN_DIR)` and
+data, sizes the settings to it, trains once (`Recipe.run_once`, by default `run_once`
+here, through the one fit loop of `recipes.engine.fit`; a recipe may train more and keep
+one, as `tabular` does for a target's scale) or lets `--auto` choose
+(`recipes.engine.auto`), trains the depth comparison when asked (`compare_depth`), saves
+the run with the notes its training added to the data's (`Result.notes`), diagnoses it
+and writes its report. The run's SavedModel goes to `RUN_DIR/model` (what `recipes.load(RUN_DIR)` and
 `python -m recipes predict RUN_DIR` read), and the fingerprint of its data to
 `RUN_DIR/data.json` (`recipes.engine.fingerprint`): an interrupted run resumes only on
 the same data.
@@ -57,7 +59,8 @@ def train(recipe, hp, settings, *, given=None, chosen=(), data=None, data_dir=No
     source = data_fingerprint.fingerprint(recipe, data, data_options, limit, seed)
     if overwrite:
         clear_resumable(run_dir)
-    elif auto is None and (run_dir / "backup").is_dir():
+    elif auto is None and any(path.is_dir() for path in (run_dir / "backup",
+                                                          *run_dir.glob("*/backup"))):
         data_fingerprint.check_same(
             run_dir / data_fingerprint.FILE, source, f"{run_dir} holds an interrupted run",
             data_fingerprint.TRAIN_FIX)
@@ -86,11 +89,15 @@ def train(recipe, hp, settings, *, given=None, chosen=(), data=None, data_dir=No
         result = loop.run()
     else:
         data_fingerprint.write(run_dir / data_fingerprint.FILE, source)
-        result = run_once(recipe, hp, data, settings, strategy, run_dir, extra, verbose, seed,
-                          given=given)
+        result = recipe.run_once(hp, data, settings, strategy, run_dir, extra, verbose, seed,
+                                 given=given)
+    if verbose != 0:
+        for note in result.notes:
+            print(f"data: {note}", flush=True)
     if compare_depth:
         result.comparisons = recipe.compare_depth(result, hp, data, strategy, run_dir)
-    result.settings["data_notes"] = list(data.notes)
+    notes = [*data.notes, *result.notes]
+    result.settings["data_notes"] = notes
     result.timings["total_seconds"] = time.perf_counter() - start
     result.save(run_dir)
     result.export(run_dir / "model")
@@ -98,7 +105,7 @@ def train(recipe, hp, settings, *, given=None, chosen=(), data=None, data_dir=No
         result.diagnosis = result.diagnose()
         if verbose != 0:
             print(result.diagnosis)
-    report.record_evaluation(result.model, data, run_dir, seed=seed)
+    report.record_evaluation(result.model, data, run_dir, seed=seed, notes=notes)
     page = result.report()
     if verbose != 0:
         print(f"report: {page}", flush=True)

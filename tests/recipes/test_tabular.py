@@ -1,6 +1,8 @@
 """The tabular recipe's model: its ensemble, its losses, its log target and its schedule,
-checked against numpy; served predictions against the model's own; and (slow) that it
-learns a nonlinear rule a linear model cannot."""
+checked against numpy; how `"auto"` chooses a target's scale on validation (with the
+engine's training replaced by a record of its calls); served predictions against the
+model's own; and (slow) that it learns a nonlinear rule a linear model cannot and keeps
+the target scale that does better on validation."""
 
 import keras
 import numpy as np
@@ -86,16 +88,140 @@ def test_a_skewed_positive_target_is_learned_on_the_log_scale():
         tabular.build_model({"target_scale": "log"}, data=splits)
 
 
+def lognormal(n=500, seed=0):
+    """A positive target, log-normal around a nonlinear rule: log(y) suits it."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.uniform(-2, 2, n), rng.uniform(-2, 2, n)
+    town = rng.choice(["Alton", "Brent", "Corby"], n)
+    signal = np.sin(2 * a) * b + (town == "Alton") * np.abs(a)
+    return pd.DataFrame(dict(a=a, b=b, town=town, y=np.exp(signal + rng.normal(0, 0.8, n))))
+
+
+def additive(n=500, seed=0):
+    """A positive, skewed target whose noise is symmetric in y (some rows near 0): its
+    median is its mean, which the standardized target learns; log(y) learns the
+    geometric mean, far below it."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.uniform(-1, 1, n), rng.uniform(-2, 2, n)
+    town = rng.choice(["Alton", "Brent", "Corby"], n)
+    level = np.exp(a) + (town == "Alton") * 0.5
+    noise = rng.choice([-0.95, 0.0, 0.95], n, p=[0.3, 0.4, 0.3])
+    return pd.DataFrame(dict(a=a, b=b, town=town, y=level * (1 + noise)))
+
+
+def test_auto_chooses_on_validation_only_for_a_positive_skewed_target():
+    hp = recipes.engine.hyperparameters
+    skewed = data.load_table(frame=lognormal(), target="y")
+    assert tabular.recipe.chooses_scale(skewed, hp())
+    assert tabular.recipe.chooses_scale(skewed, hp({"target_scale": "auto"}))
+    for given in ("standard", "log"):  # an explicit scale trains one model
+        assert not tabular.recipe.chooses_scale(skewed, hp({"target_scale": given}))
+    signed = data.load_table(frame=lognormal().assign(y=lambda f: np.log(f.y)), target="y")
+    flat = data.load_table(frame=lognormal().assign(y=lambda f: 10 + np.log(f.y)), target="y")
+    classes = data.load_table(frame=table(classes=True), target="y")
+    for splits in (signed, flat, classes):
+        assert not tabular.recipe.chooses_scale(splits, hp())
+
+
 def test_the_run_settings_say_which_target_scale_the_run_uses():
     skewed = data.load_table(frame=table(), target="y")
     settings = tabular.recipe.settings()
     chosen = tabular.recipe.data_settings(settings, skewed, set())
-    assert chosen["target_scale"] == "log"  # "auto" on a skewed positive target
+    assert chosen["target_scale"] == "auto"  # the run chooses (see run_once)
     # What --auto does with a step's settings: taken back as the run's settings.
     assert tabular.recipe.settings(**chosen) == chosen
     given = tabular.recipe.hyperparameters({"target_scale": "standard"})
     assert tabular.recipe.data_settings(settings, skewed, set(), given)["target_scale"] == (
         "standard")
+    signed = data.load_table(frame=table().assign(y=lambda f: np.log(f.y)), target="y")
+    assert tabular.recipe.data_settings(settings, signed, set())["target_scale"] == "standard"
+
+
+class _Model:
+    """What `Tabular.run_once` asks of a trained model: its test evaluation."""
+
+    def __init__(self, scale):
+        self.scale, self.evaluated = scale, 0
+
+    def evaluate(self, dataset, return_dict=True, verbose=0):
+        self.evaluated += 1
+        return {"loss": 0.5, "mae": 7.0}
+
+
+@pytest.fixture
+def fake_runs(monkeypatch):
+    """Replaces the engine's one training with a record of its calls: the model of
+    `target_scale` "log" scores `fake_runs.mae["log"]` on validation at its kept epoch
+    (epoch 2 of 3), and so on."""
+    from recipes.engine import run
+
+    class Runs:
+        mae = {"standard": 5.0, "log": 4.0}
+        calls = []
+
+    def run_once(recipe, hp, data, settings, strategy, run_dir, callbacks, verbose, seed,
+                 given=None, evaluate=True, **options):
+        scale = hp.values.get("target_scale", "auto")
+        Runs.calls.append(dict(scale=scale, evaluate=evaluate, run_dir=run_dir))
+        mae = Runs.mae.get(scale, 3.0)
+        return recipes.engine.Result(
+            recipe="tabular", model=_Model(scale), kept_epoch=2,
+            history={"val_mae": [mae + 1, mae, mae + 2]},
+            test_metrics={"mae": 9.0} if evaluate else {},
+            timings=dict(fit_seconds=10.0 if scale == "log" else 20.0, epoch_seconds=[1.0, 2.0]),
+            settings=dict(settings, global_batch_size=64),
+            hyperparameters=dict(hp.values, target_scale=scale))
+
+    monkeypatch.setattr(run, "run_once", run_once)
+    return Runs
+
+
+@pytest.mark.parametrize("mae, kept", [({"standard": 5.0, "log": 4.0}, "log"),
+                                       ({"standard": 1.5, "log": 1500.0}, "standard"),
+                                       ({"standard": 2.0, "log": 2.0}, "standard")])
+def test_auto_trains_both_scales_and_keeps_the_lower_validation_mae(tmp_path, fake_runs, mae,
+                                                                    kept):
+    fake_runs.mae = mae
+    splits = data.load_table(frame=lognormal(), target="y")
+    hp = tabular.recipe.hyperparameters(None)
+    settings = tabular.recipe.data_settings(tabular.recipe.settings(), splits, set(), hp)
+    result = tabular.recipe.run_once(hp, splits, settings, None, tmp_path, seed=3)
+    assert [(c["scale"], c["evaluate"]) for c in fake_runs.calls] == [
+        ("standard", False), ("log", False)]  # neither touches the test split
+    assert {c["run_dir"] for c in fake_runs.calls} == {
+        tmp_path / "target-standard", tmp_path / "target-log"}
+    assert result.model.scale == kept and result.model.evaluated == 1  # the kept one, once
+    assert result.test_metrics == {"loss": 0.5, "mae": 7.0}
+    assert hp.values["target_scale"] == kept  # the run's hyperparameters build the kept one
+    assert result.settings["target_scale"] == kept
+    assert result.settings["target_scale_validation_mae"] == mae
+    assert result.timings["fit_seconds"] == 30.0  # both trainings count
+    assert len(result.timings["epoch_seconds"]) == 4
+    other = "log" if kept == "standard" else "standard"
+    named = {"log": "log(y)", "standard": "standardized"}
+    figure = {1.5: "1.5", 1500.0: "1,500", 2.0: "2", 4.0: "4", 5.0: "5"}
+    assert result.notes == [
+        f"target 'y': {named[kept]} chosen on validation (MAE {figure[mae[kept]]} vs "
+        f"{figure[mae[other]]} {named[other]})"]
+
+
+@pytest.mark.parametrize("given", ["standard", "log"])
+def test_an_explicit_target_scale_trains_one_model(tmp_path, fake_runs, given):
+    splits = data.load_table(frame=lognormal(), target="y")
+    hp = tabular.recipe.hyperparameters({"target_scale": given})
+    result = tabular.recipe.run_once(hp, splits, tabular.recipe.settings(), None, tmp_path)
+    assert [c["scale"] for c in fake_runs.calls] == [given]
+    assert result.settings["target_scale"] == given
+    assert "target_scale_validation_mae" not in result.settings and result.notes == []
+
+
+def test_an_unskewed_target_trains_one_standardized_model_and_says_why(tmp_path, fake_runs):
+    flat = data.load_table(frame=lognormal().assign(y=lambda f: 10 + np.log(f.y)), target="y")
+    hp = tabular.recipe.hyperparameters(None)
+    result = tabular.recipe.run_once(hp, flat, tabular.recipe.settings(), None, tmp_path)
+    assert [c["scale"] for c in fake_runs.calls] == ["auto"]
+    assert result.settings["target_scale"] == "standard"
+    assert len(result.notes) == 1 and result.notes[0].startswith("target 'y': standardized (skewness")
 
 
 def test_the_rate_stays_flat_then_anneals_to_zero():
@@ -153,12 +279,40 @@ def test_the_recipe_beats_a_linear_model_on_a_nonlinear_rule(tmp_path):
 
 @pytest.mark.slow
 def test_auto_runs_on_a_regression_table(tmp_path):
-    # A step's settings (with the target scale the run chose) go back into the recipe.
+    # A step's settings go back into the recipe; the first step chooses the target's
+    # scale on validation, and the later steps build the one it kept.
     result = tabular.train(frame=table(200), target="y", epochs=3, auto=15,
                            run_dir=tmp_path / "run", verbose=0, diagnose=False)
     steps = result.auto["steps"]
     assert len(steps) >= 2 and steps[0]["move"] == "defaults"
-    assert result.settings["target_scale"] == "log"
+    kept = steps[0]["hyperparameters"]["target_scale"]
+    assert kept in ("standard", "log")
+    assert {s["hyperparameters"]["target_scale"] for s in steps} == {kept}
+    assert result.settings["target_scale"] == kept
+    assert sum("chosen on validation" in n for n in result.settings["data_notes"]) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make, kept", [(lognormal, "log"), (additive, "standard")])
+def test_auto_keeps_the_target_scale_that_does_better_on_validation(tmp_path, make, kept):
+    frame = make()
+    result = tabular.train(frame=frame, target="y", epochs=4, run_dir=tmp_path / "run",
+                           verbose=0, diagnose=False)
+    mae = result.settings["target_scale_validation_mae"]
+    assert result.settings["target_scale"] == kept and mae[kept] < min(mae.values()) + 1e-9
+    assert result.hyperparameters["target_scale"] == kept
+    note = next(n for n in result.settings["data_notes"] if "chosen on validation" in n)
+    assert note.startswith(f"target 'y': {'log(y)' if kept == 'log' else 'standardized'} chosen")
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "chosen on validation" in page and "target_scale_validation_mae" in page
+    # Served on the original scale, by the kept model, with no rule of the server's.
+    rows = frame.drop(columns="y").head(20)
+    served = recipes.load(tmp_path / "run").predict(rows)
+    own = result.model(raw(rows), training=False).numpy()[:, 0]
+    np.testing.assert_allclose(served["prediction"], own, rtol=1e-4)
+    if kept == "log":
+        assert (own > 0).all()
+        assert not (tmp_path / "run" / "target-log").exists()  # no empty folders left
 
 
 def test_a_warm_up_comes_before_the_flat_rate():

@@ -272,6 +272,8 @@ class AutoLoop:
         if deadline.fired and result.stop_reason is None:
             result.stop_reason = "budget"
         result.save(self.run_dir / f"step-{index}")
+        notes = self.state.setdefault("notes", [])  # what a step chose about the data
+        notes += [note for note in result.notes if note not in notes]
         step = {k: v for k, v in move.items() if k not in ("key", "base_key")}
         # Every tunable's value, defaults included (the learning rate is a setting).
         step["hyperparameters"] = {k: v for k, v in result.hyperparameters.items()
@@ -311,6 +313,7 @@ class AutoLoop:
                    f"auto: chose step {chosen['step']} ({_lineage(self.state['steps'], chosen)}); "
                    f"the test split is evaluated once, with it. Steps plotted in {path}."])
         result = self.result
+        result.notes = list(self.state.get("notes", []))
         result.comparisons = {k: {"history": v} for k, v in find_relatives(chosen, self.state["steps"]).items()}
         result.test_metrics = {k: float(v) for k, v in test_metrics.items()}
         result.auto = {k: self.state[k] for k in ("budget_seconds", "elapsed_seconds",
