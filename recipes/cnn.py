@@ -71,8 +71,9 @@ class Cnn(ImageTask):
     # convnet underfits (its training accuracy, augmented and under dropout, barely
     # above its validation accuracy). It adds capacity for a small part of the
     # convolutions' cost; more convolutions per stage or wider ones cost several times
-    # the time (benchmarks/README.md, "cnn task defaults with Fashion-MNIST"). Label
-    # smoothing and random erasing regularize, and lost accuracy there: both stay off.
+    # the time (benchmarks/README.md, cnn_defaults.py, "With Fashion-MNIST among the
+    # kinds"). Label smoothing and random erasing regularize, and lost accuracy there:
+    # both stay off.
     dense = 256
     dropout = 0.3
     data_options = {
