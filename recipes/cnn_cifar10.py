@@ -20,6 +20,7 @@ class CnnCifar10(Cnn):
     defaults = dict(Cnn.defaults, epochs=30, batch_size=128, learning_rate=3e-3, warmup_epochs=1)
     filters = 64
     depth = 2
+    dense = 0  # the model the preset was set up with, whatever the task's defaults
 
 
 recipe = CnnCifar10()

@@ -46,16 +46,21 @@ def digits(rotation=10.0, translation=0.1, zoom=0.1, seed=None):
     return keras.Sequential([affine], name="digits")
 
 
-def photos(translation=0.1, zoom=0.1, seed=None):
-    """Augmentation for natural photos: left-right flips, shifts and zooms.
+def photos(translation=0.1, zoom=0.1, erasing=0.0, seed=None):
+    """Augmentation for natural photos: left-right flips, shifts, zooms and, optionally,
+    random erasing.
 
     Never flips upside down: an upside-down truck is not a natural photo. Pixels moved
-    in from outside the image are mirrored from the inside.
+    in from outside the image are mirrored from the inside. Random erasing (Zhong et
+    al., 2017; `keras.layers.RandomErasing`) blanks a random rectangle of an image to 0,
+    so that no one part of an object decides the class.
 
     Args:
         translation: largest shift, as a fraction of the height and width.
             Defaults to `0.1`.
         zoom: largest zoom in or out, as a fraction. Defaults to `0.1`.
+        erasing: the probability of erasing a rectangle (2-33% of the image) from
+            each image; 0: none. Defaults to `0.0`.
         seed: seed of the random transforms. Defaults to `None`.
 
     Returns:
@@ -67,11 +72,16 @@ def photos(translation=0.1, zoom=0.1, seed=None):
     >>> augment(images, training=True).shape == images.shape
     True
     """
+    if not 0.0 <= erasing <= 1.0:
+        raise ValueError(f"erasing must be between 0 and 1. Received: erasing={erasing!r}")
     affine = layers.RandomAffine(translation=translation, zoom=zoom, fill_mode="reflect",
                                  seed=_seed(seed, 1))
-    return keras.Sequential(
-        [keras.layers.RandomFlip("horizontal", seed=_seed(seed, 0)), affine], name="photos"
-    )
+    steps = [keras.layers.RandomFlip("horizontal", seed=_seed(seed, 0)), affine]
+    if erasing:
+        # fill_value=0: the erased rectangle is black whatever the pixels' range.
+        steps.append(keras.layers.RandomErasing((erasing, erasing), fill_value=0.0,
+                                                seed=_seed(seed, 2)))
+    return keras.Sequential(steps, name="photos")
 
 
 def audio(noise, snr_min=0.0, snr_max=20.0, pad_mode=None, seed=None):
@@ -135,6 +145,7 @@ LIMITS = {
 def stronger(name, options, scale):
     """The options of image preset `name` with every strength times `scale`, each at
     most its natural limit (`LIMITS`); the preset's defaults fill what `options` lacks.
+    Options without a limit (`photos`'s `erasing`) stay as given.
 
     Example:
 
@@ -145,8 +156,9 @@ def stronger(name, options, scale):
         raise ValueError(f"Only {sorted(LIMITS)} have strengths. Received: name={name!r}")
     defaults = inspect.signature(PRESETS[name]).parameters
     return {
-        key: min(limit, float(options.get(key, defaults[key].default)) * scale)
-        for key, limit in LIMITS[name].items()
+        **options,
+        **{key: min(limit, float(options.get(key, defaults[key].default)) * scale)
+           for key, limit in LIMITS[name].items()},
     }
 
 

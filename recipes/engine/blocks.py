@@ -7,21 +7,24 @@ import layers as recipe_layers
 ACTIVATIONS = ("relu", "sigmoid", "leaky_relu", "maxout")
 
 
-def conv_body(x, hp, filters=32, depth=1, stages=3, batch_norm=True, dropout=0.3):
-    """`stages` stages of convolutions with 2x2 max pooling between them.
+def conv_body(x, hp, filters=32, depth=1, stages=3, batch_norm=True, dropout=0.3, dense=0):
+    """`stages` stages of convolutions with 2x2 max pooling between them, then a
+    flattened feature map, optionally through a hidden dense layer, under dropout.
 
     Each stage holds `depth` 3x3 convolutions (each with batch norm, by
     `layers.FusedBatchNormalization`, and ReLU); the last of a stage uses 'valid'
     padding, the others 'same', so a 28x28 input goes
     26 -> 13 -> 11 -> 5 -> 3 with three stages. The width doubles at every stage,
-    and the head flattens the final feature map. Tunables: `depth` (convolutions
-    per stage), `filters` (log scale), `batch_norm`, `dropout`; their defaults are
-    the arguments.
+    and the final feature map is flattened; with `dense` units, a dense layer (with
+    batch norm and ReLU) follows it, before the dropout. Tunables: `depth`
+    (convolutions per stage), `filters` (log scale), `batch_norm`, `dropout`, `dense`
+    (0: no hidden dense layer); their defaults are the arguments.
     """
     depth = hp.Int("depth", 1, 3, default=depth)
     filters = hp.Int("filters", 16, 128, sampling="log", default=filters)
     batch_norm = hp.Boolean("batch_norm", default=batch_norm)
     dropout = hp.Float("dropout", 0.0, 0.5, step=0.05, default=dropout)
+    dense = hp.Choice("dense", [0, 128, 256, 512], default=dense)
     for stage in range(stages):
         if stage:
             x = keras.layers.MaxPooling2D()(x)
@@ -34,6 +37,11 @@ def conv_body(x, hp, filters=32, depth=1, stages=3, batch_norm=True, dropout=0.3
                 x = recipe_layers.FusedBatchNormalization()(x)
             x = keras.layers.ReLU()(x)
     x = keras.layers.Flatten()(x)
+    if dense:
+        x = keras.layers.Dense(dense, use_bias=not batch_norm)(x)
+        if batch_norm:
+            x = recipe_layers.FusedBatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
     return keras.layers.Dropout(dropout)(x)
 
 

@@ -30,6 +30,7 @@ import tensorflow as tf
 import layers
 from recipes import data as recipe_data
 from recipes.engine.export import ABOUT, export_classifier, export_regressor, write_about  # noqa: F401
+from recipes.engine.losses import SmoothedSparseCrossentropy
 from recipes.engine.recipe import DataOption, Recipe
 
 
@@ -49,6 +50,8 @@ class ImageTask(Recipe):
     input_shape = (28, 28, 1)
     num_classes = 10
     pixel_max = 255.0
+    # The default of the tunable `label_smoothing` (see `get_loss`).
+    label_smoothing = 0.0
     data_options = {
         "dataset": DataOption("a tensorflow-datasets name, e.g. fashion_mnist", metavar="NAME"),
         "images": DataOption("a folder with one subfolder of images per class", metavar="DIR"),
@@ -100,6 +103,14 @@ class ImageTask(Recipe):
         up to its natural limit (see `Recipe.preset`); `None` for `"none"`."""
         name = (data.augment if data is not None else None) or self.augment
         return self.preset(name, scale)
+
+    def get_loss(self, hp, model=None):
+        """Cross-entropy, its labels smoothed by the tunable `label_smoothing`
+        (`SmoothedSparseCrossentropy`; 0: Keras's sparse cross-entropy), which defaults
+        to the recipe's `label_smoothing`."""
+        smoothing = hp.Choice("label_smoothing", [0.0, 0.05, 0.1, 0.2],
+                              default=self.label_smoothing)
+        return SmoothedSparseCrossentropy(smoothing) if smoothing else self.loss
 
     def image_inputs(self, data):
         """`(keras.Input, rescaled tensor)` for the data's images (or the defaults)."""

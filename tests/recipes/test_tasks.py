@@ -175,6 +175,30 @@ def test_batch_norm_forgets_its_initial_statistics_within_a_short_training():
     assert plain.layers[1].momentum == 0.99
 
 
+@pytest.mark.parametrize("task", [cnn, mlp])
+def test_label_smoothing_is_a_tunable_of_the_image_tasks(task):
+    y = np.array([0, 1])
+    confident = np.full((2, 10), 0.02 / 9)
+    confident[[0, 1], y] = 0.98
+
+    def loss(values):
+        hp = task.recipe.hyperparameters(values)
+        model = task.build_model(hp)
+        task.recipe.compile(model, hp)
+        compiled = keras.losses.get(model.loss)  # Keras's sparse loss is compiled by name
+        return hp.get("label_smoothing"), float(np.mean(compiled(y, confident)))
+
+    assert loss({})[0] == task.recipe.label_smoothing
+    _, plain = loss({"label_smoothing": 0.0})
+    smoothing, smoothed = loss({"label_smoothing": 0.1})
+    assert smoothing == 0.1
+    # Smoothed labels put a share on every class: a confident right answer costs more.
+    assert smoothed > plain
+    expected = keras.losses.categorical_crossentropy(
+        np.eye(10)[y], confident, label_smoothing=0.1)
+    assert smoothed == pytest.approx(float(np.mean(expected)), rel=1e-5)
+
+
 def test_mlp_drops_pixels_before_its_first_layer():
     model = mlp.build_model(hp={"input_dropout": 0.3, "units": 16, "depth": 1})
     flat = next(layer for layer in model.layers if isinstance(layer, keras.layers.Flatten))

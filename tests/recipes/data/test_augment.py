@@ -51,6 +51,27 @@ def test_presets_change_images_in_training_only(name, channels):
     assert len({b.tobytes() for b in y}) > 1  # Each image gets its own transform.
 
 
+def test_photos_erase_a_black_rectangle_only_when_asked():
+    assert keras.layers.RandomErasing not in layer_types(augment.photos())
+    preset = augment.photos(translation=0.0, zoom=0.0, erasing=1.0, seed=0)
+    white = np.full((16, 28, 28, 1), 255.0, "float32")
+    out = keras.ops.convert_to_numpy(preset(white, training=True))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(preset(white, training=False)), white)
+    for image in out[..., 0]:
+        erased = image == 0
+        assert 0 < erased.mean() < 0.5  # every image loses a part, none the whole
+        rows, cols = np.nonzero(erased)  # one filled rectangle
+        assert erased[rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()
+        assert set(np.unique(image)) == {0.0, 255.0}
+    with pytest.raises(ValueError, match="erasing=1.5"):
+        augment.photos(erasing=1.5)
+
+
+def test_stronger_scales_the_strengths_and_keeps_the_other_options():
+    options = augment.stronger("photos", {"translation": 0.05, "erasing": 0.5}, 2)
+    assert options == {"translation": 0.1, "zoom": 0.2, "erasing": 0.5}
+
+
 def test_digits_fill_black():
     empty = np.zeros((4, 28, 28, 1), "float32")
     out = augment.digits(rotation=30, translation=0.3, zoom=0.3, seed=0)(empty, training=True)
