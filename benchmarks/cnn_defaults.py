@@ -72,7 +72,8 @@ CANDIDATES = {
     # bn's (benchmarks/README.md).
     "smooth": candidate(label_smoothing=0.1),
     "erase": candidate(augment={"photos": dict(translation=0.05, zoom=0.05, erasing=0.5)}),
-    "dense256": candidate(dense=256),  # the defaults since issue 37
+    "dense256": candidate(dense=256),
+    "dense256_epochs14": candidate(dense=256, epochs=14),  # the defaults since issue 37
     "drop10": candidate(dropout=0.1),
     "depth2": candidate(depth=2),
     "wide48_bn": candidate(filters=48),
