@@ -55,7 +55,9 @@ from keras import ops
 import callbacks
 import layers
 from recipes.engine import blocks, hyperparameters
-from recipes.engine.losses import SmoothedSparseCrossentropy
+# SmoothedSparseCrossentropy is imported from here too (its home before engine.losses).
+from recipes.engine.losses import SmoothedSparseCrossentropy  # noqa: F401
+from recipes.engine.losses import label_smoothing, smoothed_crossentropy
 from recipes.engine.recipe import Recipe
 from recipes.engine.tasks import TableTask, train_targets
 
@@ -207,7 +209,7 @@ class Tabular(TableTask):
         inputs, encoded = self.encoded_inputs(data, hp.Int("bins", 1, 64, sampling="log", default=16))
         regression = data.task != "classification"
         # Registered for every table, so that the space is the same for both tasks.
-        self.smoothing(hp)
+        label_smoothing(hp)
         self.flat_fraction(hp)  # used by the schedule, which a compile without steps has not
         hp.Choice("target_scale", list(SCALES), default="auto")
         # TabM-mini (Gorishniy et al., 2025): k members over one shared body, averaged.
@@ -240,14 +242,10 @@ class Tabular(TableTask):
         training mean (of y, or of log(y)), the loss's own scale."""
         return None if data.task != "regression" else 1.0
 
-    def smoothing(self, hp):
-        return hp.Choice("label_smoothing", [0.0, 0.05, 0.1, 0.2], default=0.0)
-
     def get_loss(self, hp, model=None):
         if model is not None and getattr(model, "target_loss", None) is not None:
             return model.target_loss
-        smoothing = self.smoothing(hp)
-        return SmoothedSparseCrossentropy(smoothing) if smoothing else self.loss
+        return smoothed_crossentropy(hp, self.loss)
 
     def schedule(self, hp, peak, total_steps, warmup_steps):
         """After the warm-up (if any, `callbacks.WarmUp`), a rate that stays at `peak`

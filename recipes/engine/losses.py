@@ -21,3 +21,17 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
 
     def get_config(self):
         return dict(super().get_config(), label_smoothing=self.label_smoothing)
+
+
+def label_smoothing(hp, default=0.0):
+    """The tunable `label_smoothing` of `hp` (registered there, defaulting to
+    `default`)."""
+    return hp.Choice("label_smoothing", [0.0, 0.05, 0.1, 0.2], default=default)
+
+
+def smoothed_crossentropy(hp, plain, default=0.0):
+    """The classification loss of `hp`: cross-entropy with its labels smoothed by
+    `label_smoothing(hp, default)`, or `plain` (the recipe's own, unsmoothed) where that
+    is 0."""
+    smoothing = label_smoothing(hp, default)
+    return SmoothedSparseCrossentropy(smoothing) if smoothing else plain

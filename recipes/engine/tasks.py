@@ -30,7 +30,7 @@ import tensorflow as tf
 import layers
 from recipes import data as recipe_data
 from recipes.engine.export import ABOUT, export_classifier, export_regressor, write_about  # noqa: F401
-from recipes.engine.losses import SmoothedSparseCrossentropy
+from recipes.engine.losses import smoothed_crossentropy
 from recipes.engine.recipe import DataOption, Recipe
 
 
@@ -108,9 +108,7 @@ class ImageTask(Recipe):
         """Cross-entropy, its labels smoothed by the tunable `label_smoothing`
         (`SmoothedSparseCrossentropy`; 0: Keras's sparse cross-entropy), which defaults
         to the recipe's `label_smoothing`."""
-        smoothing = hp.Choice("label_smoothing", [0.0, 0.05, 0.1, 0.2],
-                              default=self.label_smoothing)
-        return SmoothedSparseCrossentropy(smoothing) if smoothing else self.loss
+        return smoothed_crossentropy(hp, self.loss, self.label_smoothing)
 
     def image_inputs(self, data):
         """`(keras.Input, rescaled tensor)` for the data's images (or the defaults)."""
