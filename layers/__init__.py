@@ -1,6 +1,7 @@
 """Custom Keras layers: fused batch normalization, hard sigmoid, piecewise-linear,
-maxout, an efficient ensemble (TabM's adapters and heads), noise mixing, random affine
-transforms of images, piecewise-linear encoding of numbers and filling missing ones."""
+maxout, test-time mirror images, an efficient ensemble (TabM's adapters and heads),
+noise mixing, random affine transforms of images, piecewise-linear encoding of numbers
+and filling missing ones."""
 
 import os
 
@@ -13,6 +14,8 @@ from layers.ensemble import RandomSigns  # noqa: E402
 from layers.hard_sigmoid import HardSigmoid  # noqa: E402
 from layers.hard_sigmoid import hard_sigmoid  # noqa: E402
 from layers.maxout import Maxout  # noqa: E402
+from layers.mirror import MirrorBatch  # noqa: E402
+from layers.mirror import MirrorMean  # noqa: E402
 from layers.mix_background_noise import MixBackgroundNoise  # noqa: E402
 from layers.piecewise_linear import PiecewiseLinear  # noqa: E402
 from layers.piecewise_linear_encoding import FillMissing  # noqa: E402
@@ -30,6 +33,8 @@ __all__ = [
     "FusedBatchNormalization",
     "HardSigmoid",
     "Maxout",
+    "MirrorBatch",
+    "MirrorMean",
     "MixBackgroundNoise",
     "PiecewiseLinear",
     "PiecewiseLinearEncoding",

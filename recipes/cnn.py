@@ -15,9 +15,12 @@ and clothing; `augment="none"` (or another preset) overrides it.
 
 The model: three stages of 3x3 convolutions with 2x2 max pooling between them (widths
 `filters`, x2, x4; more stages for images larger than 40 pixels), batch normalization,
-a hidden dense layer of `dense` units, dropout and a softmax head. Tunables: depth
-(convolutions per stage), filters (log scale), batch_norm, dense (0: none), dropout,
-label_smoothing, optimizer and learning rate (log scale).
+a hidden dense layer of `dense` units, dropout and a softmax head. Where training flips
+the images (the `photos` augmentation), the model predicts the mean of its predictions
+for each image and its mirror image (test-time augmentation, `tta`, inside the model
+and so in its exports: `layers.MirrorBatch`). Tunables: depth (convolutions per stage),
+filters (log scale), batch_norm, dense (0: none), dropout, label_smoothing, tta,
+optimizer and learning rate (log scale).
 
 How the model follows the data: the image size sets the number of stages (3 up to 40
 pixels, one more per doubling of the side, at most 6; fewer for images too small for
@@ -45,6 +48,7 @@ import math
 
 import keras
 
+import layers as recipe_layers
 from recipes.engine import backbone as backbones
 from recipes.engine import blocks, hyperparameters
 from recipes.engine.recipe import DataOption, Recipe
@@ -119,36 +123,50 @@ class Cnn(ImageTask):
     def build_model(self, hp=None, data=None):
         hp = hyperparameters(hp)
         name = hp.Choice("backbone", backbones.choices(hp.values.get("backbone")), default="none")
-        if name != "none":
-            return self.pretrained(hp, data, name)
-        if getattr(data, "weights", None) is not None and \
+        # Registered for every model, so that the space is the same whatever the images.
+        mirror = hp.Boolean("tta", default=True) and self.flips(data)
+        if name == "none" and getattr(data, "weights", None) is not None and \
                 getattr(data, "weights_backbone", None) is None:
             raise ValueError(
                 "weights= is the file of a pretrained backbone: choose the backbone with "
                 f"hp={{'backbone': NAME}} (--hp backbone=NAME). Received: weights={data.weights!r}"
             )
         inputs, x = self.image_inputs(data)
-        stages = self.stages(min(inputs.shape[1:3]))
-        x = blocks.conv_body(
-            x, hp, filters=self.filters, depth=self.depth, stages=stages,
-            batch_norm=self.batch_norm, dropout=self.dropout, dense=self.dense,
-        )
+        if mirror:
+            x = recipe_layers.MirrorBatch()(x)
+        if name != "none":
+            x = self.pretrained(hp, data, name, x)
+        else:
+            x = blocks.conv_body(
+                x, hp, filters=self.filters, depth=self.depth,
+                stages=self.stages(min(inputs.shape[1:3])), batch_norm=self.batch_norm,
+                dropout=self.dropout, dense=self.dense,
+            )
         outputs = blocks.classifier_head(x, self.classes(data))
+        if mirror:
+            outputs = recipe_layers.MirrorMean()(outputs)
         return keras.Model(inputs, outputs, name=self.name)
 
-    def pretrained(self, hp, data, name):
-        """Backbone `name`'s features under dropout and a softmax head. Without data
-        (a probe of the search space) the backbone gets random weights; with data,
-        the file given with it (`weights=`) or Keras's cached ImageNet weights."""
+    def flips(self, data):
+        """Whether training on `data` flips images left-right (its augmentation holds a
+        horizontal `RandomFlip`): then the model also predicts from each image's mirror
+        image (`tta`, see `layers.MirrorBatch`)."""
+        augmentation = self.augmentation(data) if data is not None else None
+        return augmentation is not None and any(
+            isinstance(layer, keras.layers.RandomFlip) and "horizontal" in layer.mode
+            for layer in augmentation.layers
+        )
+
+    def pretrained(self, hp, data, name, x):
+        """Backbone `name`'s features of images `x`, under dropout. Without data (a
+        probe of the search space) the backbone gets random weights; with data, the
+        file given with it (`weights=`) or Keras's cached ImageNet weights."""
         if data is None:
             weights = None
         else:
             weights = getattr(data, "weights", None) or "imagenet"
-        inputs, x = self.image_inputs(data)
         x = backbones.features(x, name, weights)
-        x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.05, default=self.dropout))(x)
-        outputs = blocks.classifier_head(x, self.classes(data))
-        return keras.Model(inputs, outputs, name=self.name)
+        return keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.05, default=self.dropout))(x)
 
     def compile(self, model, hp=None, steps_per_epoch=None, epochs=None, replicas=1,
                 warmup_epochs=None, clipnorm=None):

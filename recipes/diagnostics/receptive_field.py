@@ -69,7 +69,7 @@ _POINTWISE = _classes(
     "RandomColorDegeneration", "RandomSharpness", "RandomInvert", "RandomPosterization",
     "RandomGaussianBlur", "RandomErasing", "RandomPerspective", "AutoContrast",
     "Equalization", "Solarization",
-) + (layers.RandomAffine,)
+) + (layers.RandomAffine, layers.MirrorBatch, layers.MirrorMean)
 
 
 @dataclasses.dataclass(frozen=True)

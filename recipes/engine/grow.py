@@ -22,12 +22,14 @@ Example:
 import keras
 import numpy as np
 
+import layers
+
 # Layers with no weights that act on each channel alone: the channel map goes through.
 _PER_CHANNEL = (
     keras.layers.InputLayer, keras.layers.Rescaling, keras.layers.ReLU,
     keras.layers.Activation, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D,
     keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D,
-    keras.layers.Dropout,
+    keras.layers.Dropout, layers.MirrorBatch, layers.MirrorMean,
 )
 
 
@@ -38,7 +40,7 @@ def widen(source, target, noise=1e-3, seed=0):
     Args:
         source: a built `keras.Model`: a chain of `Conv2D`, `Dense`, batch
             normalization, `Flatten` and layers that act on each channel alone (ReLU,
-            pooling, dropout, rescaling).
+            pooling, dropout, rescaling, test-time mirror images).
         target: the same chain with at least as many channels or units in each layer
             and the same input and output shapes.
         noise: the standard deviation of the Gaussian noise added to each widened

@@ -657,3 +657,22 @@ def test_tune_an_image_folder_from_the_command_line(tmp_path, mnist_folder):
     assert (tmp_path / "tuning" / "cnn" / "report.html").is_file()
     scored = recipes.load(tmp_path / "tuned").predict_images(mnist_folder / "digit3")
     assert len(scored) == len(list((mnist_folder / "digit3").iterdir()))
+
+
+def test_where_training_flips_the_cnn_also_predicts_from_mirror_images():
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (40, 12, 12, 3)).astype("uint8"), np.arange(40) % 2
+    photos = cnn.recipe.load_data(x=x, y=y)
+    mirrored = cnn.recipe.build_model(data=photos)
+    plain = cnn.recipe.build_model({"tta": False}, data=photos)
+    assert [type(la).__name__ for la in mirrored.layers].count("MirrorBatch") == 1
+    assert not any("Mirror" in type(la).__name__ for la in plain.layers)
+    plain.set_weights(mirrored.get_weights())
+    images = x[:5].astype("float32")
+    want = (plain.predict(images, verbose=0) + plain.predict(images[:, :, ::-1], verbose=0)) / 2
+    np.testing.assert_allclose(mirrored.predict(images, verbose=0), want, rtol=1e-4, atol=1e-6)
+    # Digits are never flipped in training, nor is anything under augment="none".
+    for data in (cnn.recipe.load_data(x=x[..., 0], y=y),
+                 cnn.recipe.load_data(x=x, y=y, augment="none")):
+        model = cnn.recipe.build_model(data=data)
+        assert not any("Mirror" in type(la).__name__ for la in model.layers)

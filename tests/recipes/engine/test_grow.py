@@ -93,3 +93,16 @@ def test_what_cannot_be_widened_is_an_error_and_the_target_is_left_as_it_was():
         np.testing.assert_array_equal(variable.numpy(), value)
     with pytest.raises(ValueError, match="not the same chain"):
         widen(narrow, keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten()]))
+
+
+def test_a_convnet_with_test_time_mirror_images_widens_through_them():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (40, 28, 28, 3)).astype("uint8")
+    photos = cnn.recipe.load_data(x=x, y=np.arange(40) % 2)
+    narrow = trained_like(cnn.recipe.build_model({"filters": 16}, data=photos))
+    wide = cnn.recipe.build_model({"filters": 32}, data=photos)
+    assert "MirrorBatch" in [type(layer).__name__ for layer in wide.layers]
+    widen(narrow, wide, noise=0.0)
+    images = x[:6].astype("float32")
+    np.testing.assert_allclose(wide.predict(images, verbose=0), narrow.predict(images, verbose=0),
+                               rtol=1e-4, atol=1e-6)
