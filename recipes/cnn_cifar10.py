@@ -6,7 +6,7 @@
 A preset of `cnn`: the data is CIFAR-10 (downloaded by tensorflow-datasets), with two
 convolutions per stage and 64 filters. Augmentation (`photos`: horizontal flip and zoom,
 never a vertical flip: an upside-down truck is not a natural photo) runs on the fly in
-training only.
+training only; predictions average each photo's and its mirror image's (`cnn`'s `tta`).
 """
 
 from recipes.cnn import Cnn

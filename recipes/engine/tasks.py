@@ -22,6 +22,7 @@ outputs and class names.
 """
 
 import dataclasses
+import weakref
 
 import keras
 import numpy as np
@@ -300,7 +301,18 @@ class TableTask(Recipe):
         return export
 
 
+# The training targets of each training split read so far: a run asks for them several
+# times (the target's scale, its statistics, each model built), and reading them goes
+# through the whole split.
+_TARGETS = weakref.WeakKeyDictionary()
+
+
 def train_targets(data):
-    """The training split's targets as one array (a table's inputs are dicts, which
-    `Splits.arrays` cannot stack)."""
-    return np.concatenate([y for _, y in data.train.batch(4096).as_numpy_iterator()])
+    """The training split's targets as one read-only array (a table's inputs are dicts,
+    which `Splits.arrays` cannot stack), read once per split."""
+    targets = _TARGETS.get(data.train)
+    if targets is None:
+        batches = data.train.map(lambda x, y: y).batch(4096).as_numpy_iterator()
+        targets = _TARGETS[data.train] = np.concatenate(list(batches))
+        targets.flags.writeable = False
+    return targets

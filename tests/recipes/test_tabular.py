@@ -327,3 +327,21 @@ def test_a_warm_up_comes_before_the_flat_rate():
     np.testing.assert_allclose(rates[5], 0.005, rtol=1e-3)
     assert rates[6] < 1e-6
     assert type(model.optimizer) is keras.optimizers.Adam  # no weight decay by default
+
+
+def test_the_training_targets_are_read_once_per_split():
+    from recipes.engine.tasks import train_targets
+
+    reads = []
+
+    def counted(x, y):
+        tf.py_function(lambda: reads.append(1) or 0, [], tf.int64)
+        return x, y
+
+    x = {"a": np.arange(10.0), "b": np.array(list("xyzxyzxyzx"))}
+    splits = data.Splits("t", tf.data.Dataset.from_tensor_slices((x, np.arange(10.0) ** 2)).map(counted),
+                         None, None, input_shape=())
+    first = train_targets(splits)
+    np.testing.assert_array_equal(first, np.arange(10.0) ** 2)
+    assert train_targets(splits) is first and len(reads) == 10
+    assert not first.flags.writeable
