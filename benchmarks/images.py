@@ -13,7 +13,10 @@ Three kinds of 28x28 grayscale images, 10 classes, 10,000 images each, from whic
   patched (`cnn_tasks.harder`).
 A fourth kind, `fashion`, is asked for by name only (it trains on six times the images, so
 a run takes several times as long): Fashion-MNIST's 60,000 training images (the task's
-seeded 10% validation split carved from them) and its own 10,000 test images.
+seeded 10% validation split carved from them) and its own 10,000 test images. A fifth,
+`signs`, also by name: the folder `$RECIPES_DATA_DIR/sign-language-digits` (2,062 colour
+JPEG photos of hands showing 0-9, 100x100 pixels, read as a user's folder is; the task's
+seeded splits).
 On each, with the seed's split, in an order that alternates seed by seed: keras.io's
 "Simple MNIST convnet" (15 epochs, `cnn_tasks.reference_model`), the `cnn` task with its
 defaults, and `cnn.train(auto=...)` with a budget of 3x the defaults' time (`--auto X`: X times;
@@ -41,14 +44,19 @@ from common import median, print_summary, spread  # noqa: E402
 from recipes import cnn  # noqa: E402
 
 KINDS = ("digits", "characters", "hard")
-# Fashion-MNIST trains on 60,000 images, six times the others: asked for by name only.
-ALL_KINDS = (*KINDS, "fashion")
+# Fashion-MNIST trains on 60,000 images, six times the others, and the sign-language
+# photos are an easy set (one hand on both sides of a random split): asked for by name.
+ALL_KINDS = (*KINDS, "fashion", "signs")
 N = 10_000
+
+
+def data_dir():
+    return Path(os.environ.get("RECIPES_DATA_DIR", "../shared/datasets"))
 
 
 def kmnist():
     """The Kuzushiji-MNIST test set, `(images (n, 28, 28, 1) uint8, labels)`."""
-    root = Path(os.environ.get("RECIPES_DATA_DIR", "../shared/datasets")) / "kmnist-test"
+    root = data_dir() / "kmnist-test"
     with gzip.open(root / "t10k-images-idx3-ubyte.gz") as f:
         x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28, 1)
     with gzip.open(root / "t10k-labels-idx1-ubyte.gz") as f:
@@ -61,6 +69,8 @@ def source(kind):
     or Fashion-MNIST by its TFDS name."""
     if kind == "fashion":
         return dict(dataset="fashion_mnist"), None
+    if kind == "signs":
+        return dict(images=data_dir() / "sign-language-digits"), None
     if kind == "characters":
         x, y = kmnist()
     else:
