@@ -23,6 +23,7 @@ from recipes.diagnostics.history import measures
 from recipes.diagnostics.shift import split_shift
 from recipes.engine.auto.moves import (
     COST,
+    DRIFT,
     PROBED,
     RESERVE,
     SCREEN,
@@ -140,7 +141,7 @@ class AutoLoop:
             if move["move"] == "wider":
                 move = self._widened(best, move)
             estimate = self.estimate(best, move)
-            if estimate > left:
+            if DRIFT * estimate > left:
                 short = shortened(best, move, left, estimate)
                 if short is None:
                     too_long.append(f"{move['change']} ~{estimate:.0f} s")

@@ -34,6 +34,10 @@ PROBED = ("deeper", "shallower", "wider", "narrower", "batch_norm", "members", "
 # (the chosen model's evaluation, the plots).
 FILL = 0.10
 RESERVE = 0.03
+# A step is planned to take DRIFT times its estimate: a machine's speed drifts by about
+# 20% within a run, and a step the budget stops before its last epoch ends before its
+# learning rate has annealed (a shortened schedule that ends does better).
+DRIFT = 1.2
 # When two or more moves fit, the first SCREEN_MOVES are screened on SCREEN of their
 # epochs (where the budget holds that and the costliest in full), and the best on
 # validation trains in full (successive halving, one round).
@@ -216,11 +220,12 @@ def _regularizers(moves, recipe, data):
 
 
 def shortened(parent, move, left, estimate):
-    """The move with the epochs that fit in `left` seconds (`estimate`: the seconds of
-    all its epochs), its warm-up and schedule shortened with them, if at least half of
-    its epochs fit (and, for "longer", more than its parent had); else `None`."""
+    """The move with the epochs that fit in `left` seconds at `DRIFT` times `estimate`
+    (the seconds of all its epochs), its warm-up and schedule shortened with them, if at
+    least half of its epochs fit (and, for "longer", more than its parent had); else
+    `None`."""
     epochs = move["settings"]["epochs"]
-    per_epoch = estimate / epochs  # outside time counted in
+    per_epoch = DRIFT * estimate / epochs  # outside time counted in
     fit = int(left // per_epoch) if per_epoch > 0 else 0
     floor = parent["settings"]["epochs"] + 1 if move["move"] == "longer" else -(-epochs // 2)
     if fit < max(1, floor):
@@ -243,7 +248,7 @@ def polish(best, left, budget, tried):
         return None
     per_epoch, outside = pace(best)
     usable = left - outside - RESERVE * budget
-    epochs = int(usable // per_epoch) if per_epoch > 0 else 0
+    epochs = int(usable // (per_epoch * DRIFT)) if per_epoch > 0 else 0
     if epochs < 1:
         return None
     lr = best["settings"]["learning_rate"]

@@ -387,7 +387,8 @@ def test_budget_left_and_no_move_to_take_polish_the_chosen_model_from_its_weight
     per_epoch = statistics.median(parent["epoch_seconds"])
     outside = max(0.0, parent["seconds"] - sum(parent["epoch_seconds"]))
     usable = 100.0 - outside - moves_module.RESERVE * budget
-    assert move["settings"]["epochs"] == int(usable // per_epoch) > settings["epochs"]
+    want = int(usable // (per_epoch * moves_module.DRIFT))
+    assert move["settings"]["epochs"] == want > settings["epochs"]
     assert move["settings"]["patience"] == move["settings"]["epochs"]
     loop._train(move)
     polished = loop.state["steps"][1]
@@ -508,3 +509,18 @@ def test_an_ensemble_that_overfits_or_underfits_is_offered_more_members():
                                   SimpleNamespace(verdict=flowchart.OVERFITTING, advice=""),
                                   [p for p in hp.space if p.name != "members"])
     assert "members" not in {m["move"] for m in out}
+
+
+def test_a_move_is_shortened_to_the_epochs_that_fit_at_the_drift_allowed_for():
+    # --auto 15m on Fashion-MNIST: one convolution more per stage, 14 epochs estimated at
+    # 646 s with 626 s left. Planned at 1.2x the estimate, 11 epochs fit: its schedule
+    # ends within the budget where the machine runs up to 20% slower than the probe.
+    parent = dict(step=0, settings=dict(epochs=14))
+    move = dict(move="deeper", change="depth 1 -> 2", key="k", hyperparameters={"depth": 2},
+                settings=dict(epochs=14, warmup_epochs=0.2), augment_scale=1.0)
+    short = moves_module.shortened(parent, move, 626.0, 646.0)
+    assert moves_module.DRIFT == 1.2
+    assert short["settings"]["epochs"] == int(626.0 // (1.2 * 646.0 / 14)) == 11
+    assert short["change"] == "depth 1 -> 2, 11 of 14 epochs (budget)"
+    # Less than half the epochs: not taken.
+    assert moves_module.shortened(parent, move, 0.4 * 646.0, 646.0) is None
