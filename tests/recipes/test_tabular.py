@@ -345,3 +345,16 @@ def test_the_training_targets_are_read_once_per_split():
     np.testing.assert_array_equal(first, np.arange(10.0) ** 2)
     assert train_targets(splits) is first and len(reads) == 10
     assert not first.flags.writeable
+
+
+def test_small_tables_get_fewer_bins_by_default():
+    def edges(rows, hp=None):
+        rng = np.random.default_rng(0)
+        frame = pd.DataFrame({"a": rng.normal(size=rows), "y": rng.normal(size=rows)})
+        splits = data.load_table(frame=frame, target="y")
+        model = tabular.recipe.build_model(hp, data=splits)
+        encoding = next(la for la in model.layers if isinstance(la, layers.PiecewiseLinearEncoding))
+        return len(np.asarray(encoding.edges)) - 1
+
+    assert edges(1999) == 8 and edges(2000) == 16
+    assert edges(500, {"bins": 16}) == 16
