@@ -144,7 +144,8 @@ class Cnn(ImageTask):
             )
         outputs = blocks.classifier_head(x, self.classes(data))
         if mirror:
-            outputs = recipe_layers.MirrorMean()(outputs)
+            # In float32, as the head it averages (mixed precision stays stable).
+            outputs = recipe_layers.MirrorMean(dtype="float32")(outputs)
         return keras.Model(inputs, outputs, name=self.name)
 
     def flips(self, data):

@@ -56,7 +56,8 @@ in `auto.json` under `checks.probes` and in the step's `probe`), unless too litt
 left for a quarter of what the fixed factor (`COST`) says; other moves cost what their
 parent did (twice the epochs: twice the time). A move that
 does not fit but would with at least half its epochs is trained with the epochs that
-fit (at `DRIFT` times the estimate), its warm-up and schedule shortened with them (the table says so). A running
+fit (at `DRIFT` times the estimate), its warm-up and schedule shortened with them (the
+table says so). A running
 step stops at the end of the epoch after which one more would overrun the budget,
 less `RESERVE` of it kept for the end (its stop reason is then "budget").
 
@@ -70,7 +71,7 @@ costliest move in full (else the first move goes on, as without screening). The 
 The budget is spent, not left over: when no move of the diagnosis fits (or none is
 left) while more than `FILL` of the budget remains, the chosen model is polished: it
 trains on from its own weights for all the epochs that fit in what is left (less
-`RESERVE`, at `DRIFT` times its pace), at a tenth of its peak learning rate with the same warm-up and a cosine
+`RESERVE`, at its own measured pace), at a tenth of its peak learning rate with the same warm-up and a cosine
 decay over those epochs (a warm restart), without early stopping, and is kept if it
 does better on validation; each model is polished once. Before the budget is
 spent, the loop stops only when the diagnosis says "fine", the validation error is 0,

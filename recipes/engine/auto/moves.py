@@ -34,9 +34,10 @@ PROBED = ("deeper", "shallower", "wider", "narrower", "batch_norm", "members", "
 # (the chosen model's evaluation, the plots).
 FILL = 0.10
 RESERVE = 0.03
-# A step is planned to take DRIFT times its estimate: a machine's speed drifts by about
+# A move is planned to take DRIFT times its estimate: a machine's speed drifts by about
 # 20% within a run, and a step the budget stops before its last epoch ends before its
-# learning rate has annealed (a shortened schedule that ends does better).
+# learning rate has annealed (a shortened schedule that ends does better). A polish is
+# planned on the measured pace of the model it trains on, without it.
 DRIFT = 1.2
 # When two or more moves fit, the first SCREEN_MOVES are screened on SCREEN of their
 # epochs (where the budget holds that and the costliest in full), and the best on
@@ -248,7 +249,7 @@ def polish(best, left, budget, tried):
         return None
     per_epoch, outside = pace(best)
     usable = left - outside - RESERVE * budget
-    epochs = int(usable // (per_epoch * DRIFT)) if per_epoch > 0 else 0
+    epochs = int(usable // per_epoch) if per_epoch > 0 else 0
     if epochs < 1:
         return None
     lr = best["settings"]["learning_rate"]
