@@ -15,8 +15,9 @@ the model it was when measured after the defaults move. The reference is `--base
 on). The table gives each candidate's validation accuracy at its kept epoch and its
 training seconds (`fit_seconds`; medians, min-max over seeds); the test split is not
 used. For a model with the mirror average (`tta`, on where training flips), the table
-also gives the validation accuracy of the same weights without it. The summary line gives, per candidate, the median over kinds of the gain in
-validation accuracy over the reference (points) and of the time ratio.
+also gives the validation accuracy of the same weights without it. The summary line
+gives, per candidate, the median over kinds of the gain in validation accuracy over the
+reference (points) and of the time ratio.
 
 `--recipe cnn_mnist` asks the same of the `cnn_mnist` preset's own settings (batch norm
 off, 12 epochs) on all of MNIST (its 60,000 training images, the preset's seeded

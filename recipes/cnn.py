@@ -167,7 +167,8 @@ class Cnn(ImageTask):
         else:
             weights = getattr(data, "weights", None) or "imagenet"
         x = backbones.features(x, name, weights)
-        return keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.05, default=self.dropout))(x)
+        rate = hp.Float("dropout", 0.0, 0.5, step=0.05, default=self.dropout)
+        return keras.layers.Dropout(rate)(x)
 
     def compile(self, model, hp=None, steps_per_epoch=None, epochs=None, replicas=1,
                 warmup_epochs=None, clipnorm=None):

@@ -21,29 +21,29 @@ with statsmodels (220 rows, a text column `firm`), predicting `invest`.
 The model, after TabM (Gorishniy et al., 2025) and RealMLP (Holzmueller et al., 2024):
 an efficient ensemble of `members` (a tunable) over one shared body: each member scales
 the encoded row by its own factors (`layers.EnsembleAdapter`), the `depth` dense ReLU
-layers of `units` with dropout (tunables, as in `mlp`) are shared, a linear path from the
-(scaled) encoded columns runs beside them (`wide`), each member has its own output head
-(`layers.EnsembleDense`) and the model averages the members' probabilities or values.
-Classification learns a cross-entropy (labels smoothed by `label_smoothing`, 0 by
-default); regression the squared error of the standardized target, or of the
+layers of `units` with dropout (tunables, as in `mlp`) are shared, a linear path from
+the (scaled) encoded columns runs beside them (`wide`), each member has its own output
+head (`layers.EnsembleDense`) and the model averages the members' probabilities or
+values. Classification learns a cross-entropy (labels smoothed by `label_smoothing`, 0
+by default); regression the squared error of the standardized target, or of the
 standardized log(y) (`target_scale`, a tunable: `"standard"`, `"log"` or `"auto"`, the
 default). With `"auto"`, `train` learns a positive target whose skewness is above
-`choose_skew` both ways, each model trained in full with the same settings and seed,
-and keeps the one of lower validation MAE (in the target's units, at each model's kept
+`choose_skew` both ways, each model trained in full with the same settings and seed, and
+keeps the one of lower validation MAE (in the target's units, at each model's kept
 epoch); the other is dropped, never evaluated on the test split. Such a run costs two
 trainings; any other target, and an explicit `"standard"` or `"log"`, trains one.
-`--auto` chooses in its first step, and its later steps build the scale kept. The
-run's settings (`target_scale`, and `target_scale_validation_mae` with both MAEs), its
-data notes and its report say which was kept. Where one model is built from `"auto"`
-without training both (`build_model` alone, a search's trial: a search chooses among
-the three values like any tunable, and trains one model per trial), it is log(y) for a
-positive target whose skewness is above `log_skew`. The output is in the target's own
-units either way, so predictions and exports need no transform. Adam (AdamW when
+`--auto` chooses in its first step, and its later steps build the scale kept. The run's
+settings (`target_scale`, and `target_scale_validation_mae` with both MAEs), its data
+notes and its report say which was kept. Where one model is built from `"auto"` without
+training both (`build_model` alone, a search's trial: a search chooses among the three
+values like any tunable, and trains one model per trial), it is log(y) for a positive
+target whose skewness is above `log_skew`. The output is in the target's own units
+either way, so predictions and exports need no transform. Adam (AdamW when
 `weight_decay`, 0 by default, is above 0) runs a schedule that stays at its peak rate
 for `flat_fraction` of the epochs and then anneals to 0 on a cosine; nothing stops it
-early, and the epoch with the best validation loss is restored. The batch grows and the epochs shrink with the rows
-(`TableTask.data_settings`). What each of these gave on the development suite is in
-`benchmarks/README.md` (`benchmarks/tables.py`).
+early, and the epoch with the best validation loss is restored. The batch grows and the
+epochs shrink with the rows (`TableTask.data_settings`). What each of these gave on the
+development suite is in `benchmarks/README.md` (`benchmarks/tables.py`).
 """
 
 from pathlib import Path

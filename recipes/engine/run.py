@@ -6,10 +6,10 @@ here, through the one fit loop of `recipes.engine.fit`; a recipe may train more 
 one, as `tabular` does for a target's scale) or lets `--auto` choose
 (`recipes.engine.auto`), trains the depth comparison when asked (`compare_depth`), saves
 the run with the notes its training added to the data's (`Result.notes`), diagnoses it
-and writes its report. The run's SavedModel goes to `RUN_DIR/model` (what `recipes.load(RUN_DIR)` and
-`python -m recipes predict RUN_DIR` read), and the fingerprint of its data to
-`RUN_DIR/data.json` (`recipes.engine.fingerprint`): an interrupted run resumes only on
-the same data.
+and writes its report. The run's SavedModel goes to `RUN_DIR/model` (what
+`recipes.load(RUN_DIR)` and `python -m recipes predict RUN_DIR` read), and the
+fingerprint of its data to `RUN_DIR/data.json` (`recipes.engine.fingerprint`): an
+interrupted run resumes only on the same data.
 
 Example:
 

@@ -44,22 +44,22 @@ holds no weight penalty; the validation loss breaks ties), and the moves of
 the best model's diagnosis are tried in order until one is kept or none is left. The
 test split is evaluated once, at the end, with the chosen model.
 
-The budget is wall-clock seconds for the whole loop. A step starts only if its
-estimate fits in what is left: the parent's median seconds per epoch times the
-epochs times the move's cost per step relative to its parent's, plus the parent's time
-outside its epochs, taken `DRIFT` (1.2) times over, since a machine's speed drifts within
-a run and a step stopped by the budget ends before its learning rate has annealed. A move that changes the model (deeper, shallower, wider, narrower,
-batch norm, members, backbone) has that cost timed: a short probe trains the parent's
-model and the move's for up to `PROBE_STEPS` steps each on the same pipeline (a
-backbone's two phases on half of them each, weighted by their steps; `AutoLoop.probe`, kept
-in `auto.json` under `checks.probes` and in the step's `probe`), unless too little is
-left for a quarter of what the fixed factor (`COST`) says; other moves cost what their
-parent did (twice the epochs: twice the time). A move that
-does not fit but would with at least half its epochs is trained with the epochs that
-fit (at `DRIFT` times the estimate), its warm-up and schedule shortened with them (the
-table says so). A running
-step stops at the end of the epoch after which one more would overrun the budget,
-less `RESERVE` of it kept for the end (its stop reason is then "budget").
+The budget is wall-clock seconds for the whole loop. A step starts only if its estimate
+fits in what is left: the parent's median seconds per epoch times the epochs times the
+move's cost per step relative to its parent's, plus the parent's time outside its
+epochs, taken `DRIFT` (1.2) times over, since a machine's speed drifts within a run and
+a step stopped by the budget ends before its learning rate has annealed. A move that
+changes the model (deeper, shallower, wider, narrower, batch norm, members, backbone)
+has that cost timed: a short probe trains the parent's model and the move's for up to
+`PROBE_STEPS` steps each on the same pipeline (a backbone's two phases on half of them
+each, weighted by their steps; `AutoLoop.probe`, kept in `auto.json` under
+`checks.probes` and in the step's `probe`), unless too little is left for a quarter of
+what the fixed factor (`COST`) says; other moves cost what their parent did (twice the
+epochs: twice the time). A move that does not fit but would with at least half its
+epochs is trained with the epochs that fit (at `DRIFT` times the estimate), its warm-up
+and schedule shortened with them (the table says so). A running step stops at the end of
+the epoch after which one more would overrun the budget, less `RESERVE` of it kept for
+the end (its stop reason is then "budget").
 
 When two or more moves of the diagnosis fit, the first `SCREEN_MOVES` of them are
 screened before one trains in full (successive halving, one round): each trains on
@@ -68,14 +68,14 @@ validation split, and the best goes on, if the budget holds the screens and the
 costliest move in full (else the first move goes on, as without screening). The step's
 `screen` in `auto.json` lists what each screened move reached, and the loop prints it.
 
-The budget is spent, not left over: when no move of the diagnosis fits (or none is
-left) while more than `FILL` of the budget remains, the chosen model is polished: it
-trains on from its own weights for all the epochs that fit in what is left (less
-`RESERVE`, at its own measured pace), at a tenth of its peak learning rate with the same warm-up and a cosine
-decay over those epochs (a warm restart), without early stopping, and is kept if it
-does better on validation; each model is polished once. Before the budget is
-spent, the loop stops only when the diagnosis says "fine", the validation error is 0,
-the validation split looks shifted, or every move and polish has been tried.
+The budget is spent, not left over: when no move of the diagnosis fits (or none is left)
+while more than `FILL` of the budget remains, the chosen model is polished: it trains on
+from its own weights for all the epochs that fit in what is left (less `RESERVE`, at its
+own measured pace), at a tenth of its peak learning rate with the same warm-up and a
+cosine decay over those epochs (a warm restart), without early stopping, and is kept if
+it does better on validation; each model is polished once. Before the budget is spent,
+the loop stops only when the diagnosis says "fine", the validation error is 0, the
+validation split looks shifted, or every move and polish has been tried.
 
 The loop and its state are in `recipes.engine.auto.loop`, the moves in
 `recipes.engine.auto.moves` (the loop's clock is `loop.clock`).
