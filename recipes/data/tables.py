@@ -39,6 +39,7 @@ What real tables hold is handled here:
 """
 
 import dataclasses
+import keyword
 import re
 import shlex
 import unicodedata
@@ -459,14 +460,14 @@ def _gaps_note(kinds, values, sources):
 
 def input_names(columns):
     """`{column: input name}`: each column name as letters, digits and `_` (accents
-    dropped, other characters `_`, a leading digit prefixed with `c_`), made unique
-    (case aside) by `_2`, `_3` ... in column order, so the same header always gives the
-    same names.
+    dropped, other characters `_`, a leading digit prefixed with `c_`, a Python keyword
+    followed by `_`), made unique (case aside) by `_2`, `_3` ... in column order, so the
+    same header always gives the same names.
 
     Example:
 
-    >>> input_names(["od280/od315", "Age", "age", "2nd try"])
-    {'od280/od315': 'od280_od315', 'Age': 'Age', 'age': 'age_2', '2nd try': 'c_2nd_try'}
+    >>> input_names(["x/y", "Age", "age", "2nd try", "class"])
+    {'x/y': 'x_y', 'Age': 'Age', 'age': 'age_2', '2nd try': 'c_2nd_try', 'class': 'class_'}
     """
     columns = list(columns)
     return dict(zip(columns, _spell(columns)))
@@ -480,7 +481,8 @@ def _spell(labels):
         ascii_name = unicodedata.normalize("NFKD", spelled).encode("ascii", "ignore").decode()
         base = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", ascii_name)).strip("_") or "column"
         base = base if base[0].isalpha() else f"c_{base}"
-        name, i = base, 2
+        # A Python keyword cannot name an argument of the export's `serve` signature.
+        name, i = f"{base}_" if keyword.iskeyword(base) else base, 2
         while name.lower() in seen:
             name, i = f"{base}_{i}", i + 1
         seen.add(name.lower())

@@ -30,11 +30,15 @@ def table(n=120, seed=0):
 
 
 def test_input_names_are_safe_unique_and_stable():
-    columns = ["od280/od315", "Age", "age", "2nd try", "größe", "x.y", "日本", "", "a b"]
+    columns = ["od280/od315", "Age", "age", "2nd try", "größe", "x.y", "日本", "", "a b",
+               "lambda", "class", "None", "lambda_"]
     names = data.input_names(columns)
     assert names == {"od280/od315": "od280_od315", "Age": "Age", "age": "age_2",
                      "2nd try": "c_2nd_try", "größe": "grosse", "x.y": "x_y",
-                     "日本": "column", "": "column_2", "a b": "a_b"}
+                     "日本": "column", "": "column_2", "a b": "a_b",
+                     # Python keywords cannot name the export's inputs.
+                     "lambda": "lambda_", "class": "class_", "None": "None_",
+                     "lambda_": "lambda_2"}
     assert data.input_names(columns) == names  # the same header, the same names
 
 

@@ -27,6 +27,7 @@ def houses(n=160, seed=0):
         "income": rng.integers(1_000, 900_000, n),
         "sold": sold,
         "note": rng.choice(["keep me ", "  two spaces", "NA", "None"], n),
+        "lambda": rng.normal(0, 1, n).round(3),  # a Python keyword: the input is `lambda_`
     })
     frame["price"] = (frame.area * 30 + 400 * frame.garden + rng.normal(0, 50, n)).round(2)
     return frame
@@ -69,6 +70,7 @@ def by_hand(about, frame):
         "sold_month": frame.sold.dt.month.to_numpy("float32"),
         "sold_weekday": frame.sold.dt.day_of_week.to_numpy("float32"),
         "note": frame.note.str.strip().replace({"NA": "", "None": ""}).to_numpy(str),
+        "lambda_": frame["lambda"].to_numpy("float32"),
     }
 
 
