@@ -51,7 +51,8 @@ epochs, taken `DRIFT` (1.2) times over, since a machine's speed drifts within a 
 a step stopped by the budget ends before its learning rate has annealed. A move that
 changes the model (deeper, shallower, wider, narrower, batch norm, members, backbone)
 has that cost timed: a short probe trains the parent's model and the move's for up to
-`PROBE_STEPS` steps each on the same pipeline (a backbone's two phases on half of them
+`PROBE_STEPS` steps each on the same pipeline, and takes the median of each one's step
+times, which a pause of the machine does not move (a backbone's two phases on half of them
 each, weighted by their steps; `AutoLoop.probe`, kept in `auto.json` under
 `checks.probes` and in the step's `probe`), unless too little is left for a quarter of
 what the fixed factor (`COST`) says; other moves cost what their parent did (twice the

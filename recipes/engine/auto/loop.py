@@ -9,6 +9,7 @@ ends by evaluating the chosen model once on the test split. Its state lives in
 
 import json
 import math
+import statistics
 import time
 from pathlib import Path
 
@@ -43,7 +44,8 @@ from recipes.engine.fit import load_model_weights, steps_per_epoch
 from recipes.engine.grow import widen
 from recipes.engine.result import Result
 
-# A probe times up to PROBE_STEPS training steps after PROBE_WARMUP untimed ones.
+# A probe times up to PROBE_STEPS training steps after PROBE_WARMUP untimed ones (their
+# median: `_timed`).
 PROBE_STEPS = 200
 PROBE_WARMUP = 3
 
@@ -412,8 +414,9 @@ class AutoLoop:
 
     def step_seconds(self, step):
         """Seconds per training step of `step`'s model (its hyperparameters, settings
-        and augmentation), timed on up to `PROBE_STEPS` steps after `PROBE_WARMUP`
-        untimed ones (graph tracing), on the loop's `clock`; the model is thrown away.
+        and augmentation): the median of up to `PROBE_STEPS` steps' times after
+        `PROBE_WARMUP` untimed ones (graph tracing), on the loop's `clock`; the model
+        is thrown away.
 
         A model that fine-tunes a backbone in two phases (`callbacks.FineTuneCosine`)
         has each phase timed on half the steps, the backbone frozen and then trainable
@@ -501,12 +504,30 @@ class AutoLoop:
 
 
 def _timed(model, train, steps):
-    """Seconds per training step of `model` on `train`, timed on `steps` steps after
-    `PROBE_WARMUP` untimed ones, on the loop's `clock`."""
-    model.fit(train.repeat(), steps_per_epoch=PROBE_WARMUP, epochs=1, verbose=0, shuffle=False)
-    start = clock()
-    model.fit(train.repeat(), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-    return (clock() - start) / steps
+    """Seconds per training step of `model` on `train`: the median of `steps` steps'
+    own times after `PROBE_WARMUP` untimed ones, on the loop's `clock`. A median, so
+    that a pause of the machine in one step, or the pipeline's start, does not count
+    (a single pause would weigh more on a cheap model's short probe than on a costly
+    one's, and shrink their ratio)."""
+    ticks = _Ticks()
+    model.fit(train.repeat(), steps_per_epoch=PROBE_WARMUP + steps, epochs=1, verbose=0,
+              shuffle=False, callbacks=[ticks])
+    times = [ticks.start, *ticks.times][PROBE_WARMUP:]
+    return statistics.median(b - a for a, b in zip(times, times[1:]))
+
+
+class _Ticks(keras.callbacks.Callback):
+    """The loop's `clock` at the start of training and at the end of each step."""
+
+    def __init__(self):
+        super().__init__()
+        self.start, self.times = None, []
+
+    def on_train_begin(self, logs=None):
+        self.start = clock()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(clock())
 
 
 def _hp(values):

@@ -483,6 +483,37 @@ def test_a_probe_times_its_steps_after_the_untimed_warm_up(tmp_path, monkeypatch
     assert int(built[-1].optimizer.iterations) == loop_module.PROBE_WARMUP + timed
 
 
+def test_a_pause_of_the_machine_during_a_probe_does_not_move_its_step_time(tmp_path,
+                                                                          monkeypatch):
+    # Half a second a step, but one timed step stalls for 20 s (the machine paused, or a
+    # pipeline filled its buffer): the mean would be 0.5 + 20/50 = 0.9 s, the probe 0.5.
+    from helpers import TinyRecipe, tiny_data
+
+    recipe, built = TinyRecipe(), []
+    build = recipe.build
+
+    def recorded(*args, **kwargs):
+        built.append(build(*args, **kwargs))
+        return built[-1]
+
+    def clock():
+        if not built:
+            return 0.0
+        done = int(built[-1].optimizer.iterations)
+        return 0.5 * done + (20.0 if done >= loop_module.PROBE_WARMUP + 10 else 0.0)
+
+    monkeypatch.setattr(recipe, "build", recorded)
+    monkeypatch.setattr(loop_module, "clock", clock)
+    monkeypatch.setattr(loop_module, "PROBE_STEPS", 50)
+    data = tiny_data(train_size=16 * 60)  # 60 steps of 16 an epoch: 50 are timed
+    hp = recipe.hyperparameters(None)
+    loop = AutoLoop(recipe, 60, hp, data, recipe.settings(), tf.distribute.get_strategy(),
+                    tmp_path, [], 0, 42)
+    step = dict(hyperparameters={"units": 8}, settings=recipe.settings(), augment_scale=1.0)
+    assert loop.step_seconds(step) == 0.5
+    assert int(built[-1].optimizer.iterations) == loop_module.PROBE_WARMUP + 50
+
+
 def test_an_ensemble_that_overfits_or_underfits_is_offered_more_members():
     from types import SimpleNamespace
 
