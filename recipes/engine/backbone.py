@@ -33,6 +33,7 @@ weights' shapes, `identify`), else the first of `PREFERENCE` whose ImageNet weig
 in Keras's cache. Nothing is downloaded for it.
 """
 
+import contextlib
 import dataclasses
 import os
 import zipfile
@@ -371,11 +372,10 @@ def _file_shapes(path):
         if isinstance(item, h5py.Dataset):
             shapes.append(tuple(item.shape))
 
-    if str(path).endswith(".keras"):
-        with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as inner:
-            with h5py.File(inner, "r") as file:
-                file.visititems(visit)
-    else:
-        with h5py.File(path, "r") as file:
-            file.visititems(visit)
+    with contextlib.ExitStack() as stack:
+        source = path
+        if str(path).endswith(".keras"):
+            archive = stack.enter_context(zipfile.ZipFile(path))
+            source = stack.enter_context(archive.open("model.weights.h5"))
+        stack.enter_context(h5py.File(source, "r")).visititems(visit)
     return shapes
