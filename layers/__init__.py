@@ -1,7 +1,7 @@
 """Custom Keras layers: fused batch normalization, hard sigmoid, piecewise-linear,
 maxout, test-time mirror images, an efficient ensemble (TabM's adapters and heads),
-noise mixing, random affine transforms of images, piecewise-linear encoding of numbers
-and filling missing ones."""
+noise mixing, random affine transforms of images, piecewise-linear encoding of numbers,
+their robust scaling with a smooth clip, and filling missing ones."""
 
 import os
 
@@ -20,6 +20,7 @@ from layers.mix_background_noise import MixBackgroundNoise  # noqa: E402
 from layers.piecewise_linear import PiecewiseLinear  # noqa: E402
 from layers.piecewise_linear_encoding import FillMissing  # noqa: E402
 from layers.piecewise_linear_encoding import PiecewiseLinearEncoding  # noqa: E402
+from layers.piecewise_linear_encoding import RobustScale  # noqa: E402
 from layers.random_affine import RandomAffine  # noqa: E402
 
 # Registration only: the recipes compile with these learning-rate schedules, so a
@@ -40,5 +41,6 @@ __all__ = [
     "PiecewiseLinearEncoding",
     "RandomSigns",
     "RandomAffine",
+    "RobustScale",
     "hard_sigmoid",
 ]

@@ -119,3 +119,49 @@ class FillMissing(keras.layers.Layer):
         config = super().get_config()
         config.update({"value": self.value, "indicator": self.indicator})
         return config
+
+
+@keras.saving.register_keras_serializable(package="recipes")
+class RobustScale(keras.layers.Layer):
+    """`(x - center) / scale`, smoothly clipped: `z / sqrt(1 + (z / clip)^2)`.
+
+    RealMLP's numeric preprocessing (Holzmueller et al., 2024): a robust scaling (the
+    median and a spread that outliers do not set, such as the interquartile range),
+    then a clip that keeps small values as they are and bends large ones towards
+    `+-clip`, so that an outlier cannot dominate a layer that reads the number.
+
+    Args:
+        center: subtracted first (e.g. the training median).
+        scale: divided by next; above 0 (e.g. the interquartile range / 1.349, which
+            is the standard deviation of a normal distribution).
+        clip: the bound the clipped values approach. Defaults to `3.0`.
+        **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
+
+    Input shape: `(batch,)` or `(batch, 1)`. Output shape: `(batch, 1)`.
+
+    Example:
+
+    ```python
+    RobustScale(center=10.0, scale=2.0)(np.array([10.0, 12.0, 1010.0]))
+    # [[0.0], [0.9487], [2.9999]]
+    ```
+    """
+
+    def __init__(self, center, scale, clip=3.0, **kwargs):
+        super().__init__(**kwargs)
+        if not scale > 0 or not clip > 0:
+            raise ValueError(
+                f"scale and clip must be above 0. Received: scale={scale}, clip={clip}")
+        self.center, self.scale, self.clip = float(center), float(scale), float(clip)
+
+    def call(self, inputs):
+        z = (ops.cast(_column(inputs), self.compute_dtype) - self.center) / self.scale
+        return z / ops.sqrt(1.0 + ops.square(z / self.clip))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"center": self.center, "scale": self.scale, "clip": self.clip})
+        return config

@@ -220,7 +220,9 @@ class Tabular(TableTask):
         data = data if data is not None else self.load_data()
         # Piecewise-linear bins per number (Gorishniy et al., 2022).
         bins = hp.Int("bins", 1, 64, sampling="log", default=self.default_bins(data))
-        inputs, encoded = self.encoded_inputs(data, bins)
+        # Beside the bins, each number robustly scaled with a smooth clip (RealMLP).
+        scaled = hp.Boolean("scaled", default=False)
+        inputs, encoded = self.encoded_inputs(data, bins, scaled)
         regression = data.task != "classification"
         # Registered for every table, so that the space is the same for both tasks.
         label_smoothing(hp)

@@ -115,6 +115,17 @@ class TableSplits(Splits):
             edges = np.array([low, low + 1.0])
         return edges.tolist()
 
+    def robust_scale(self, name):
+        """`(center, scale)` of the number input `name` from its training quantiles:
+        the median, and the interquartile range / 1.349 (a normal distribution's
+        standard deviation), else half the range where most values are one, else 1."""
+        q = np.asarray(self.stats[name]["quantiles"], "float64")
+        n = len(q) - 1
+        scale = (q[3 * n // 4] - q[n // 4]) / 1.349
+        if not scale > 0:
+            scale = (q[-1] - q[0]) / 2
+        return float(q[n // 2]), float(scale) if scale > 0 else 1.0
+
 
 def read_csv(path, text=True, encoding=None, sep=None):
     """Reads a table file with a header row, indexed by file line number (the header is

@@ -245,13 +245,15 @@ class TableTask(Recipe):
             return None
         return float(train_targets(data).var())
 
-    def encoded_inputs(self, data, bins=16):
+    def encoded_inputs(self, data, bins=16, scaled=False):
         """`(inputs, encoded)`: a dict of `keras.Input`s, one per raw column (float32
         numbers, NaN where missing, or strings), and their encoding as one tensor.
 
         Numbers are filled where missing (`layers.FillMissing`, with an indicator where
         the training split had gaps) and piecewise-linear encoded over `bins` quantile
-        bins (`layers.PiecewiseLinearEncoding`); integer categories the same way over
+        bins (`layers.PiecewiseLinearEncoding`), with `scaled` also robustly scaled
+        and smoothly clipped (`layers.RobustScale`, `TableSplits.robust_scale`), so
+        that one weight reads the number's trend; integer categories the same way over
         their own values, which a dense layer then reads as one-hot; text one-hot over
         its vocabulary, with one slot for values not seen in training. Every statistic
         comes from the training split (`TableSplits.stats`), read once by pandas, so no
@@ -276,6 +278,9 @@ class TableTask(Recipe):
                 parts.append(flag)
             parts.append(layers.PiecewiseLinearEncoding(data.edges(name, bins),
                                                         dtype="float32")(filled))
+            if scaled and kind == "number":
+                center, scale = data.robust_scale(name)
+                parts.append(layers.RobustScale(center, scale, dtype="float32")(filled))
         encoded = keras.layers.Concatenate(dtype="float32")(parts) if len(parts) > 1 else parts[0]
         return inputs, encoded
 

@@ -1,5 +1,5 @@
 """PiecewiseLinearEncoding against the paper's formula written out in numpy; FillMissing
-against numpy's own NaN handling."""
+against numpy's own NaN handling; RobustScale against its formula in numpy."""
 
 import keras
 import numpy as np
@@ -41,6 +41,8 @@ def test_components_follow_the_formula_inside_and_outside_the_edges():
 def test_round_trips_and_shapes(tmp_path):
     check_layer(layers.PiecewiseLinearEncoding, {"edges": [-1.0, 0.0, 2.0]}, (5, 1), (5, 2), tmp_path)
     check_layer(layers.FillMissing, {"value": 1.5}, (5, 1), (5, 1), tmp_path)
+    check_layer(layers.RobustScale, {"center": 1.0, "scale": 2.0, "clip": 4.0}, (5, 1), (5, 1),
+                tmp_path)
 
 
 @pytest.mark.parametrize("edges", [[1.0], [0.0, 0.0], [2.0, 1.0, 3.0]])
@@ -57,3 +59,19 @@ def test_fill_missing_fills_nan_and_flags_it():
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(missing)[:, 0], np.isnan(x))
     plain = layers.FillMissing(0.0)(x[:, None])
     assert keras.ops.convert_to_numpy(plain).shape == (4, 1)
+
+
+def test_robust_scale_keeps_small_values_and_bends_outliers_towards_the_clip():
+    x = np.array([-1e6, -30.0, 4.0, 10.0, 11.0, 16.0, 1e6], "float32")
+    got = keras.ops.convert_to_numpy(layers.RobustScale(10.0, 2.0, clip=3.0)(x))[:, 0]
+    z = (x.astype("float64") - 10.0) / 2.0
+    np.testing.assert_allclose(got, z / np.sqrt(1 + (z / 3.0) ** 2), rtol=1e-6, atol=1e-7)
+    assert abs(got[4] - 0.5) < 0.01  # half a scale from the center: nearly unchanged
+    assert abs(got[0] + 3.0) < 1e-3 and abs(got[-1] - 3.0) < 1e-3  # outliers: near the clip
+    assert np.all(np.diff(got) > 0)  # the order of the values is kept
+
+
+@pytest.mark.parametrize("scale, clip", [(0.0, 3.0), (-1.0, 3.0), (1.0, 0.0)])
+def test_robust_scale_needs_a_positive_scale_and_clip(scale, clip):
+    with pytest.raises(ValueError, match="above 0"):
+        layers.RobustScale(0.0, scale, clip=clip)

@@ -240,7 +240,7 @@ def test_the_rate_stays_flat_then_anneals_to_zero():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("classes, hp", [(True, {"label_smoothing": 0.1}),
-                                         (False, {"target_scale": "log"})])
+                                         (False, {"target_scale": "log", "scaled": True})])
 def test_a_served_prediction_equals_the_models(tmp_path, classes, hp):
     frame = table(300, classes=classes)
     result = tabular.train(epochs=2, frame=frame, target="y", hp=hp, run_dir=tmp_path / "run",
@@ -358,3 +358,18 @@ def test_small_tables_get_fewer_bins_by_default():
 
     assert edges(1999) == 8 and edges(2000) == 16
     assert edges(500, {"bins": 16}) == 16
+
+
+def test_scaled_adds_each_numbers_robust_scale_beside_its_bins():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.lognormal(size=300), "b": rng.normal(size=300),
+                          "rooms": rng.integers(1, 4, 300), "y": rng.normal(size=300)})
+    splits = data.load_table(frame=frame, target="y")
+    assert splits.columns == {"a": "number", "b": "number", "rooms": "integer_category"}
+
+    found = [la for la in tabular.recipe.build_model({"scaled": True}, data=splits).layers
+             if isinstance(la, layers.RobustScale)]
+    assert sorted((la.center, la.scale) for la in found) == sorted(
+        splits.robust_scale(name) for name in ("a", "b"))  # numbers only, not integer ones
+    assert not [la for la in tabular.recipe.build_model({"scaled": False}, data=splits).layers
+                if isinstance(la, layers.RobustScale)]

@@ -95,6 +95,22 @@ def test_edges_are_quantiles_of_the_training_split():
     assert splits.edges("Rooms", 8) == [1.0, 2.0, 3.0, 4.0]  # the integers themselves
 
 
+def test_robust_scale_is_the_median_and_the_interquartile_range_of_the_training_split():
+    frame = table(n=400)
+    frame["mostly_zero"] = np.where(np.arange(400) % 10 == 3, np.arange(400) * 2.0, 0.0)
+    splits = data.load_table(frame=frame, target="y")
+    x, _ = splits.train.batch(1000).get_single_element()
+    values = x["od280_od315_of_wines"].numpy().astype("float64")
+    center, scale = splits.robust_scale("od280_od315_of_wines")
+    q25, q50, q75 = np.quantile(values, [0.25, 0.5, 0.75])
+    assert center == pytest.approx(q50, abs=0.02)
+    assert scale == pytest.approx((q75 - q25) / 1.349, rel=0.05)
+    # Most values one (the quartiles equal): half the range instead.
+    zeros = x["mostly_zero"].numpy().astype("float64")
+    assert zeros.max() > 0
+    assert splits.robust_scale("mostly_zero") == (0.0, pytest.approx(zeros.max() / 2))
+
+
 @pytest.mark.parametrize(
     "column, message",
     [
