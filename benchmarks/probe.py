@@ -15,14 +15,14 @@ alternates repeat by repeat:
   validation pass, as a step of `--auto` does, and the second epoch is timed.
 
 The table gives each method's ratio (deeper / defaults) as the median (min-max) over
-repeats, and the summary line the medians.
+repeats. Ends with one `summary: key=value ...` line (`common.print_summary`): the
+medians, and each probe's error against the timed epochs.
 """
 
 import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -34,6 +34,7 @@ from common import print_summary, spread  # noqa: E402
 from recipes import cnn  # noqa: E402
 from recipes.engine.auto import loop as loop_module  # noqa: E402
 from recipes.engine.auto.loop import PROBE_WARMUP, AutoLoop, clock  # noqa: E402
+from recipes.engine.fit import EpochTimer  # noqa: E402
 
 MODELS = {"defaults": {}, "deeper": {"depth": 2}}
 
@@ -46,17 +47,6 @@ def mean_timed(model, train, steps):
     return (clock() - start) / steps
 
 
-class EpochTimes(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
-
-
 def epoch_seconds(loop, step):
     """Seconds of the second of two epochs (training and validation) of `step`'s model."""
     recipe, settings = loop.recipe, loop.recipe.settings(**step["settings"])
@@ -65,10 +55,10 @@ def epoch_seconds(loop, step):
     model = recipe.build(loop_module._hp(step["hyperparameters"]), loop.data, loop.strategy,
                          settings["epochs"], batch)
     train, validation, _ = recipe.pipelines(loop.data, batch, seed=0)
-    timer = EpochTimes()
+    timer = EpochTimer()  # what a step of `--auto` records as its epochs' seconds
     model.fit(train, validation_data=validation, epochs=2, verbose=0, callbacks=[timer],
               shuffle=False)
-    return timer.seconds[-1]
+    return timer.epoch_seconds[-1]
 
 
 def main():

@@ -124,7 +124,9 @@ class TableSplits(Splits):
         scale = (q[3 * n // 4] - q[n // 4]) / 1.349
         if not scale > 0:
             scale = (q[-1] - q[0]) / 2
-        return float(q[n // 2]), float(scale) if scale > 0 else 1.0
+        if not scale > 0:
+            scale = 1.0
+        return float(q[n // 2]), float(scale)
 
 
 def read_csv(path, text=True, encoding=None, sep=None):
