@@ -294,6 +294,9 @@ def recipe(splits, parts, seed, hp=None):
         scores["target_scale"] = result.settings["target_scale"]
     for scale, mae in result.settings.get("target_scale_validation_mae", {}).items():
         scores[f"val_mae_{scale}"] = mae
+    # Whether the run kept a linear model of its encoded columns (`keep_linear`).
+    if "kept_linear" in result.settings:
+        scores["kept_linear"] = result.settings["kept_linear"]
     return scores, result.timings["fit_seconds"]
 
 
@@ -389,6 +392,13 @@ def report(runs, split="test", out=None):
             print(f"  {name:<24} " + ", ".join(
                 f"{s} ({a:.4g} / {b:.4g})" for s, a, b in
                 zip(scales, r["recipe_val_mae_standard"], r["recipe_val_mae_log"])))
+    linear = {name: r["recipe_kept_linear"] for name, r in runs.items()
+              if any(r.get("recipe_kept_linear", ()))}
+    if linear:
+        print("a linear model kept by the recipe (better on validation loss and metric), "
+              "per seed:")
+        for name, kept in linear.items():
+            print(f"  {name:<24} " + ", ".join("linear" if k else "trained" for k in kept))
     summary = dict(tables=len(runs), split=split, **counts,
                    far_behind=",".join(behind) or "none",
                    recipe_s_per_10k_rows=median(per_10k) if per_10k else float("nan"))

@@ -25,8 +25,14 @@ the encoded row by its own factors (`layers.EnsembleAdapter`), the `depth` dense
 layers of `units` with dropout (tunables, as in `mlp`) are shared, a linear path from
 the (scaled) encoded columns runs beside them (`wide`), each member has its own output
 head (`layers.EnsembleDense`) and the model averages the members' probabilities or
-values. Classification learns a cross-entropy (labels smoothed by `label_smoothing`, 0
-by default); regression the squared error of the standardized target, or of the
+values. After training, with `keep_linear` (a tunable, on by default), a linear model of
+the same encoded columns, fitted by scikit-learn on the training rows (ridge or logistic
+regression, `Tabular.set_linear`), takes the trained model's place where it does better
+on the validation split than the trained model at its kept epoch on both the loss and
+the metric (accuracy, or MAE): the same layers, the heads' deep weights at 0. The data
+notes say so, and the run's settings hold `kept_linear` and `linear_validation`; a
+search's trials are scored without it. Classification learns a cross-entropy (labels
+smoothed by `label_smoothing`, 0 by default); regression the squared error of the standardized target, or of the
 standardized log(y) (`target_scale`, a tunable: `"standard"`, `"log"` or `"auto"`, the
 default). With `"auto"`, `train` learns a positive target whose skewness is above
 `choose_skew` both ways, each model trained in full with the same settings and seed, and
@@ -152,15 +158,63 @@ class Tabular(TableTask):
 
     def run_once(self, hp, data, settings, strategy, run_dir, callbacks=(), verbose=0,
                  seed=42, **options):
-        """`Recipe.run_once`; for a regression whose target scale is to be chosen
-        (`chooses_scale`), two of them: the standardized target and log(y), each from
-        the same seed into `run_dir/target-standard` and `run_dir/target-log`, not
-        evaluated on the test split. The one of lower validation MAE at its kept epoch
-        (the standardized one on a tie) is the result, evaluated once on the test
-        split when `evaluate` (the default); `hp` then holds its `target_scale`, so that
-        the run's hyperparameters (and `--auto`'s later steps) build that one. Its
-        `fit_seconds` and `epoch_seconds` count both trainings. A run started from
+        """`Recipe.run_once`: trains (`train_scales`), then, with `wide` and
+        `keep_linear` (the defaults), keeps a linear model instead where it does better
+        on validation (`keep_linear`); the result is evaluated once on the test split
+        when `evaluate` (the default)."""
+        evaluate = options.pop("evaluate", True)
+        result = self.train_scales(hp, data, settings, strategy, run_dir, callbacks,
+                                   verbose, seed, **options)
+        if hp.values.get("wide", True) and hp.values.get("keep_linear", True):
+            self.keep_linear(result, data, hp, seed)
+        if evaluate:
+            test = self.pipelines(data, result.settings["global_batch_size"], seed=seed)[2]
+            result.test_metrics = {k: float(v) for k, v in result.model.evaluate(
+                test, return_dict=True, verbose=0).items()}
+        return result
+
+    def keep_linear(self, result, data, hp, seed=42):
+        """Sets the trained model of `result` to a linear model of its encoded columns
+        (`set_linear`) where that one does better on the validation split than the
+        trained model at its kept epoch on both the loss and the metric (accuracy, or
+        a regression's MAE in the target's units); else leaves it. The result's settings
+        get `kept_linear` and `linear_validation` (the linear model's validation loss
+        and metric); a kept linear model adds a note, and its validation figures as
+        `held_validation` (`val_loss`, ...)."""
+        model = result.model
+        metric = "accuracy" if data.task == "classification" else "mae"
+        epoch = result.kept_epoch - 1
+        trained = {k: float(result.history[f"val_{k}"][epoch]) for k in ("loss", metric)}
+        weights = model.get_weights()
+        self.set_linear(model, data, hp)
+        validation = self.pipelines(data, result.settings["global_batch_size"], seed=seed)[1]
+        measured = model.evaluate(validation, return_dict=True, verbose=0)
+        linear = {k: float(measured[k]) for k in ("loss", metric)}
+        sign = -1 if metric == "accuracy" else 1  # lower is better
+        kept = linear["loss"] < trained["loss"] and sign * linear[metric] < sign * trained[metric]
+        if not kept:
+            model.set_weights(weights)
+        else:
+            result.notes.append(
+                f"a linear model of the encoded columns kept: validation loss "
+                f"{linear['loss']:.4g} and {metric} {_figure(linear[metric])} against "
+                f"{trained['loss']:.4g} and {_figure(trained[metric])} for the trained model")
+            # What `--auto` compares steps by: the model held, not the kept epoch's.
+            result.settings["held_validation"] = {f"val_{k}": float(v)
+                                                  for k, v in measured.items()}
+        result.settings.update(linear_validation=linear, kept_linear=kept)
+
+    def train_scales(self, hp, data, settings, strategy, run_dir, callbacks=(), verbose=0,
+                     seed=42, **options):
+        """`Recipe.run_once`, not evaluated on the test split; for a regression whose
+        target scale is to be chosen (`chooses_scale`), two of them: the standardized
+        target and log(y), each from the same seed into `run_dir/target-standard` and
+        `run_dir/target-log`. The one of lower validation MAE at its kept epoch (the
+        standardized one on a tie) is the result; `hp` then holds its `target_scale`,
+        so that the run's hyperparameters (and `--auto`'s later steps) build that one.
+        Its `fit_seconds` and `epoch_seconds` count both trainings. A run started from
         given weights (`initial_weights`) trains one, as built."""
+        options["evaluate"] = False
         if data.task != "regression":
             return super().run_once(hp, data, settings, strategy, run_dir, callbacks,
                                     verbose, seed, **options)
@@ -179,7 +233,6 @@ class Tabular(TableTask):
                 result.notes.append(f"target {data.target!r}: "
                                     f"{'log(y)' if log else 'standardized'} ({why})")
             return result
-        evaluate = options.pop("evaluate", True)
         if verbose != 0:
             print(f"target {data.target!r}: positive and skewed; training it standardized, "
                   "then as log(y), to keep the one of lower validation MAE", flush=True)
@@ -190,7 +243,7 @@ class Tabular(TableTask):
             keras.utils.set_random_seed(seed)
             run = runs[scale] = super().run_once(
                 trials[scale], data, settings, strategy, Path(run_dir) / f"target-{scale}",
-                callbacks, verbose, seed, evaluate=False, **options)
+                callbacks, verbose, seed, **options)
             mae[scale] = float(run.history["val_mae"][run.kept_epoch - 1])
         chosen = "log" if mae["log"] < mae["standard"] else "standard"
         loser = "standard" if chosen == "log" else "log"
@@ -201,10 +254,6 @@ class Tabular(TableTask):
                 folder.rmdir()
         hp.merge(trials[chosen])
         hp.values.update(trials[chosen].values)
-        if evaluate:
-            test = self.pipelines(data, result.settings["global_batch_size"], seed=seed)[2]
-            result.test_metrics = {k: float(v) for k, v in result.model.evaluate(
-                test, return_dict=True, verbose=0).items()}
         result.settings.update(target_scale=chosen, target_scale_validation_mae=mae)
         result.timings.update(
             fit_seconds=sum(r.timings["fit_seconds"] for r in runs.values()),
@@ -225,6 +274,8 @@ class Tabular(TableTask):
         # by default: not kept on the development suite (benchmarks/README.md).
         scaled = hp.Boolean("scaled", default=False)
         inputs, encoded = self.encoded_inputs(data, bins, scaled)
+        # Named for `set_linear`, which reads it; float32 like the encoding.
+        encoded = keras.layers.Identity(name="encoded", dtype="float32")(encoded)
         regression = data.task != "classification"
         # Registered for every table, so that the space is the same for both tasks.
         label_smoothing(hp)
@@ -237,14 +288,19 @@ class Tabular(TableTask):
         # Wide and deep (Cheng et al., 2016): a linear path from the encoded columns
         # beside the deep one, so that the model starts where a linear model ends.
         wide = hp.Boolean("wide", default=True)
+        # After training, a linear model of the encoded columns replaces the trained
+        # one where its validation loss is lower (`run_once`, `set_linear`).
+        hp.Boolean("keep_linear", default=True)
         x = keras.layers.Concatenate()([body, x]) if wide else body
         units = data.num_classes if not regression else 1
         activation = "softmax" if not regression else None
         if members > 1:
-            x = layers.EnsembleDense(members, units, activation=activation, dtype="float32")(x)
+            x = layers.EnsembleDense(members, units, activation=activation, dtype="float32",
+                                     name="head")(x)
             outputs = keras.layers.GlobalAveragePooling1D(dtype="float32")(x)
         else:
-            outputs = keras.layers.Dense(units, activation=activation, dtype="float32")(x)
+            outputs = keras.layers.Dense(units, activation=activation, dtype="float32",
+                                         name="head")(x)
         if regression:
             log, std, mean = self.target_transform(data, hp)
             outputs = keras.layers.Rescaling(std, offset=mean, dtype="float32")(outputs)
@@ -254,6 +310,48 @@ class Tabular(TableTask):
         if regression:
             model.target_loss = StandardizedSquaredError(std, log)
         return model
+
+    def set_linear(self, model, data, hp):
+        """Sets `model`'s output heads so that it is a linear model of the encoded
+        columns, fitted on the training rows by scikit-learn: for regression a ridge
+        (alpha 1) on the standardized (log) target, for classification a logistic
+        regression (C 1). The deep path's weights in the heads become 0, every member's
+        wide path gets the same fit (times the sign of its adapter's factors, which
+        become those signs) and its bias the intercept."""
+        from sklearn.linear_model import LogisticRegression, Ridge
+
+        encode = keras.Model(model.inputs, model.get_layer("encoded").output)
+        # Called eagerly, batch by batch: `predict` would trace a function per model.
+        x = np.concatenate([ops.convert_to_numpy(encode(rows, training=False))
+                            for rows, _ in data.train.batch(4096)]).astype("float64")
+        y = train_targets(data)
+        head = model.get_layer("head")
+        if data.task == "regression":
+            log, std, mean = self.target_transform(data, hp)
+            z = ((np.log(y) if log else y.astype("float64")) - mean) / std
+            fitted = Ridge(alpha=1.0).fit(x, z)
+            coef, intercept = fitted.coef_.reshape(-1, 1), np.reshape(fitted.intercept_, 1)
+        else:
+            fitted = LogisticRegression(max_iter=1000).fit(x, y)
+            coef = np.zeros((x.shape[1], data.num_classes))
+            intercept = np.full(data.num_classes, -10.0)  # a class no training row has
+            classes = fitted.classes_.astype(int)
+            if len(classes) == 2:  # one column: class 1's logit against class 0's 0
+                coef[:, classes[1]] = fitted.coef_[0]
+                intercept[classes] = (0.0, fitted.intercept_[0])
+            else:
+                coef[:, classes], intercept[classes] = fitted.coef_.T, fitted.intercept_
+        kernel = np.zeros(head.kernel.shape)
+        adapters = [la for la in model.layers if isinstance(la, layers.EnsembleAdapter)]
+        if adapters:  # members' heads: (members, features, units)
+            signs = np.where(ops.convert_to_numpy(adapters[0].factors) < 0, -1.0, 1.0)
+            adapters[0].factors.assign(signs)
+            kernel[:, -x.shape[1]:, :] = coef[None] * signs[:, :, None]
+            head.bias.assign(np.broadcast_to(intercept, head.bias.shape))
+        else:
+            kernel[-x.shape[1]:] = coef
+            head.bias.assign(intercept)
+        head.kernel.assign(kernel)
 
     def baseline(self, data, hp):
         """For regression 1.0: the standardized squared error of predicting the

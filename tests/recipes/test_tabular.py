@@ -183,7 +183,7 @@ def test_auto_trains_both_scales_and_keeps_the_lower_validation_mae(tmp_path, fa
                                                                     kept):
     fake_runs.mae = mae
     splits = data.load_table(frame=lognormal(), target="y")
-    hp = tabular.recipe.hyperparameters(None)
+    hp = tabular.recipe.hyperparameters({"keep_linear": False})
     settings = tabular.recipe.data_settings(tabular.recipe.settings(), splits, set(), hp)
     result = tabular.recipe.run_once(hp, splits, settings, None, tmp_path, seed=3)
     assert [(c["scale"], c["evaluate"]) for c in fake_runs.calls] == [
@@ -208,7 +208,7 @@ def test_auto_trains_both_scales_and_keeps_the_lower_validation_mae(tmp_path, fa
 @pytest.mark.parametrize("given", ["standard", "log"])
 def test_an_explicit_target_scale_trains_one_model(tmp_path, fake_runs, given):
     splits = data.load_table(frame=lognormal(), target="y")
-    hp = tabular.recipe.hyperparameters({"target_scale": given})
+    hp = tabular.recipe.hyperparameters({"target_scale": given, "keep_linear": False})
     result = tabular.recipe.run_once(hp, splits, tabular.recipe.settings(), None, tmp_path)
     assert [c["scale"] for c in fake_runs.calls] == [given]
     assert result.settings["target_scale"] == given
@@ -217,7 +217,7 @@ def test_an_explicit_target_scale_trains_one_model(tmp_path, fake_runs, given):
 
 def test_an_unskewed_target_trains_one_standardized_model_and_says_why(tmp_path, fake_runs):
     flat = data.load_table(frame=lognormal().assign(y=lambda f: 10 + np.log(f.y)), target="y")
-    hp = tabular.recipe.hyperparameters(None)
+    hp = tabular.recipe.hyperparameters({"keep_linear": False})
     result = tabular.recipe.run_once(hp, flat, tabular.recipe.settings(), None, tmp_path)
     assert [c["scale"] for c in fake_runs.calls] == ["auto"]
     assert result.settings["target_scale"] == "standard"
@@ -373,3 +373,81 @@ def test_scaled_adds_each_numbers_robust_scale_beside_its_bins():
         splits.robust_scale(name) for name in ("a", "b"))  # numbers only, not integer ones
     assert not [la for la in tabular.recipe.build_model({"scaled": False}, data=splits).layers
                 if isinstance(la, layers.RobustScale)]
+
+
+@pytest.mark.parametrize("kind, members", [("regression", 4), ("two classes", 4),
+                                           ("three classes", 4), ("three classes", 1)])
+def test_set_linear_makes_the_model_a_linear_model_of_its_encoded_training_rows(kind, members):
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    frame = table(300, classes=kind != "regression")
+    if kind == "three classes":
+        frame["y"] = pd.cut(frame["a"] + frame["b"].fillna(0), 3, labels=["lo", "mid", "hi"])
+        frame["y"] = frame["y"].astype(str)
+    splits = data.load_table(frame=frame, target="y")
+    hp = recipes.engine.hyperparameters({"members": members})
+    model = tabular.recipe.build_model(hp, data=splits)
+    before = model(raw(frame), training=False).numpy()
+    tabular.recipe.set_linear(model, splits, hp)
+    encode = keras.Model(model.inputs, model.get_layer("encoded").output)
+    x, y = splits.train.batch(1000).get_single_element()
+    x, y = encode(x).numpy().astype("float64"), y.numpy()
+    rows = encode(raw(frame)).numpy()
+    out = model(raw(frame), training=False).numpy()
+    if kind == "regression":
+        log, std, mean = tabular.recipe.target_transform(splits, hp)
+        assert log  # the table's target is positive and skewed
+        z = (np.log(y) - mean) / std
+        expected = np.exp(Ridge(alpha=1.0).fit(x, z).predict(rows) * std + mean)
+        np.testing.assert_allclose(out[:, 0], expected, rtol=1e-4)
+    else:
+        expected = LogisticRegression(max_iter=1000).fit(x, y).predict_proba(rows)
+        assert expected.shape[1] == (2 if kind == "two classes" else 3)
+        np.testing.assert_allclose(out, expected, atol=1e-4)
+    assert np.abs(before - out).max() > 1e-2  # it was not that model before
+
+
+@pytest.mark.parametrize("trained_loss, trained_accuracy, kept", [
+    (1e9, 0.0, True), (1e-9, 1.0, False),
+    (1e9, 1.0, False)])  # a lower loss is not enough: the accuracy must be higher too
+def test_the_linear_model_is_kept_only_where_it_does_better_on_validation(
+        trained_loss, trained_accuracy, kept):
+    from sklearn.linear_model import LogisticRegression
+
+    frame = table(300, classes=True)
+    splits = data.load_table(frame=frame, target="y")
+    hp = recipes.engine.hyperparameters({"members": 4})
+    model = tabular.recipe.build_model(hp, data=splits)
+    tabular.recipe.compile(model, hp)
+    before = model(raw(frame), training=False).numpy()
+    result = recipes.engine.Result(
+        recipe="tabular", model=model, kept_epoch=2,
+        history={"val_loss": [trained_loss * 2, trained_loss, trained_loss * 3],
+                 "val_accuracy": [0.5, trained_accuracy, 0.5]},
+        test_metrics={}, settings={"global_batch_size": 64},
+        hyperparameters=dict(hp.values))
+    tabular.recipe.keep_linear(result, splits, hp)
+
+    # The linear model's validation figures, from scikit-learn's fit and numpy.
+    encode = keras.Model(model.inputs, model.get_layer("encoded").output)
+    x, y = splits.train.batch(1000).get_single_element()
+    fitted = LogisticRegression(max_iter=1000).fit(encode(x).numpy().astype("float64"), y)
+    x, y = splits.validation.batch(1000).get_single_element()
+    p = fitted.predict_proba(encode(x).numpy().astype("float64"))
+    loss = -np.log(p[np.arange(len(p)), y.numpy()]).mean()
+    accuracy = (p.argmax(-1) == y.numpy()).mean()
+    assert result.settings["linear_validation"] == {
+        "loss": pytest.approx(loss, rel=1e-4), "accuracy": pytest.approx(accuracy)}
+    assert result.settings["kept_linear"] is kept
+    out = model(raw(frame), training=False).numpy()
+    if kept:
+        np.testing.assert_allclose(out, fitted.predict_proba(encode(raw(frame)).numpy()),
+                                   atol=1e-4)
+        assert result.notes == [
+            f"a linear model of the encoded columns kept: validation loss {loss:.4g} and "
+            f"accuracy {accuracy:.4g} against 1e+09 and 0 for the trained model"]
+        assert result.settings["held_validation"] == {
+            "val_loss": pytest.approx(loss, rel=1e-4), "val_accuracy": pytest.approx(accuracy)}
+    else:
+        np.testing.assert_array_equal(out, before)  # the trained weights are back
+        assert result.notes == [] and "held_validation" not in result.settings

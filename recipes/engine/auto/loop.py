@@ -73,6 +73,17 @@ def score(step):
     return (first, loss)
 
 
+def held_measures(result):
+    """`measures` of `result`'s history at its kept epoch, with the validation figures
+    of the model it holds where the recipe replaced that epoch's weights after training
+    (`settings["held_validation"]`: a `tabular` run that kept a linear model)."""
+    epoch, history = result.kept_epoch - 1, result.history
+    held = result.settings.get("held_validation") or {}
+    history = {k: [*v[:epoch], held[k], *v[epoch + 1:]] if k in held else v
+               for k, v in history.items()}
+    return measures(history, epoch)
+
+
 class AutoLoop:
     """The loop of `Recipe.train(auto=...)`; see the module docstring."""
 
@@ -199,7 +210,7 @@ class AutoLoop:
         index = len(self.state["checks"]["screens"])
         result, _, seconds, _ = self._fit(move, dict(move["settings"], epochs=epochs),
                                           self.run_dir / f"screen-{index}", verbose=0)
-        measured = measures(result.history, result.kept_epoch - 1)
+        measured = held_measures(result)
         return dict(epochs=len(result.history["loss"]), seconds=seconds,
                     validation_size=self.data.validation_size, **measured)
 
@@ -282,7 +293,7 @@ class AutoLoop:
         step["hyperparameters"] = {k: v for k, v in result.hyperparameters.items()
                                    if k != "learning_rate"}
         epoch = result.kept_epoch - 1  # the epoch of the weights the step's model holds
-        step.update(step=index, epoch=epoch, **measures(result.history, epoch),
+        step.update(step=index, epoch=epoch, **held_measures(result),
                     seconds=seconds, stop_reason=result.stop_reason,
                     history=result.history, epoch_seconds=result.timings["epoch_seconds"],
                     baseline=result.settings.get("baseline"))

@@ -554,3 +554,19 @@ def test_a_move_is_shortened_to_the_epochs_that_fit_at_the_drift_allowed_for():
     assert short["change"] == "depth 1 -> 2, 11 of 14 epochs (budget)"
     # Less than half the epochs: not taken.
     assert moves_module.shortened(parent, move, 0.4 * 646.0, 646.0) is None
+
+
+def test_steps_are_measured_on_the_model_they_hold():
+    from recipes.engine import Result
+
+    history = {"loss": [0.9, 0.5, 0.4], "accuracy": [0.6, 0.8, 0.85],
+               "val_loss": [0.8, 0.6, 0.7], "val_accuracy": [0.7, 0.75, 0.74]}
+    result = Result(recipe="tabular", model=None, kept_epoch=2, history=history,
+                    test_metrics={})
+    measured = loop_module.held_measures(result)
+    assert (measured["val_loss"], measured["val_error"]) == (0.6, pytest.approx(0.25))
+    # A run that replaced the kept epoch's weights (tabular's linear model) says so.
+    result.settings["held_validation"] = {"val_loss": 0.5, "val_accuracy": 0.8}
+    measured = loop_module.held_measures(result)
+    assert (measured["val_loss"], measured["val_error"]) == (0.5, pytest.approx(0.2))
+    assert measured["train_loss"] == 0.5 and history["val_loss"] == [0.8, 0.6, 0.7]
