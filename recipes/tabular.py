@@ -32,25 +32,26 @@ on the validation split than the trained model at its kept epoch on both the los
 the metric (accuracy, or MAE): the same layers, the heads' deep weights at 0. The data
 notes say so, and the run's settings hold `kept_linear` and `linear_validation`; a
 search's trials are scored without it. Classification learns a cross-entropy (labels
-smoothed by `label_smoothing`, 0 by default); regression the squared error of the standardized target, or of the
-standardized log(y) (`target_scale`, a tunable: `"standard"`, `"log"` or `"auto"`, the
-default). With `"auto"`, `train` learns a positive target whose skewness is above
-`choose_skew` both ways, each model trained in full with the same settings and seed, and
-keeps the one of lower validation MAE (in the target's units, at each model's kept
-epoch); the other is dropped, never evaluated on the test split. Such a run costs two
-trainings; any other target, and an explicit `"standard"` or `"log"`, trains one.
-`--auto` chooses in its first step, and its later steps build the scale kept. The run's
-settings (`target_scale`, and `target_scale_validation_mae` with both MAEs), its data
-notes and its report say which was kept. Where one model is built from `"auto"` without
-training both (`build_model` alone, a search's trial: a search chooses among the three
-values like any tunable, and trains one model per trial), it is log(y) for a positive
-target whose skewness is above `log_skew`. The output is in the target's own units
-either way, so predictions and exports need no transform. Adam (AdamW when
-`weight_decay`, 0 by default, is above 0) runs a schedule that stays at its peak rate
-for `flat_fraction` of the epochs and then anneals to 0 on a cosine; nothing stops it
-early, and the epoch with the best validation loss is restored. The batch grows and the
-epochs shrink with the rows (`TableTask.data_settings`). What each of these gave on the
-development suite is in `benchmarks/README.md` (`benchmarks/tables.py`).
+smoothed by `label_smoothing`, 0 by default); regression the squared error of the
+standardized target, or of the standardized log(y) (`target_scale`, a tunable:
+`"standard"`, `"log"` or `"auto"`, the default). With `"auto"`, `train` learns a
+positive target whose skewness is above `choose_skew` both ways, each model trained in
+full with the same settings and seed, and keeps the one of lower validation MAE (in the
+target's units, at each model's kept epoch); the other is dropped, never evaluated on
+the test split. Such a run costs two trainings; any other target, and an explicit
+`"standard"` or `"log"`, trains one. `--auto` chooses in its first step, and its later
+steps build the scale kept. The run's settings (`target_scale`, and
+`target_scale_validation_mae` with both MAEs), its data notes and its report say which
+was kept. Where one model is built from `"auto"` without training both (`build_model`
+alone, a search's trial: a search chooses among the three values like any tunable, and
+trains one model per trial), it is log(y) for a positive target whose skewness is above
+`log_skew`. The output is in the target's own units either way, so predictions and
+exports need no transform. Adam (AdamW when `weight_decay`, 0 by default, is above 0)
+runs a schedule that stays at its peak rate for `flat_fraction` of the epochs and then
+anneals to 0 on a cosine; nothing stops it early, and the epoch with the best validation
+loss is restored. The batch grows and the epochs shrink with the rows
+(`TableTask.data_settings`). What each of these gave on the development suite is in
+`benchmarks/README.md` (`benchmarks/tables.py`).
 """
 
 from pathlib import Path
@@ -172,6 +173,8 @@ class Tabular(TableTask):
             result.test_metrics = {k: float(v) for k, v in result.model.evaluate(
                 test, return_dict=True, verbose=0).items()}
         return result
+
+    linear_rows = 100_000  # the most training rows `set_linear` fits on
 
     def keep_linear(self, result, data, hp, seed=42):
         """Sets the trained model of `result` to a linear model of its encoded columns
@@ -313,8 +316,9 @@ class Tabular(TableTask):
 
     def set_linear(self, model, data, hp):
         """Sets `model`'s output heads so that it is a linear model of the encoded
-        columns, fitted on the training rows by scikit-learn: for regression a ridge
-        (alpha 1) on the standardized (log) target, for classification a logistic
+        columns, fitted by scikit-learn on the training rows (a seeded sample of
+        `linear_rows` of a larger split, to bound its time and memory): for regression
+        a ridge (alpha 1) on the standardized (log) target, for classification a logistic
         regression (C 1). The deep path's weights in the heads become 0, every member's
         wide path gets the same fit (times the sign of its adapter's factors, which
         become those signs) and its bias the intercept."""
@@ -322,9 +326,17 @@ class Tabular(TableTask):
 
         encode = keras.Model(model.inputs, model.get_layer("encoded").output)
         # Called eagerly, batch by batch: `predict` would trace a function per model.
-        x = np.concatenate([ops.convert_to_numpy(encode(rows, training=False))
-                            for rows, _ in data.train.batch(4096)]).astype("float64")
         y = train_targets(data)
+        chosen = np.ones(len(y), bool)
+        if len(y) > self.linear_rows:  # a seeded sample: the split keeps the file's order
+            chosen[:] = False
+            chosen[np.random.default_rng(0).choice(len(y), self.linear_rows, False)] = True
+        x, start = [], 0
+        for batch, _ in data.train.batch(4096):
+            part = ops.convert_to_numpy(encode(batch, training=False))
+            x.append(part[chosen[start:start + len(part)]])
+            start += len(part)
+        x, y = np.concatenate(x).astype("float64"), y[chosen]
         head = model.get_layer("head")
         if data.task == "regression":
             log, std, mean = self.target_transform(data, hp)

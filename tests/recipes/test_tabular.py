@@ -375,9 +375,11 @@ def test_scaled_adds_each_numbers_robust_scale_beside_its_bins():
                 if isinstance(la, layers.RobustScale)]
 
 
-@pytest.mark.parametrize("kind, members", [("regression", 4), ("two classes", 4),
-                                           ("three classes", 4), ("three classes", 1)])
-def test_set_linear_makes_the_model_a_linear_model_of_its_encoded_training_rows(kind, members):
+@pytest.mark.parametrize("kind, members, rows", [
+    ("regression", 4, None), ("two classes", 4, None), ("three classes", 4, None),
+    ("three classes", 1, None), ("regression", 4, 100)])  # 100: a seeded sample of rows
+def test_set_linear_makes_the_model_a_linear_model_of_its_encoded_training_rows(
+        monkeypatch, kind, members, rows):
     from sklearn.linear_model import LogisticRegression, Ridge
 
     frame = table(300, classes=kind != "regression")
@@ -388,20 +390,26 @@ def test_set_linear_makes_the_model_a_linear_model_of_its_encoded_training_rows(
     hp = recipes.engine.hyperparameters({"members": members})
     model = tabular.recipe.build_model(hp, data=splits)
     before = model(raw(frame), training=False).numpy()
+    if rows:
+        monkeypatch.setattr(tabular.recipe, "linear_rows", rows)
     tabular.recipe.set_linear(model, splits, hp)
     encode = keras.Model(model.inputs, model.get_layer("encoded").output)
     x, y = splits.train.batch(1000).get_single_element()
     x, y = encode(x).numpy().astype("float64"), y.numpy()
-    rows = encode(raw(frame)).numpy()
+    if rows:
+        chosen = np.zeros(len(y), bool)
+        chosen[np.random.default_rng(0).choice(len(y), rows, replace=False)] = True
+        x, y = x[chosen], y[chosen]
+    every = encode(raw(frame)).numpy()
     out = model(raw(frame), training=False).numpy()
     if kind == "regression":
         log, std, mean = tabular.recipe.target_transform(splits, hp)
         assert log  # the table's target is positive and skewed
         z = (np.log(y) - mean) / std
-        expected = np.exp(Ridge(alpha=1.0).fit(x, z).predict(rows) * std + mean)
+        expected = np.exp(Ridge(alpha=1.0).fit(x, z).predict(every) * std + mean)
         np.testing.assert_allclose(out[:, 0], expected, rtol=1e-4)
     else:
-        expected = LogisticRegression(max_iter=1000).fit(x, y).predict_proba(rows)
+        expected = LogisticRegression(max_iter=1000).fit(x, y).predict_proba(every)
         assert expected.shape[1] == (2 if kind == "two classes" else 3)
         np.testing.assert_allclose(out, expected, atol=1e-4)
     assert np.abs(before - out).max() > 1e-2  # it was not that model before
