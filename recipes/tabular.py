@@ -174,8 +174,6 @@ class Tabular(TableTask):
                 test, return_dict=True, verbose=0).items()}
         return result
 
-    linear_rows = 100_000  # the most training rows `set_linear` fits on
-
     def keep_linear(self, result, data, hp, seed=42):
         """Sets the trained model of `result` to a linear model of its encoded columns
         (`set_linear`) where that one does better on the validation split than the
@@ -292,7 +290,7 @@ class Tabular(TableTask):
         # beside the deep one, so that the model starts where a linear model ends.
         wide = hp.Boolean("wide", default=True)
         # After training, a linear model of the encoded columns replaces the trained
-        # one where its validation loss is lower (`run_once`, `set_linear`).
+        # one where its validation loss and metric are both better (`keep_linear`).
         hp.Boolean("keep_linear", default=True)
         x = keras.layers.Concatenate()([body, x]) if wide else body
         units = data.num_classes if not regression else 1
@@ -313,6 +311,8 @@ class Tabular(TableTask):
         if regression:
             model.target_loss = StandardizedSquaredError(std, log)
         return model
+
+    linear_rows = 100_000  # the most training rows `set_linear` fits on
 
     def set_linear(self, model, data, hp):
         """Sets `model`'s output heads so that it is a linear model of the encoded
