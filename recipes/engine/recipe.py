@@ -355,14 +355,16 @@ class Recipe:
             restore_tolerance=self.restore_tolerance,
         )
 
-    def pipelines(self, data, global_batch, seed=42, augment_scale=1.0):
+    def pipelines(self, data, global_batch, seed=42, augment_scale=1.0, cache=True):
         """Batched, prefetched train (augmented, shuffled), validation and test sets;
-        `augment_scale` scales the augmentation's strengths (see `augmentation`)."""
+        `augment_scale` scales the augmentation's strengths (see `augmentation`). The
+        train and validation sets are cached after their first pass unless `cache` is
+        False (for a few steps' read: TensorFlow drops a cache read in part, and warns)."""
         aug = self.augmentation(data, scale=augment_scale)
         make = recipe_data.make_pipeline
         return (
-            make(data.train, global_batch, augment=aug, seed=seed),
-            make(data.validation, global_batch, shuffle=False),
+            make(data.train, global_batch, augment=aug, seed=seed, cache=cache),
+            make(data.validation, global_batch, shuffle=False, cache=cache),
             make(data.test, global_batch, shuffle=False, cache=False),
         )
 

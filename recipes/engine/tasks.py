@@ -208,10 +208,10 @@ class TableTask(Recipe):
                                          max(self.min_epochs, self.max_steps // steps)))
         return settings
 
-    def pipelines(self, data, global_batch, seed=42, augment_scale=1.0):
-        """Batched, prefetched train (shuffled), validation and test sets, not cached: a
-        table's rows are in memory already (the tensors `load_table` made), and a cache
-        would hold a second copy of every row."""
+    def pipelines(self, data, global_batch, seed=42, augment_scale=1.0, cache=False):
+        """Batched, prefetched train (shuffled), validation and test sets, never cached
+        (whatever `cache` says): a table's rows are in memory already (the tensors
+        `load_table` made), and a cache would hold a second copy of every row."""
         make = recipe_data.make_pipeline
         return (
             make(data.train, global_batch, seed=seed, cache=False),

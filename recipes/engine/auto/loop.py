@@ -438,8 +438,9 @@ class AutoLoop:
         batch = self._global_batch(step)
         keras.utils.set_random_seed(self.seed)
         model = self.recipe.build(hp, self.data, self.strategy, settings["epochs"], batch)
+        # Not cached: the probe reads a few steps of the first pass, as a cache's would.
         train, _, _ = self.recipe.pipelines(self.data, batch, seed=self.seed,
-                                            augment_scale=step["augment_scale"])
+                                            augment_scale=step["augment_scale"], cache=False)
         steps = max(1, min(PROBE_STEPS, steps_per_epoch(self.data.train_size, batch)))
         schedule = fine_tune_schedule(model.optimizer)
         if schedule is None:

@@ -514,6 +514,26 @@ def test_a_pause_of_the_machine_during_a_probe_does_not_move_its_step_time(tmp_p
     assert int(built[-1].optimizer.iterations) == loop_module.PROBE_WARMUP + 50
 
 
+def test_a_probe_reads_its_few_steps_without_tensorflow_s_warning_of_a_cache_read_in_part(
+        tmp_path, monkeypatch, capfd):
+    # More examples than the shuffle buffer (10,000): a cached pipeline would be read in
+    # part, and TensorFlow would warn the user of a mistake that is not theirs.
+    from helpers import tiny_data
+
+    recipe = TinyRecipe()
+    monkeypatch.setattr(loop_module, "PROBE_STEPS", 5)
+    data = tiny_data(train_size=16 * 800)
+    loop = AutoLoop(recipe, 60, recipe.hyperparameters(None), data, recipe.settings(),
+                    tf.distribute.get_strategy(), tmp_path, [], 0, 42)
+    step = dict(hyperparameters={"units": 8}, settings=recipe.settings(), augment_scale=1.0)
+    assert loop.step_seconds(step) > 0
+    assert "did not fully read the dataset being cached" not in capfd.readouterr().err
+    # Training still caches (it reads each pass whole); a few steps of its pipeline warn.
+    for _ in zip(range(5), recipe.pipelines(data, 16)[0]):
+        pass
+    assert "did not fully read the dataset being cached" in capfd.readouterr().err
+
+
 def test_an_ensemble_that_overfits_or_underfits_is_offered_more_members():
     from types import SimpleNamespace
 

@@ -22,7 +22,7 @@ class FixedOrder(TinyRecipe):
     """TinyRecipe without shuffling: a distributed dataset shuffles in another order
     than a plain one, even with the same seed."""
 
-    def pipelines(self, data, global_batch, seed=42, augment_scale=1.0):
+    def pipelines(self, data, global_batch, seed=42, augment_scale=1.0, cache=True):
         splits = (data.train, data.validation, data.test)
         return tuple(make_pipeline(ds, global_batch, shuffle=False) for ds in splits)
 
