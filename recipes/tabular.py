@@ -55,6 +55,7 @@ loss is restored. The batch grows and the epochs shrink with the rows
 `benchmarks/README.md` (`benchmarks/tables.py`).
 """
 
+import time
 from pathlib import Path
 
 import keras
@@ -162,13 +163,15 @@ class Tabular(TableTask):
                  seed=42, **options):
         """`Recipe.run_once`: trains (`train_scales`), then, with `wide` and
         `keep_linear` (the defaults), blends a linear model in where that does better
-        on validation (`keep_linear`); the result is evaluated once on the test split
-        when `evaluate` (the default)."""
+        on validation (`keep_linear`, its seconds in the timings' `keep_linear_seconds`);
+        the result is evaluated once on the test split when `evaluate` (the default)."""
         evaluate = options.pop("evaluate", True)
         result = self.train_scales(hp, data, settings, strategy, run_dir, callbacks,
                                    verbose, seed, **options)
         if hp.values.get("wide", True) and hp.values.get("keep_linear", True):
+            start = time.perf_counter()
             self.keep_linear(result, data, hp, seed)
+            result.timings["keep_linear_seconds"] = time.perf_counter() - start
         if evaluate:
             test = self.pipelines(data, result.settings["global_batch_size"], seed=seed)[2]
             result.test_metrics = {k: float(v) for k, v in result.model.evaluate(

@@ -245,6 +245,9 @@ def test_a_served_prediction_equals_the_models(tmp_path, classes, hp):
     frame = table(300, classes=classes)
     result = tabular.train(epochs=2, frame=frame, target="y", hp=hp, run_dir=tmp_path / "run",
                            verbose=0, diagnose=False)
+    # The linear blend was weighed (whatever it kept: the export serves the model held).
+    assert 0 <= result.settings["kept_linear"] <= 8
+    assert result.timings["keep_linear_seconds"] > 0
     rows = frame.drop(columns="y").head(20)
     served = recipes.load(result.export(tmp_path / "model")).predict(rows)
     own = result.model(raw(rows), training=False).numpy()
