@@ -32,10 +32,10 @@ validation split: `k` of the members are set to it (`Tabular.set_linear`: the sa
 layers, those heads' deep weights at 0), and of every `k` from none to all, the one of
 lowest validation loss whose metric (accuracy, or MAE) is at least the trained model's is
 kept. The data notes say so, and the run's settings hold `kept_linear` (that `k`) and
-`linear_validation`; a search's trials are scored without it. Classification learns a cross-entropy (labels
-smoothed by `label_smoothing`, 0 by default); regression the squared error of the
-standardized target, or of the standardized log(y) (`target_scale`, a tunable:
-`"standard"`, `"log"` or `"auto"`, the default). With `"auto"`, `train` learns a
+`linear_validation`; a search's trials are scored without it. Classification learns a
+cross-entropy (labels smoothed by `label_smoothing`, 0 by default); regression the
+squared error of the standardized target, or of the standardized log(y)
+(`target_scale`, a tunable: `"standard"`, `"log"` or `"auto"`, the default). With `"auto"`, `train` learns a
 positive target whose skewness is above `choose_skew` both ways, each model trained in
 full with the same settings and seed, and keeps the one of lower validation MAE (in the
 target's units, at each model's kept epoch); the other is dropped, never evaluated on
@@ -452,10 +452,16 @@ SCALES = ("auto", "standard", "log")
 def choose_blend(scores, metric):
     """The key of `scores` (`{k: {"loss": ..., metric: ...}}`, `0` the trained model)
     of lowest loss among those whose `metric` is at least `scores[0]`'s (accuracy: at
-    least as high; else, an error: at most as high); the smaller key on a tie."""
+    least as high; else, an error: at most as high); the smaller key on a tie. A NaN
+    (a model that diverged) counts as the worst figure."""
     sign = -1 if metric == "accuracy" else 1  # lower is better
-    return min((k for k in scores if sign * scores[k][metric] <= sign * scores[0][metric]),
-               key=lambda k: (scores[k]["loss"], k))
+
+    def worst(value):
+        return np.inf if np.isnan(value) else value
+
+    bar = worst(sign * scores[0][metric])
+    return min((k for k in scores if k == 0 or worst(sign * scores[k][metric]) <= bar),
+               key=lambda k: (worst(scores[k]["loss"]), k))
 
 
 def target_shape(y):

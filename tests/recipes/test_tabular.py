@@ -446,7 +446,9 @@ def test_set_linear_blends_the_linear_model_into_the_first_members():
      "accuracy", 0),
     ({0: {"loss": 1.0, "mae": 3.0}, 1: {"loss": 0.5, "mae": 3.1},
       2: {"loss": 0.7, "mae": 2.9}}, "mae", 2),  # an error: lower is better
-    ({0: {"loss": 1.0, "mae": 3.0}, 1: {"loss": 1.0, "mae": 2.0}}, "mae", 0)])  # a tie
+    ({0: {"loss": 1.0, "mae": 3.0}, 1: {"loss": 1.0, "mae": 2.0}}, "mae", 0),  # a tie
+    ({0: {"loss": np.nan, "mae": np.nan}, 1: {"loss": 2.0, "mae": 9.0}}, "mae", 1),  # diverged
+    ({0: {"loss": 1.0, "mae": 3.0}, 1: {"loss": np.nan, "mae": np.nan}}, "mae", 0)])
 def test_choose_blend_keeps_the_lowest_loss_whose_metric_is_not_worse(scores, metric, kept):
     assert tabular.choose_blend(scores, metric) == kept
 
