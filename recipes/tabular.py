@@ -30,18 +30,18 @@ the same encoded columns, fitted by scikit-learn on the training rows (ridge or 
 regression, `Tabular.linear_fit`), is blended in where that does better on the
 validation split: `k` of the members are set to it (`Tabular.set_linear`: the same
 layers, those heads' deep weights at 0), and of every `k` from none to all, the one of
-lowest validation loss whose metric (accuracy, or MAE) is at least the trained model's is
-kept. The data notes say so, and the run's settings hold `kept_linear` (that `k`) and
+lowest validation loss whose metric (accuracy, or MAE) is at least the trained model's
+is kept. The data notes say so, and the run's settings hold `kept_linear` (that `k`) and
 `linear_validation`; a search's trials are scored without it. Classification learns a
 cross-entropy (labels smoothed by `label_smoothing`, 0 by default); regression the
-squared error of the standardized target, or of the standardized log(y)
-(`target_scale`, a tunable: `"standard"`, `"log"` or `"auto"`, the default). With `"auto"`, `train` learns a
-positive target whose skewness is above `choose_skew` both ways, each model trained in
-full with the same settings and seed, and keeps the one of lower validation MAE (in the
-target's units, at each model's kept epoch); the other is dropped, never evaluated on
-the test split. Such a run costs two trainings; any other target, and an explicit
-`"standard"` or `"log"`, trains one. `--auto` chooses in its first step, and its later
-steps build the scale kept. The run's settings (`target_scale`, and
+squared error of the standardized target, or of the standardized log(y) (`target_scale`,
+a tunable: `"standard"`, `"log"` or `"auto"`, the default). With `"auto"`, `train`
+learns a positive target whose skewness is above `choose_skew` both ways, each model
+trained in full with the same settings and seed, and keeps the one of lower validation
+MAE (in the target's units, at each model's kept epoch); the other is dropped, never
+evaluated on the test split. Such a run costs two trainings; any other target, and an
+explicit `"standard"` or `"log"`, trains one. `--auto` chooses in its first step, and
+its later steps build the scale kept. The run's settings (`target_scale`, and
 `target_scale_validation_mae` with both MAEs), its data notes and its report say which
 was kept. Where one model is built from `"auto"` without training both (`build_model`
 alone, a search's trial: a search chooses among the three values like any tunable, and
