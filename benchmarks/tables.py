@@ -297,7 +297,7 @@ def recipe(splits, parts, seed, hp=None):
     # Whether the run kept a linear model of its encoded columns (`keep_linear`).
     if "kept_linear" in result.settings:
         scores["kept_linear"] = result.settings["kept_linear"]
-    # Training's seconds, with the linear model's fit and blends after it.
+    # Training's seconds, with the linear model's fit and measure after it.
     return scores, result.timings["fit_seconds"] + result.timings.get("keep_linear_seconds", 0)
 
 
@@ -396,10 +396,10 @@ def report(runs, split="test", out=None):
     linear = {name: r["recipe_kept_linear"] for name, r in runs.items()
               if any(r.get("recipe_kept_linear", ()))}
     if linear:
-        print("members set to the linear model by the recipe (the blend of lowest "
-              "validation loss, its metric not worse), per seed:")
+        print("a linear model kept by the recipe (better on validation loss and metric), "
+              "per seed:")
         for name, kept in linear.items():
-            print(f"  {name:<24} " + ", ".join(str(int(k)) for k in kept))
+            print(f"  {name:<24} " + ", ".join("linear" if k else "trained" for k in kept))
     summary = dict(tables=len(runs), split=split, **counts,
                    far_behind=",".join(behind) or "none",
                    recipe_s_per_10k_rows=median(per_10k) if per_10k else float("nan"))

@@ -27,21 +27,20 @@ the (scaled) encoded columns runs beside them (`wide`), each member has its own 
 head (`layers.EnsembleDense`) and the model averages the members' probabilities or
 values. After training, with `keep_linear` (a tunable, on by default), a linear model of
 the same encoded columns, fitted by scikit-learn on the training rows (ridge or logistic
-regression, `Tabular.linear_fit`), is blended in where that does better on the
-validation split: `k` of the members are set to it (`Tabular.set_linear`: the same
-layers, those heads' deep weights at 0), and of every `k` from none to all, the one of
-lowest validation loss whose metric (accuracy, or MAE) is at least the trained model's
-is kept. The data notes say so, and the run's settings hold `kept_linear` (that `k`) and
-`linear_validation`; a search's trials are scored without it. Classification learns a
-cross-entropy (labels smoothed by `label_smoothing`, 0 by default); regression the
-squared error of the standardized target, or of the standardized log(y) (`target_scale`,
-a tunable: `"standard"`, `"log"` or `"auto"`, the default). With `"auto"`, `train`
-learns a positive target whose skewness is above `choose_skew` both ways, each model
-trained in full with the same settings and seed, and keeps the one of lower validation
-MAE (in the target's units, at each model's kept epoch); the other is dropped, never
-evaluated on the test split. Such a run costs two trainings; any other target, and an
-explicit `"standard"` or `"log"`, trains one. `--auto` chooses in its first step, and
-its later steps build the scale kept. The run's settings (`target_scale`, and
+regression, `Tabular.set_linear`), takes the trained model's place where it does better
+on the validation split than the trained model at its kept epoch on both the loss and
+the metric (accuracy, or MAE): the same layers, the heads' deep weights at 0. The data
+notes say so, and the run's settings hold `kept_linear` and `linear_validation`; a
+search's trials are scored without it. Classification learns a cross-entropy (labels
+smoothed by `label_smoothing`, 0 by default); regression the squared error of the
+standardized target, or of the standardized log(y) (`target_scale`, a tunable:
+`"standard"`, `"log"` or `"auto"`, the default). With `"auto"`, `train` learns a
+positive target whose skewness is above `choose_skew` both ways, each model trained in
+full with the same settings and seed, and keeps the one of lower validation MAE (in the
+target's units, at each model's kept epoch); the other is dropped, never evaluated on
+the test split. Such a run costs two trainings; any other target, and an explicit
+`"standard"` or `"log"`, trains one. `--auto` chooses in its first step, and its later
+steps build the scale kept. The run's settings (`target_scale`, and
 `target_scale_validation_mae` with both MAEs), its data notes and its report say which
 was kept. Where one model is built from `"auto"` without training both (`build_model`
 alone, a search's trial: a search chooses among the three values like any tunable, and
@@ -162,7 +161,7 @@ class Tabular(TableTask):
     def run_once(self, hp, data, settings, strategy, run_dir, callbacks=(), verbose=0,
                  seed=42, **options):
         """`Recipe.run_once`: trains (`train_scales`), then, with `wide` and
-        `keep_linear` (the defaults), blends a linear model in where that does better
+        `keep_linear` (the defaults), keeps a linear model instead where it does better
         on validation (`keep_linear`, its seconds in the timings' `keep_linear_seconds`);
         the result is evaluated once on the test split when `evaluate` (the default)."""
         evaluate = options.pop("evaluate", True)
@@ -179,43 +178,37 @@ class Tabular(TableTask):
         return result
 
     def keep_linear(self, result, data, hp, seed=42):
-        """Blends a linear model of the encoded columns (`linear_fit`) into the trained
-        model of `result` where that does better on the validation split: `k` of the
-        model's members are set to the linear model (`set_linear`; a model of one member
-        is all trained or all linear), for each `k` from 0 to all members. The blend of
-        lowest validation loss whose metric (accuracy, or a regression's MAE in the
-        target's units) is at least the trained model's is kept; the trained model where
-        none has a lower loss. The result's settings get `kept_linear` (the number of
-        linear members kept, 0 for none) and `linear_validation` (the loss and metric of
-        each `k`); a kept blend adds a note, and its validation figures as
+        """Sets the trained model of `result` to a linear model of its encoded columns
+        (`set_linear`) where that one does better on the validation split than the
+        trained model at its kept epoch on both the loss and the metric (accuracy, or
+        a regression's MAE in the target's units); else leaves it. The result's settings
+        get `kept_linear` and `linear_validation` (the linear model's validation loss
+        and metric); a kept linear model adds a note, and its validation figures as
         `held_validation` (`val_loss`, ...)."""
         model = result.model
         metric = "accuracy" if data.task == "classification" else "mae"
-        adapters = [la for la in model.layers if isinstance(la, layers.EnsembleAdapter)]
-        members = adapters[0].members if adapters else 1
+        epoch = result.kept_epoch - 1
+        trained = {k: float(result.history[f"val_{k}"][epoch]) for k in ("loss", metric)}
         weights = model.get_weights()
-        fit = self.linear_fit(model, data, hp)
+        self.set_linear(model, data, hp)
         validation = self.pipelines(data, result.settings["global_batch_size"], seed=seed)[1]
-        scores, measured = {}, {}
-        for k in range(members + 1):
+        measured = model.evaluate(validation, return_dict=True, verbose=0)
+        linear = {k: float(measured[k]) for k in ("loss", metric)}
+        sign = -1 if metric == "accuracy" else 1  # lower is better
+        bar = {k: sign * v if k == metric else v for k, v in trained.items()}
+        bar = {k: np.inf if np.isnan(v) else v for k, v in bar.items()}  # NaN: diverged
+        kept = linear["loss"] < bar["loss"] and sign * linear[metric] < bar[metric]
+        if not kept:
             model.set_weights(weights)
-            self.set_linear(model, data, hp, k, fit)
-            measured[k] = model.evaluate(validation, return_dict=True, verbose=0)
-            scores[k] = {m: float(measured[k][m]) for m in ("loss", metric)}
-        kept, trained = choose_blend(scores, metric), scores[0]
-        model.set_weights(weights)
-        if kept:
-            self.set_linear(model, data, hp, kept, fit)
-            blend = "a linear model" if kept == members else f"{kept} of {members} members"
+        else:
             result.notes.append(
-                f"{blend} set to a linear model of the encoded columns: validation loss "
-                f"{scores[kept]['loss']:.4g} and {metric} {_figure(scores[kept][metric])} "
-                f"against {trained['loss']:.4g} and {_figure(trained[metric])} for the "
-                "trained model")
+                f"a linear model of the encoded columns kept: validation loss "
+                f"{linear['loss']:.4g} and {metric} {_figure(linear[metric])} against "
+                f"{trained['loss']:.4g} and {_figure(trained[metric])} for the trained model")
             # What `--auto` compares steps by: the model held, not the kept epoch's.
             result.settings["held_validation"] = {f"val_{k}": float(v)
-                                                  for k, v in measured[kept].items()}
-        result.settings.update(linear_validation=scores, kept_linear=kept)
+                                                  for k, v in measured.items()}
+        result.settings.update(linear_validation=linear, kept_linear=kept)
 
     def train_scales(self, hp, data, settings, strategy, run_dir, callbacks=(), verbose=0,
                      seed=42, **options):
@@ -301,9 +294,8 @@ class Tabular(TableTask):
         # Wide and deep (Cheng et al., 2016): a linear path from the encoded columns
         # beside the deep one, so that the model starts where a linear model ends.
         wide = hp.Boolean("wide", default=True)
-        # After training, a linear model of the encoded columns is blended into the
-        # members where that lowers the validation loss, the metric no worse
-        # (`keep_linear`).
+        # After training, a linear model of the encoded columns replaces the trained
+        # one where its validation loss and metric are both better (`keep_linear`).
         hp.Boolean("keep_linear", default=True)
         x = keras.layers.Concatenate()([body, x]) if wide else body
         units = data.num_classes if not regression else 1
@@ -327,12 +319,14 @@ class Tabular(TableTask):
 
     linear_rows = 100_000  # the most training rows `set_linear` fits on
 
-    def linear_fit(self, model, data, hp):
-        """A linear model of `model`'s encoded columns, fitted by scikit-learn on the
-        training rows (a seeded sample of `linear_rows` of a larger split, to bound its
-        time and memory): for regression a ridge (alpha 1) on the standardized (log)
-        target, for classification a logistic regression (C 1). Returns its
-        `(coefficients (columns, units), intercepts (units,))` on the head's scale."""
+    def set_linear(self, model, data, hp):
+        """Sets `model`'s output heads so that it is a linear model of the encoded
+        columns, fitted by scikit-learn on the training rows (a seeded sample of
+        `linear_rows` of a larger split, to bound its time and memory): for regression
+        a ridge (alpha 1) on the standardized (log) target, for classification a logistic
+        regression (C 1). The deep path's weights in the heads become 0, every member's
+        wide path gets the same fit (times the sign of its adapter's factors, which
+        become those signs) and its bias the intercept."""
         from sklearn.linear_model import LogisticRegression, Ridge
 
         encode = keras.Model(model.inputs, model.get_layer("encoded").output)
@@ -348,50 +342,33 @@ class Tabular(TableTask):
             x.append(part[chosen[start:start + len(part)]])
             start += len(part)
         x, y = np.concatenate(x).astype("float64"), y[chosen]
+        head = model.get_layer("head")
         if data.task == "regression":
             log, std, mean = self.target_transform(data, hp)
             z = ((np.log(y) if log else y.astype("float64")) - mean) / std
             fitted = Ridge(alpha=1.0).fit(x, z)
-            return fitted.coef_.reshape(-1, 1), np.reshape(fitted.intercept_, 1)
-        fitted = LogisticRegression(max_iter=1000).fit(x, y)
-        coef = np.zeros((x.shape[1], data.num_classes))
-        intercept = np.full(data.num_classes, -10.0)  # a class no training row has
-        classes = fitted.classes_.astype(int)
-        if len(classes) == 2:  # one column: class 1's logit against class 0's 0
-            coef[:, classes[1]] = fitted.coef_[0]
-            intercept[classes] = (0.0, fitted.intercept_[0])
+            coef, intercept = fitted.coef_.reshape(-1, 1), np.reshape(fitted.intercept_, 1)
         else:
-            coef[:, classes], intercept[classes] = fitted.coef_.T, fitted.intercept_
-        return coef, intercept
-
-    def set_linear(self, model, data, hp, count=None, fit=None):
-        """Sets the first `count` of `model`'s members (all by default; a model of one
-        member is set whole) to the linear model `fit` (`linear_fit`'s, fitted here if
-        not given): their deep path's weights in the heads become 0, their wide path
-        gets the fit (times the sign of their adapter's factors, which become those
-        signs) and their bias the intercept. The model averages its members, so it then
-        blends the linear model with the trained members left."""
-        coef, intercept = fit if fit is not None else self.linear_fit(model, data, hp)
-        head = model.get_layer("head")
-        kernel = ops.convert_to_numpy(head.kernel).copy()
-        bias = ops.convert_to_numpy(head.bias).copy()
-        columns = coef.shape[0]
+            fitted = LogisticRegression(max_iter=1000).fit(x, y)
+            coef = np.zeros((x.shape[1], data.num_classes))
+            intercept = np.full(data.num_classes, -10.0)  # a class no training row has
+            classes = fitted.classes_.astype(int)
+            if len(classes) == 2:  # one column: class 1's logit against class 0's 0
+                coef[:, classes[1]] = fitted.coef_[0]
+                intercept[classes] = (0.0, fitted.intercept_[0])
+            else:
+                coef[:, classes], intercept[classes] = fitted.coef_.T, fitted.intercept_
+        kernel = np.zeros(head.kernel.shape)
         adapters = [la for la in model.layers if isinstance(la, layers.EnsembleAdapter)]
         if adapters:  # members' heads: (members, features, units)
-            count = len(kernel) if count is None else count
-            factors = ops.convert_to_numpy(adapters[0].factors).copy()
-            signs = np.where(factors[:count] < 0, -1.0, 1.0)
-            factors[:count] = signs
-            adapters[0].factors.assign(factors)
-            kernel[:count] = 0.0
-            kernel[:count, -columns:, :] = coef[None] * signs[:, :, None]
-            bias[:count] = intercept
-        elif count is None or count > 0:
-            kernel[:] = 0.0
-            kernel[-columns:] = coef
-            bias[:] = intercept
+            signs = np.where(ops.convert_to_numpy(adapters[0].factors) < 0, -1.0, 1.0)
+            adapters[0].factors.assign(signs)
+            kernel[:, -x.shape[1]:, :] = coef[None] * signs[:, :, None]
+            head.bias.assign(np.broadcast_to(intercept, head.bias.shape))
+        else:
+            kernel[-x.shape[1]:] = coef
+            head.bias.assign(intercept)
         head.kernel.assign(kernel)
-        head.bias.assign(bias)
 
     def baseline(self, data, hp):
         """For regression 1.0: the standardized squared error of predicting the
@@ -447,21 +424,6 @@ class Tabular(TableTask):
 
 
 SCALES = ("auto", "standard", "log")
-
-
-def choose_blend(scores, metric):
-    """The key of `scores` (`{k: {"loss": ..., metric: ...}}`, `0` the trained model)
-    of lowest loss among those whose `metric` is at least `scores[0]`'s (accuracy: at
-    least as high; else, an error: at most as high); the smaller key on a tie. A NaN
-    (a model that diverged) counts as the worst figure."""
-    sign = -1 if metric == "accuracy" else 1  # lower is better
-
-    def worst(value):
-        return np.inf if np.isnan(value) else value
-
-    bar = worst(sign * scores[0][metric])
-    return min((k for k in scores if k == 0 or worst(sign * scores[k][metric]) <= bar),
-               key=lambda k: (worst(scores[k]["loss"]), k))
 
 
 def target_shape(y):

@@ -245,8 +245,8 @@ def test_a_served_prediction_equals_the_models(tmp_path, classes, hp):
     frame = table(300, classes=classes)
     result = tabular.train(epochs=2, frame=frame, target="y", hp=hp, run_dir=tmp_path / "run",
                            verbose=0, diagnose=False)
-    # The linear blend was weighed (whatever it kept: the export serves the model held).
-    assert 0 <= result.settings["kept_linear"] <= 8
+    # The linear model was weighed (whatever was kept: the export serves the model held).
+    assert result.settings["kept_linear"] in (True, False)
     assert result.timings["keep_linear_seconds"] > 0
     rows = frame.drop(columns="y").head(20)
     served = recipes.load(result.export(tmp_path / "model")).predict(rows)
@@ -418,44 +418,12 @@ def test_set_linear_makes_the_model_a_linear_model_of_its_encoded_training_rows(
     assert np.abs(before - out).max() > 1e-2  # it was not that model before
 
 
-def test_set_linear_blends_the_linear_model_into_the_first_members():
-    from sklearn.linear_model import LogisticRegression
-
-    frame = table(300, classes=True)
-    splits = data.load_table(frame=frame, target="y")
-    hp = recipes.engine.hyperparameters({"members": 4})
-    model = tabular.recipe.build_model(hp, data=splits)
-    heads = keras.Model(model.inputs, model.get_layer("head").output)
-    members = heads(raw(frame), training=False).numpy()  # (rows, 4, classes)
-    tabular.recipe.set_linear(model, splits, hp, 1)
-    encode = keras.Model(model.inputs, model.get_layer("encoded").output)
-    x, y = splits.train.batch(1000).get_single_element()
-    fitted = LogisticRegression(max_iter=1000).fit(encode(x).numpy().astype("float64"), y)
-    linear = fitted.predict_proba(encode(raw(frame)).numpy())
-    expected = (linear + members[:, 1:].sum(1)) / 4  # member 0 linear, 1-3 as trained
-    np.testing.assert_allclose(model(raw(frame), training=False).numpy(), expected,
-                               atol=1e-4)
-
-
-@pytest.mark.parametrize("scores, metric, kept", [
-    ({0: {"loss": 1.0, "accuracy": 0.8}, 1: {"loss": 0.9, "accuracy": 0.8},
-      2: {"loss": 0.95, "accuracy": 0.9}}, "accuracy", 1),  # the lowest loss, accuracy tied
-    ({0: {"loss": 1.0, "accuracy": 0.8}, 1: {"loss": 0.9, "accuracy": 0.7},
-      2: {"loss": 0.95, "accuracy": 0.9}}, "accuracy", 2),  # a lower loss, lower accuracy
-    ({0: {"loss": 1.0, "accuracy": 0.8}, 1: {"loss": 0.5, "accuracy": 0.79}},
-     "accuracy", 0),
-    ({0: {"loss": 1.0, "mae": 3.0}, 1: {"loss": 0.5, "mae": 3.1},
-      2: {"loss": 0.7, "mae": 2.9}}, "mae", 2),  # an error: lower is better
-    ({0: {"loss": 1.0, "mae": 3.0}, 1: {"loss": 1.0, "mae": 2.0}}, "mae", 0),  # a tie
-    ({0: {"loss": np.nan, "mae": np.nan}, 1: {"loss": 2.0, "mae": 9.0}}, "mae", 1),  # diverged
-    ({0: {"loss": 1.0, "mae": 3.0}, 1: {"loss": np.nan, "mae": np.nan}}, "mae", 0)])
-def test_choose_blend_keeps_the_lowest_loss_whose_metric_is_not_worse(scores, metric, kept):
-    assert tabular.choose_blend(scores, metric) == kept
-
-
-@pytest.mark.parametrize("bad_fit", [False, True])
-def test_keep_linear_measures_every_blend_on_validation_and_keeps_the_chosen_one(
-        monkeypatch, bad_fit):
+@pytest.mark.parametrize("trained_loss, trained_accuracy, kept", [
+    (1e9, 0.0, True), (1e-9, 1.0, False),
+    (1e9, 1.0, False),  # a lower loss is not enough: the accuracy must be higher too
+    (np.nan, np.nan, True)])  # a trained model that diverged
+def test_the_linear_model_is_kept_only_where_it_does_better_on_validation(
+        trained_loss, trained_accuracy, kept):
     from sklearn.linear_model import LogisticRegression
 
     frame = table(300, classes=True)
@@ -464,51 +432,35 @@ def test_keep_linear_measures_every_blend_on_validation_and_keeps_the_chosen_one
     model = tabular.recipe.build_model(hp, data=splits)
     tabular.recipe.compile(model, hp)
     before = model(raw(frame), training=False).numpy()
+    result = recipes.engine.Result(
+        recipe="tabular", model=model, kept_epoch=2,
+        history={"val_loss": [trained_loss * 2, trained_loss, trained_loss * 3],
+                 "val_accuracy": [0.5, trained_accuracy, 0.5]},
+        test_metrics={}, settings={"global_batch_size": 64},
+        hyperparameters=dict(hp.values))
+    tabular.recipe.keep_linear(result, splits, hp)
+
+    # The linear model's validation figures, from scikit-learn's fit and numpy.
     encode = keras.Model(model.inputs, model.get_layer("encoded").output)
     x, y = splits.train.batch(1000).get_single_element()
     fitted = LogisticRegression(max_iter=1000).fit(encode(x).numpy().astype("float64"), y)
-    if bad_fit:  # every blend worse than the model as it is: the wrong class, sure
-        wrong = (np.zeros((encode(x).shape[1], 2)), np.array([0.0, 0.0]))
-        wrong[1][:] = [-3.0, 3.0] if (y.numpy() == 0).mean() > 0.5 else [3.0, -3.0]
-        monkeypatch.setattr(tabular.recipe, "linear_fit", lambda *args: wrong)
-    result = recipes.engine.Result(
-        recipe="tabular", model=model, kept_epoch=1, history={}, test_metrics={},
-        settings={"global_batch_size": 64}, hyperparameters=dict(hp.values))
-    heads = keras.Model(model.inputs, model.get_layer("head").output)
-    vx, vy = splits.validation.batch(1000).get_single_element()
-    members, vy = heads(vx, training=False).numpy(), vy.numpy()
-    tabular.recipe.keep_linear(result, splits, hp)
-
-    # Each blend's validation figures, from scikit-learn's fit (or the bad one) and numpy.
-    z = encode(vx).numpy().astype("float64")
-    if bad_fit:
-        logits = z @ wrong[0] + wrong[1]
-        linear = np.exp(logits - logits.max(1, keepdims=True))
-        linear /= linear.sum(1, keepdims=True)
-    else:
-        linear = fitted.predict_proba(z)
-    expected = {}
-    for k in range(5):
-        p = (k * linear + members[:, k:].sum(1)) / 4
-        expected[k] = {"loss": -np.log(p[np.arange(len(p)), vy]).mean(),
-                       "accuracy": (p.argmax(-1) == vy).mean()}
-    for k in range(5):
-        assert result.settings["linear_validation"][k] == {
-            "loss": pytest.approx(expected[k]["loss"], rel=1e-4),
-            "accuracy": pytest.approx(expected[k]["accuracy"])}
-    kept = tabular.choose_blend(expected, "accuracy")
-    assert result.settings["kept_linear"] == kept
-    assert kept == 0 if bad_fit else kept > 0  # an untrained model loses to the fit
+    x, y = splits.validation.batch(1000).get_single_element()
+    p = fitted.predict_proba(encode(x).numpy().astype("float64"))
+    loss = -np.log(p[np.arange(len(p)), y.numpy()]).mean()
+    accuracy = (p.argmax(-1) == y.numpy()).mean()
+    assert result.settings["linear_validation"] == {
+        "loss": pytest.approx(loss, rel=1e-4), "accuracy": pytest.approx(accuracy)}
+    assert result.settings["kept_linear"] is kept
     out = model(raw(frame), training=False).numpy()
     if kept:
-        assert result.notes[0].startswith(
-            ("a linear model" if kept == 4 else f"{kept} of 4 members")
-            + " set to a linear model of the encoded columns: validation loss "
-            f"{expected[kept]['loss']:.4g}")
+        np.testing.assert_allclose(out, fitted.predict_proba(encode(raw(frame)).numpy()),
+                                   atol=1e-4)
+        assert result.notes == [
+            f"a linear model of the encoded columns kept: validation loss {loss:.4g} and "
+            f"accuracy {accuracy:.4g} against {trained_loss:.4g} and "
+            f"{trained_accuracy:.4g} for the trained model"]
         assert result.settings["held_validation"] == {
-            "val_loss": pytest.approx(expected[kept]["loss"], rel=1e-4),
-            "val_accuracy": pytest.approx(expected[kept]["accuracy"])}
+            "val_loss": pytest.approx(loss, rel=1e-4), "val_accuracy": pytest.approx(accuracy)}
     else:
         np.testing.assert_array_equal(out, before)  # the trained weights are back
-        assert not result.notes and "held_validation" not in result.settings
         assert result.notes == [] and "held_validation" not in result.settings
