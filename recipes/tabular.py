@@ -195,9 +195,12 @@ class Tabular(TableTask):
         measured = model.evaluate(validation, return_dict=True, verbose=0)
         linear = {k: float(measured[k]) for k in ("loss", metric)}
         sign = -1 if metric == "accuracy" else 1  # lower is better
-        bar = {k: sign * v if k == metric else v for k, v in trained.items()}
-        bar = {k: np.inf if np.isnan(v) else v for k, v in bar.items()}  # NaN: diverged
-        kept = linear["loss"] < bar["loss"] and sign * linear[metric] < bar[metric]
+
+        def worst(value):  # a NaN: the trained model diverged
+            return np.inf if np.isnan(value) else value
+
+        kept = (linear["loss"] < worst(trained["loss"])
+                and sign * linear[metric] < worst(sign * trained[metric]))
         if not kept:
             model.set_weights(weights)
         else:
