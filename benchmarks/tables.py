@@ -1,7 +1,7 @@
 """The `tabular` recipe against gradient boosting and the linear model, on real tables as they come.
 
     python benchmarks/tables.py [--seeds 3] [--tables NAME ...] [--hp NAME=VALUE ...]
-                                [--validation] [--out FILE]
+                                [--auto SECONDS] [--validation] [--out FILE]
     python benchmarks/tables.py --report FILE [FILE ...] [--validation]
     python benchmarks/tables.py --start 1 --seeds 2 --add seed0.json   # seeds 1-2 beside seed 0
     python benchmarks/tables.py --large 1000000      # rows per second on a generated table
@@ -34,6 +34,8 @@ the same seeded split, in an order that alternates seed by seed:
 
 - `recipe`: `tabular.train` with its defaults (or `--hp` values), chosen on validation
   (its seconds are every training the run made: both target scales where it chose one);
+  with `--auto SECONDS`, `tabular.train(auto=SECONDS)` (its seconds: the whole run's
+  wall clock; the changes of the steps it kept are printed and kept in `--out`);
 - `gbm`: scikit-learn's `HistGradientBoostingClassifier/Regressor` with its defaults,
   which take NaN as it is; text as a pandas category over the recipe's own training
   vocabulary (the rest one "other" value), `categorical_features="from_dtype"`;
@@ -280,10 +282,12 @@ def linear(splits, parts, seed):
                      parts[s][1]) for s in ("validation", "test")}, seconds
 
 
-def recipe(splits, parts, seed, hp=None):
+def recipe(splits, parts, seed, hp=None, auto=None):
     with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
         result = tabular.train(data=splits, seed=seed, hp=hp, run_dir=tmp, verbose=0,
-                               diagnose=False)
+                               diagnose=False, auto=auto)
+        seconds = time.perf_counter() - start
     metric = "accuracy" if splits.task == "classification" else "mae"
     x, y = parts["validation"]
     validation = result.model.evaluate(
@@ -297,6 +301,9 @@ def recipe(splits, parts, seed, hp=None):
     # Whether the run kept a linear model of its encoded columns (`keep_linear`).
     if "kept_linear" in result.settings:
         scores["kept_linear"] = result.settings["kept_linear"]
+    if auto:  # the changes of the steps `--auto` kept, and its whole run's seconds
+        scores["auto_kept"] = [s["change"] for s in result.auto["steps"] if s["kept"] and s["step"]]
+        return scores, seconds
     # Training's seconds, with the linear model's fit and measure after it.
     return scores, result.timings["fit_seconds"] + result.timings.get("keep_linear_seconds", 0)
 
@@ -338,7 +345,7 @@ def suite(args):
             row = runs.setdefault(name, {"task": splits.task, "rows": len(frame),
                                          "train_rows": splits.train_size})
             for who in order:
-                scores, seconds = (recipe(splits, parts, seed, hp) if who == "recipe"
+                scores, seconds = (recipe(splits, parts, seed, hp, args.auto) if who == "recipe"
                                    else MODELS[who](splits, parts, seed))
                 for key, value in [*scores.items(), ("seconds", seconds)]:
                     row.setdefault(f"{who}_{key}", []).append(value)
@@ -400,6 +407,11 @@ def report(runs, split="test", out=None):
               "per seed:")
         for name, kept in linear.items():
             print(f"  {name:<24} " + ", ".join("linear" if k else "trained" for k in kept))
+    auto = {name: r["recipe_auto_kept"] for name, r in runs.items() if "recipe_auto_kept" in r}
+    if auto:
+        print("the steps --auto kept, per seed:")
+        for name, kept in auto.items():
+            print(f"  {name:<24} " + "; ".join(", ".join(k) or "the defaults" for k in kept))
     summary = dict(tables=len(runs), split=split, **counts,
                    far_behind=",".join(behind) or "none",
                    recipe_s_per_10k_rows=median(per_10k) if per_10k else float("nan"))
@@ -455,6 +467,8 @@ def main():
     parser.add_argument("--tables", nargs="+", default=names(), choices=names())
     parser.add_argument("--hp", action="append", default=[], type=_hp_value,
                         metavar="NAME=VALUE", help="a hyperparameter of the recipe")
+    parser.add_argument("--auto", type=float, metavar="SECONDS",
+                        help="train the recipe with --auto SECONDS instead of its defaults")
     parser.add_argument("--large", type=int, metavar="ROWS", help="time one epoch on ROWS rows")
     parser.add_argument("--validation", action="store_true",
                         help="print validation scores only (for choosing defaults)")
