@@ -49,10 +49,15 @@ def widen(source, target, noise=1e-3, seed=0):
         seed: seeds the noise. Defaults to 0.
 
     Raises:
-        ValueError: the two models are not the same chain of layers, or a layer is
-            of a kind `widen` cannot map, or `target` is narrower somewhere; nothing
-            of `target` is changed then.
+        ValueError: the two models are not the same chain of layers (one input of
+            known channels, as an image or a vector; not a table's one input per
+            column), or a layer is of a kind `widen` cannot map, or `target` is
+            narrower somewhere; nothing of `target` is changed then.
     """
+    shapes = [tuple(x.shape) for m in (source, target) for x in m.inputs]
+    if len(shapes) != 2 or len(shapes[0]) < 2 or shapes[0][-1] is None:
+        raise ValueError("widen: the models are not a chain of layers from one input of "
+                         f"known channels. Received inputs of shapes {shapes}")
     pairs = list(zip(source.layers, target.layers))
     if len(source.layers) != len(target.layers) or any(
             type(s) is not type(t) for s, t in pairs):

@@ -95,6 +95,26 @@ def test_what_cannot_be_widened_is_an_error_and_the_target_is_left_as_it_was():
         widen(narrow, keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten()]))
 
 
+def test_a_table_model_is_not_a_chain_to_widen():
+    # One input per column, each a scalar: `--auto`'s dry run of `widen` must fail with
+    # the ValueError that makes its wider move start from fresh weights.
+    import pandas as pd
+
+    from recipes import data, tabular
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(dict(a=rng.normal(size=200), town=rng.choice(["x", "y"], 200)))
+    frame["y"] = frame["a"] + (frame["town"] == "x")
+    for columns in (["a", "town", "y"], ["a", "y"]):  # several inputs; one scalar input
+        splits = data.load_table(frame=frame[columns], target="y")
+        narrow, wide = (tabular.build_model({"units": units}, data=splits) for units in (8, 16))
+        before = [w.numpy().copy() for w in wide.weights]
+        with pytest.raises(ValueError, match="not a chain of layers from one input"):
+            widen(narrow, wide)
+        for variable, value in zip(wide.weights, before):
+            np.testing.assert_array_equal(variable.numpy(), value)
+
+
 def test_a_convnet_with_test_time_mirror_images_widens_through_them():
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (40, 28, 28, 3)).astype("uint8")
