@@ -509,11 +509,7 @@ def _train_or_tune(args, recipe):
         overwrite=args.overwrite,
         **common,
     )
-    metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items())
-    kept = ""
-    if result.kept_epoch:
-        kept = f" (the weights of epoch {result.kept_epoch} of {len(result.history['loss'])})"
-    print(f"test: {metrics}{kept}")
+    print(summary_of_test(result))
     model = os.path.join(result.run_dir, "model")  # written by `train`
     print(f"run written to {result.run_dir} (its SavedModel: {model})")
     if args.export:
@@ -574,6 +570,18 @@ def _check_outputs(args):
         path = getattr(args, flag, None)
         if path and os.path.exists(path) and not os.path.isdir(path):
             raise ValueError(f"--{flag.replace('_', '-')} {path} is a file, not a directory.")
+
+
+def summary_of_test(result):
+    """What `train` prints of the test split: its figures, and which model gave them (the
+    kept epoch's weights, or `tabular`'s linear model where `keep_linear` kept it)."""
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items())
+    kept = ""
+    if result.settings.get("kept_linear"):
+        kept = " (the linear model of the columns, kept on validation in place of the trained one)"
+    elif result.kept_epoch:
+        kept = f" (the weights of epoch {result.kept_epoch} of {len(result.history['loss'])})"
+    return f"test: {metrics}{kept}"
 
 
 if __name__ == "__main__":

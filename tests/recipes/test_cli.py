@@ -345,3 +345,18 @@ def test_a_resume_on_other_data_is_one_line_naming_the_fix(tmp_path):
         "tune with --overwrite (overwrite=True) to start afresh, or choose another "
         "--directory (directory=).")
     assert (tmp_path / "run" / "backup").is_dir()  # nothing was removed
+
+
+@pytest.mark.parametrize("settings, said", [
+    ({}, " (the weights of epoch 2 of 3)"),
+    ({"kept_linear": False}, " (the weights of epoch 2 of 3)"),
+    ({"kept_linear": True},
+     " (the linear model of the columns, kept on validation in place of the trained one)")])
+def test_the_test_line_names_the_model_that_gave_the_figures(settings, said):
+    from recipes.__main__ import summary_of_test
+    from recipes.engine import Result
+
+    result = Result(recipe="tabular", model=None, kept_epoch=2,
+                    history={"loss": [3.0, 2.0, 1.0]}, test_metrics={"loss": 0.25, "mae": 1.5},
+                    settings=settings, hyperparameters={})
+    assert summary_of_test(result) == f"test: loss 0.2500, mae 1.5000{said}"
