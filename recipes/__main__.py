@@ -577,8 +577,8 @@ def summary_of_test(result):
     kept epoch's weights, or `tabular`'s linear model where `keep_linear` kept it)."""
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items())
     kept = ""
-    if result.settings.get("kept_linear"):
-        kept = " (the linear model of the columns, kept on validation in place of the trained one)"
+    if result.settings.get("held_model"):
+        kept = f" ({result.settings['held_model']}, in place of the trained one)"
     elif result.kept_epoch:
         kept = f" (the weights of epoch {result.kept_epoch} of {len(result.history['loss'])})"
     return f"test: {metrics}{kept}"

@@ -183,15 +183,18 @@ class Tabular(TableTask):
         trained model at its kept epoch on both the loss and the metric (accuracy, or
         a regression's MAE in the target's units); else leaves it. The result's settings
         get `kept_linear` and `linear_validation` (the linear model's validation loss
-        and metric); a kept linear model adds a note, and its validation figures as
-        `held_validation` (`val_loss`, ...)."""
+        and metric); a kept linear model adds a note, its figures on the training and
+        validation splits as `held_figures` (`loss`, `val_loss`, ...) and its name as
+        `held_model`, which the run's diagnosis and `--auto` read
+        (`Result.held_history`)."""
         model = result.model
         metric = "accuracy" if data.task == "classification" else "mae"
         epoch = result.kept_epoch - 1
         trained = {k: float(result.history[f"val_{k}"][epoch]) for k in ("loss", metric)}
         weights = model.get_weights()
         self.set_linear(model, data, hp)
-        validation = self.pipelines(data, result.settings["global_batch_size"], seed=seed)[1]
+        train, validation, _ = self.pipelines(data, result.settings["global_batch_size"],
+                                              seed=seed)
         measured = model.evaluate(validation, return_dict=True, verbose=0)
         linear = {k: float(measured[k]) for k in ("loss", metric)}
         sign = -1 if metric == "accuracy" else 1  # lower is better
@@ -208,9 +211,12 @@ class Tabular(TableTask):
                 f"a linear model of the encoded columns kept: validation loss "
                 f"{linear['loss']:.4g} and {metric} {_figure(linear[metric])} against "
                 f"{trained['loss']:.4g} and {_figure(trained[metric])} for the trained model")
-            # What `--auto` compares steps by: the model held, not the kept epoch's.
-            result.settings["held_validation"] = {f"val_{k}": float(v)
-                                                  for k, v in measured.items()}
+            # What the diagnosis reads and `--auto` compares steps by: the model held.
+            fitted = model.evaluate(train, return_dict=True, verbose=0)
+            result.settings.update(
+                held_model="the linear model of the encoded columns, kept on validation",
+                held_figures={**{k: float(v) for k, v in fitted.items()},
+                              **{f"val_{k}": float(v) for k, v in measured.items()}})
         result.settings.update(linear_validation=linear, kept_linear=kept)
 
     def train_scales(self, hp, data, settings, strategy, run_dir, callbacks=(), verbose=0,

@@ -36,7 +36,8 @@ epoch's training loss stands in for it).
 
 Values are taken at the last epoch (`epoch="last"`), or at the epoch with the best
 validation value (`epoch="best"`, the weights `EarlyStopping(restore_best_weights=True)`
-keeps). Keras records the training loss as the mean over the epoch's batches with
+keeps), or at a given one. A run of the engine is diagnosed at the epoch whose weights it
+holds, the one its test split measured (`recipes.engine.Result.diagnose`). Keras records the training loss as the mean over the epoch's batches with
 dropout on, the validation loss after the epoch in inference mode.
 
 Saved runs are diagnosed by `recipes.engine.diagnose_run`, which reads them with

@@ -156,9 +156,32 @@ class Result:
             raise ValueError("The result has no run directory: save(run_dir) it first.")
         return write_report(self.run_dir, self)
 
+    def held_history(self):
+        """The history with, at the kept epoch, the figures of the model the run holds
+        where the recipe replaced that epoch's weights after training
+        (`settings["held_figures"]`: `tabular`'s linear model); else the history."""
+        held = self.settings.get("held_figures") or {}
+        if not held or self.kept_epoch is None:
+            return self.history
+        epoch = self.kept_epoch - 1
+        return {k: [*v[:epoch], held[k], *v[epoch + 1:]] if k in held else v
+                for k, v in self.history.items()}
+
     def diagnose(self, **kwargs):
-        """The run's `Diagnosis` (see `recipes.diagnostics.diagnose` for `kwargs`)."""
-        return diagnose(self, **kwargs)
+        """The run's `Diagnosis` of the model it holds: read at the kept epoch, with
+        the held model's own figures where the recipe replaced that epoch's weights
+        (`held_history`); `kwargs` as `recipes.diagnostics.diagnose`, which override
+        these defaults."""
+        held = "history" not in kwargs and "epoch" not in kwargs and self.settings.get(
+            "held_figures") and self.settings.get("held_model")
+        kwargs.setdefault("history", self.held_history())
+        if self.kept_epoch is not None:
+            kwargs.setdefault("epoch", self.kept_epoch - 1)
+        diagnosis = diagnose(self, **kwargs)
+        if held and self.kept_epoch is not None:
+            diagnosis.reason += (f" The model held is {held}, in place of epoch "
+                                 f"{self.kept_epoch}'s weights: these are its figures.")
+        return diagnosis
 
 
 def check_keras_path(path):

@@ -350,8 +350,8 @@ def test_a_resume_on_other_data_is_one_line_naming_the_fix(tmp_path):
 @pytest.mark.parametrize("settings, said", [
     ({}, " (the weights of epoch 2 of 3)"),
     ({"kept_linear": False}, " (the weights of epoch 2 of 3)"),
-    ({"kept_linear": True},
-     " (the linear model of the columns, kept on validation in place of the trained one)")])
+    ({"kept_linear": True, "held_model": "the linear model of the encoded columns"},
+     " (the linear model of the encoded columns, in place of the trained one)")])
 def test_the_test_line_names_the_model_that_gave_the_figures(settings, said):
     from recipes.__main__ import summary_of_test
     from recipes.engine import Result

@@ -459,8 +459,23 @@ def test_the_linear_model_is_kept_only_where_it_does_better_on_validation(
             f"a linear model of the encoded columns kept: validation loss {loss:.4g} and "
             f"accuracy {accuracy:.4g} against {trained_loss:.4g} and "
             f"{trained_accuracy:.4g} for the trained model"]
-        assert result.settings["held_validation"] == {
+        # Its training figures too, which the diagnosis reads in place of epoch 2's.
+        x, y = splits.train.batch(1000).get_single_element()
+        p = fitted.predict_proba(encode(x).numpy().astype("float64"))
+        train_loss = -np.log(p[np.arange(len(p)), y.numpy()]).mean()
+        train_accuracy = (p.argmax(-1) == y.numpy()).mean()
+        assert result.settings["held_figures"] == {
+            "loss": pytest.approx(train_loss, rel=1e-4),
+            "accuracy": pytest.approx(train_accuracy),
             "val_loss": pytest.approx(loss, rel=1e-4), "val_accuracy": pytest.approx(accuracy)}
+        result.history.update(loss=[9.0, 9.0, 9.0], accuracy=[0.1, 0.1, 0.1])
+        diagnosis = result.diagnose()
+        assert diagnosis.evidence["train_error"] == pytest.approx(1 - train_accuracy)
+        assert diagnosis.evidence["val_error"] == pytest.approx(1 - accuracy)
+        assert diagnosis.evidence["epoch"] == 2
+        assert diagnosis.reason.endswith(
+            f"The model held is {result.settings['held_model']}, in place of epoch 2's "
+            "weights: these are its figures.")
     else:
         np.testing.assert_array_equal(out, before)  # the trained weights are back
-        assert result.notes == [] and "held_validation" not in result.settings
+        assert result.notes == [] and "held_figures" not in result.settings

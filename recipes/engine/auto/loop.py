@@ -74,14 +74,10 @@ def score(step):
 
 
 def held_measures(result):
-    """`measures` of `result`'s history at its kept epoch, with the validation figures
-    of the model it holds where the recipe replaced that epoch's weights after training
-    (`settings["held_validation"]`: a `tabular` run that kept a linear model)."""
-    epoch, history = result.kept_epoch - 1, result.history
-    held = result.settings.get("held_validation") or {}
-    history = {k: [*v[:epoch], held[k], *v[epoch + 1:]] if k in held else v
-               for k, v in history.items()}
-    return measures(history, epoch)
+    """`measures` of the model `result` holds: its history at the kept epoch, with the
+    held model's figures where the recipe replaced that epoch's weights after training
+    (`Result.held_history`: a `tabular` run that kept a linear model)."""
+    return measures(result.held_history(), result.kept_epoch - 1)
 
 
 class AutoLoop:

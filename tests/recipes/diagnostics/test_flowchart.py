@@ -329,6 +329,21 @@ def test_diagnose_run(tmp_path):
     assert diagnose_run(run, tolerance=0.5).verdict == d.FINE
 
 
+def test_a_run_is_diagnosed_at_the_epoch_whose_weights_it_holds(tmp_path):
+    # Overfit by the last epoch; the run kept epoch 2, whose test error it measured.
+    h = history([1, 0.2, 0.05], [1, 0.21, 0.4], [0.5, 0.9, 0.99], [0.5, 0.89, 0.8])
+    (tmp_path / "history.json").write_text(json.dumps(h))
+    (tmp_path / "result.json").write_text(json.dumps(
+        {"recipe": "toy", "test_metrics": {"loss": 0.3, "accuracy": 0.85}, "kept_epoch": 2}))
+    diagnosis = diagnose_run(tmp_path, human_error=0.1)
+    assert diagnosis.evidence["epoch"] == 2
+    assert diagnosis.evidence["val_error"] == pytest.approx(0.11)
+    assert diagnosis.evidence["test_gap"] == pytest.approx(0.15 - 0.11)  # one model's
+    assert diagnosis.verdict == d.MISMATCH
+    # The last epoch, where asked, is the lecture's overfitting.
+    assert diagnose_run(tmp_path, human_error=0.1, epoch="last").verdict == d.OVERFITTING
+
+
 def test_diagnose_run_errors(tmp_path):
     with pytest.raises(ValueError, match="history.json"):
         diagnose_run(tmp_path)

@@ -586,7 +586,8 @@ def test_steps_are_measured_on_the_model_they_hold():
     measured = loop_module.held_measures(result)
     assert (measured["val_loss"], measured["val_error"]) == (0.6, pytest.approx(0.25))
     # A run that replaced the kept epoch's weights (tabular's linear model) says so.
-    result.settings["held_validation"] = {"val_loss": 0.5, "val_accuracy": 0.8}
+    result.settings["held_figures"] = {"loss": 0.45, "val_loss": 0.5, "val_accuracy": 0.8}
     measured = loop_module.held_measures(result)
     assert (measured["val_loss"], measured["val_error"]) == (0.5, pytest.approx(0.2))
-    assert measured["train_loss"] == 0.5 and history["val_loss"] == [0.8, 0.6, 0.7]
+    assert (measured["train_loss"], measured["train_error"]) == (0.45, pytest.approx(0.2))
+    assert history["val_loss"] == [0.8, 0.6, 0.7]  # the history itself is unchanged
