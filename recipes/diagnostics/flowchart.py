@@ -26,9 +26,9 @@ epoch's training loss stands in for it).
   -> "optimization failure".
 - `avoidable_bias = train - human` and `variance = val - train`. If
   `avoidable_bias > t` and `avoidable_bias >= variance` (Ng: work on the larger first):
-  the training side. With a shallower (or deeper) model's history: a deeper model with a
-  higher training value -> "optimization failure"; a deeper model with a lower one ->
-  "model bias". Without a comparison -> "high training loss" (undecided; the advice
+  the training side. With a shallower (or deeper) model's history, compared by the lowest
+  training value each run reached over its epochs: a deeper model with a higher one ->
+  "optimization failure"; a deeper model with a lower one -> "model bias". Without a comparison -> "high training loss" (undecided; the advice
   says which model to train to decide).
 - `variance > t` -> "overfitting".
 - `test_gap = test - val > t` -> "mismatch".
@@ -72,7 +72,9 @@ ADVICE = {
     ),
     HIGH_TRAINING_LOSS: (
         "Model bias or optimization failure? Train a shallower (or linear) model the "
-        "same way and pass its history as `shallower=`: if this deeper model does not "
+        "same way and pass its history as `shallower=` (a recipe's "
+        "`train(compare_depth=True)`, or `--compare-depth` on the command line, trains "
+        "both): if this deeper model does not "
         "reach a lower training loss, optimization failed; if it does, the model is "
         "too simple: make it bigger."
     ),
@@ -102,9 +104,10 @@ class Diagnosis:
             "high training loss" (model bias or optimization failure, undecided),
             "overfitting", "mismatch".
         evidence: the numbers the rules used, by name (see the module docstring):
-            `train_<m>`, `val_<m>`, `test_<m>`, `human_<m>`, `shallower_train_<m>`,
-            `deeper_train_<m>` with `<m>` the measure ("error", or the metric's name
-            such as "loss"), and
+            `train_<m>`, `val_<m>`, `test_<m>`, `human_<m>`, and with a comparison
+            the lowest training value of each run, `lowest_train_<m>` (this one),
+            `shallower_train_<m>` and `deeper_train_<m>`, with `<m>` the measure
+            ("error", or the metric's name such as "loss"), and
             `avoidable_bias`, `variance`, `test_gap`, `tolerance`, `baseline`, `epoch`
             (1-based), where they apply.
         advice: the next step the lecture recommends.
@@ -177,16 +180,18 @@ class _Measure:
             )
         return self.epoch % count
 
-    def at(self, history, prefix="", shorter_ok=False):
-        """The measure on a split ("" for training, "val_") at the chosen epoch; with
-        `shorter_ok` (a comparison model, stopped sooner), its last epoch when the
-        chosen one is past its end."""
+    def at(self, history, prefix=""):
+        """The measure on a split ("" for training, "val_") at the chosen epoch."""
         values = history.get(prefix + self.key)
         if not values:
             return None
-        if shorter_ok and isinstance(self.epoch, int) and self.epoch >= len(values):
-            return self.error(values[-1])
         return self.error(values[min(self.index(history), len(values) - 1)])
+
+    def lowest(self, history):
+        """The lowest training value a run reached, over all its epochs: how well its
+        model can fit the training data, whichever epoch each run kept or stopped at."""
+        values = [self.error(v) for v in history[self.key]]
+        return min((v for v in values if math.isfinite(v)), default=math.inf)
 
 
 def diagnose(
@@ -363,17 +368,16 @@ def _training_side(run, x):
     other depths trained the same way."""
     m, name = x.measure, x.measure.name
     high = f"Training {name} {x.train:.4g} is high (above {x.human + x.t:.4g})."
-    pairs = []  # (bigger model, its training value, smaller model, its value)
-    if run.shallower is not None:
-        small = m.at(run.shallower, shorter_ok=True)
-        x.evidence[f"shallower_train_{name}"] = small
-        pairs.append(("this model", x.train, "the shallower model", small))
-    if run.deeper is not None:
-        big = m.at(run.deeper, shorter_ok=True)
-        x.evidence[f"deeper_train_{name}"] = big
-        pairs.append(("the deeper model", big, "this model", x.train))
-    if not pairs:
+    if run.shallower is None and run.deeper is None:
         return HIGH_TRAINING_LOSS, f"{high} No model to compare with.", None
+    pairs = []  # (bigger model, its training value, smaller model, its value)
+    this = x.evidence[f"lowest_train_{name}"] = m.lowest(run.history)
+    if run.shallower is not None:
+        small = x.evidence[f"shallower_train_{name}"] = m.lowest(run.shallower)
+        pairs.append(("this model", this, "the shallower model", small))
+    if run.deeper is not None:
+        big = x.evidence[f"deeper_train_{name}"] = m.lowest(run.deeper)
+        pairs.append(("the deeper model", big, "this model", this))
     worse = [pair for pair in pairs if pair[1] > pair[3]]
     bigger, big, smaller, small = (worse or pairs)[0]
     if worse:

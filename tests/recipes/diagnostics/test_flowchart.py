@@ -344,6 +344,23 @@ def test_a_run_is_diagnosed_at_the_epoch_whose_weights_it_holds(tmp_path):
     assert diagnose_run(tmp_path, human_error=0.1, epoch="last").verdict == d.OVERFITTING
 
 
+def test_models_of_other_depths_are_compared_by_the_lowest_training_loss_each_reached():
+    # Read at its second epoch (the one a run kept), this model's training loss is above
+    # the shallower model's; over its epochs it went lower, and a shallower one stopped
+    # sooner: capacity helps.
+    deep = history([1.0, 0.6, 0.3, 0.2], [1.0, 0.65, 0.7, 0.8])
+    shallow = history([1.0, 0.5, 0.45], [1.0, 0.6, 0.6])
+    result = d.diagnose(history=deep, shallower=shallow, baseline=1.0, epoch=1)
+    assert result.verdict == d.MODEL_BIAS
+    assert result.evidence["lowest_train_loss"] == 0.2
+    assert result.evidence["shallower_train_loss"] == 0.45
+    assert result.evidence["train_loss"] == 0.6
+    # A deeper model that never got as low as this one: optimization failed.
+    deeper = history([1.0, 0.9, 0.25, 0.3], [1.0, 0.9, 0.8, 0.8])
+    result = d.diagnose(history=deep, deeper=deeper, baseline=1.0, epoch=1)
+    assert result.verdict == d.OPTIMIZATION and result.evidence["deeper_train_loss"] == 0.25
+
+
 def test_diagnose_run_errors(tmp_path):
     with pytest.raises(ValueError, match="history.json"):
         diagnose_run(tmp_path)
