@@ -531,9 +531,26 @@ def _serve(args):
         scored = served.predict_csv(args.csv, args.out, encoding=args.encoding, sep=args.sep)
     else:
         scored = served.predict_images(args.images, args.out)
+    said = sys.stdout if args.out else sys.stderr  # the predictions may be on stdout
     if args.out:
         print(f"{len(scored)} predictions written to {args.out}")
+    score = served.score(scored, sep=args.sep, folder=args.images)
+    if score:
+        print(summary_of_score(score), file=said)
     return 0
+
+
+def summary_of_score(score):
+    """What `predict` prints where the rows say what they are (see `Served.score`)."""
+    figures = ", ".join(f"{k} {_figure(score[k])}" for k in ("accuracy", "mae", "rmse")
+                        if k in score)
+    against = ("the class subfolders" if score["target"] is None
+               else f"the column {score['target']!r}")
+    return f"scored against {against} on {score['rows']} rows: {figures}"
+
+
+def _figure(value):
+    return f"{value:.4f}" if abs(value) < 1000 else f"{value:.6g}"
 
 
 def _experiment(args):

@@ -277,7 +277,7 @@ def load_table(
                    form.get("sep"))
 
     separator = form.get("sep", ",")
-    y, task, class_names, (problems, count) = _target(table[target], task, separator)
+    y, task, class_names, (problems, count) = read_target(table[target], task, separator)
     known, more = _rows_with_a_target(source, table[target], y, task, class_names, problems)
     notes += more
     rules, values, left_out, (found, n) = _features(table, features, keep, given, separator)
@@ -564,10 +564,11 @@ def _known_targets(y, task):
     return y >= 0 if task == "classification" else np.isfinite(y)
 
 
-def _target(column, task, sep=","):
+def read_target(column, task, sep=","):
     """`(y, task, class_names, (problems, count))` of the target column, read as numbers
     or text (`recipes.data.reading.number_or_text`; booleans are text: `True`, `False`);
-    a missing target is -1 (classes) or NaN (numbers)."""
+    a missing target is -1 (classes) or NaN (numbers). Training reads its target by it,
+    and `predict` the target of rows it scores."""
     rule, values, bad = reading.number_or_text(column, sep)
     problems = reading.problems(column, bad, rule)
     if rule["kind"] == "text":

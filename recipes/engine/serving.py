@@ -5,6 +5,7 @@
     model.predict(frame)                       # the rows, with the prediction columns added
     model.predict_csv("new.csv", "scored.csv") # the same from file to file, in row order
     model.predict_images("photos/")            # one row per image file
+    model.score(scored)                        # against the rows' own target, if they hold it
     print(model.describe())                    # serving inputs against the table's columns
 
 The export is loaded with `tf.saved_model.load` and called through its `serve`
@@ -34,6 +35,7 @@ import tensorflow as tf
 
 from recipes.data import reading
 from recipes.data.images import IMAGE_EXTENSIONS, decode_files
+from recipes.data.tables import read_target
 from recipes.engine.export import ABOUT
 
 BATCH = 4096
@@ -157,6 +159,51 @@ class Served:
         reading.write_file(scored, out if out is not None else sys.stdout, form)
         return scored
 
+    def score(self, scored, sep=None, folder=None):
+        """The predictions in `scored` (what `predict`, `predict_csv` or
+        `predict_images` returned) against what the rows are known to be: a table's own
+        target column, read as training read it (`recipes.data.tables.read_target`), or
+        for images under `folder` the class of the subfolder each file is in, as
+        `image_dataset_from_directory` names classes.
+
+        Args:
+            scored: the predictions.
+            sep: the separator the rows were written with, which decides how their
+                numbers are read. Defaults to `None`: the training file's.
+            folder: the folder `predict_images` read. Defaults to `None`.
+
+        Returns:
+            `{"target", "rows", "accuracy"}` for a classifier, `{"target", "rows", "mae",
+            "rmse"}` for a regressor, over the rows whose target is known (`target`: the
+            column's name; `None` for images); `None` where no row's is (no target
+            column, no class subfolders).
+        """
+        about = self.about
+        if about["kind"] == "images":
+            if folder is None:
+                return None
+            truth = np.array([_class_folder(folder, path) for path in scored["path"]], object)
+            known = np.isin(truth, self.class_names)
+            target = None
+        else:
+            target = about["target"]
+            if target not in scored.columns:
+                return None
+            sep = sep or self.reading.get("file", {}).get("sep", ",")
+            y, _, names, _ = read_target(scored[target].reset_index(drop=True),
+                                         about["task"], sep)
+            known = y >= 0 if about["task"] == "classification" else np.isfinite(y)
+            truth = np.asarray(names, object)[np.maximum(y, 0)] if len(names) else y
+        if not known.any():
+            return None
+        out = {"target": target, "rows": int(known.sum())}
+        if "prediction" in scored.columns:
+            error = scored["prediction"].to_numpy("float64")[known] - truth[known]
+            return dict(out, mae=float(np.abs(error).mean()),
+                        rmse=float(np.sqrt(np.mean(error ** 2))))
+        right = scored["class_name"].to_numpy(object)[known] == truth[known]
+        return dict(out, accuracy=float(right.mean()))
+
     # -- images ------------------------------------------------------------------------
     def _image_frame(self, out):
         columns = self._columns(out)
@@ -213,6 +260,12 @@ class Served:
 
     def __repr__(self):
         return f"<Served {self.about['kind']} model at {self.path}>"
+
+
+def _class_folder(folder, path):
+    """The subfolder of `folder` that `path` is in, or `None` for a file at its top."""
+    parts = Path(path).relative_to(folder).parts
+    return parts[0] if len(parts) > 1 else None
 
 
 def _read_as(rule, name):

@@ -525,6 +525,13 @@ def test_predict_images_writes_one_row_per_file(tmp_path, mnist_arrays):
     np.testing.assert_allclose(written.probability[1:], expected.max(1), rtol=1e-4)
     assert list(written.class_name[1:]) == [f"d{i}" for i in expected.argmax(1)]
     assert set(out.columns) >= {f"probability_d{i}" for i in range(10)}
+    # A folder of class subfolders is scored against them; one without is not.
+    served = recipes.load(export)
+    assert served.score(out, folder=new) is None
+    scored = served.predict_images(root, tmp_path / "train.csv")
+    predicted = result.model.predict(x[:120].astype("float32"), verbose=0).argmax(1)
+    assert served.score(scored, folder=root) == {
+        "target": None, "rows": 120, "accuracy": pytest.approx((predicted == y[:120]).mean())}
 
 
 @pytest.mark.slow

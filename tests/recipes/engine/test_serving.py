@@ -170,3 +170,75 @@ def test_predict_on_the_command_line_takes_the_encoding_and_separator_given(trai
     assert main(["predict", str(root / "run"), "--csv", str(tmp_path / "new.txt"),
                  "--encoding", "utf-8"]) == 2
     assert "utf-8" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_rows_that_hold_their_target_are_scored(trained, tmp_path, capsys):
+    root, frame = trained
+    served = recipes.load(root / "run")
+    scored = served.predict_csv(root / "houses.csv", tmp_path / "scored.csv")
+    # The file's prices are decimal commas, read as training read them.
+    error = scored.prediction.to_numpy("float64") - frame.price.to_numpy("float64")
+    assert served.score(scored) == {
+        "target": "price", "rows": len(frame),
+        "mae": pytest.approx(np.abs(error).mean(), abs=1e-3),
+        "rmse": pytest.approx(np.sqrt((error ** 2).mean()), abs=1e-3)}
+    # Rows without a target are left out; rows without the column are not scored.
+    text = exported(frame)
+    text.loc[[3, 7], "price"] = ""
+    text.to_csv(tmp_path / "gaps.csv", sep=";", index=False, encoding="cp1252")
+    gaps = served.score(served.predict_csv(tmp_path / "gaps.csv", tmp_path / "gaps.out.csv"))
+    kept = np.ones(len(frame), bool)
+    kept[[3, 7]] = False
+    assert gaps["rows"] == len(frame) - 2
+    assert gaps["mae"] == pytest.approx(np.abs(error[kept]).mean(), abs=1e-3)
+    assert served.score(served.predict(frame.drop(columns=["price"]))) is None
+    # The command prints it after the file is written, or on stderr beside the rows.
+    capsys.readouterr()
+    assert main(["predict", str(root / "run"), "--csv", str(root / "houses.csv"),
+                 "--out", str(tmp_path / "again.csv")]) == 0
+    score = served.score(scored)
+    assert capsys.readouterr().out.splitlines() == [
+        f"{len(frame)} predictions written to {tmp_path / 'again.csv'}",
+        f"scored against the column 'price' on {len(frame)} rows: "
+        f"mae {score['mae']:.4f}, rmse {score['rmse']:.4f}"]
+    assert main(["predict", str(root / "run"), "--csv", str(root / "houses.csv")]) == 0
+    printed = capsys.readouterr()
+    assert printed.err.strip() == f"scored against the column 'price' on {len(frame)} rows: " \
+        f"mae {score['mae']:.4f}, rmse {score['rmse']:.4f}"
+    assert printed.out.splitlines()[0].endswith(";prediction")
+
+
+def served_as(about):
+    """A `Served` that holds only what `score` reads: its `recipes.json`."""
+    from recipes.engine.serving import Served
+
+    served = Served.__new__(Served)
+    served.about = about
+    return served
+
+
+def test_a_classifier_is_scored_on_the_labels_the_rows_hold():
+    served = served_as({"kind": "table", "task": "classification", "target": "vote",
+                        "class_names": ["A", "N"], "reading": {"columns": {}}})
+    rows = pd.DataFrame({"vote": ["A", "N", "", "N", "X"],
+                         "class_name": ["A", "A", "N", "N", "N"]})
+    # The empty target is unknown; "X", a class the model lacks, is a wrong prediction.
+    assert served.score(rows) == {"target": "vote", "rows": 4, "accuracy": 0.5}
+    numbers = served_as({"kind": "table", "task": "classification", "target": "y",
+                         "class_names": ["0", "1"], "reading": {"columns": {}}})
+    rows = pd.DataFrame({"y": [1, 0, 1, np.nan], "class_name": ["1", "1", "1", "0"]})
+    assert numbers.score(rows) == {"target": "y", "rows": 3,
+                                   "accuracy": pytest.approx(2 / 3)}
+
+
+def test_images_are_scored_by_the_class_subfolder_they_are_in(tmp_path):
+    served = served_as({"kind": "images", "class_names": ["cat", "dog"]})
+    paths = [tmp_path / "cat" / "a.png", tmp_path / "dog" / "deep" / "b.png",
+             tmp_path / "dog" / "c.png", tmp_path / "top.png", tmp_path / "2024" / "d.png"]
+    rows = pd.DataFrame({"path": [str(p) for p in paths],
+                         "class_name": ["cat", "dog", "cat", "dog", "dog"]})
+    # Files at the top, or in a folder that is no class, are not known.
+    assert served.score(rows, folder=str(tmp_path)) == {
+        "target": None, "rows": 3, "accuracy": pytest.approx(2 / 3)}
+    assert served.score(rows) is None
