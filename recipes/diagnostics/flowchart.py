@@ -28,8 +28,9 @@ epoch's training loss stands in for it).
   `avoidable_bias > t` and `avoidable_bias >= variance` (Ng: work on the larger first):
   the training side. With a shallower (or deeper) model's history, compared by the lowest
   training value each run reached over its epochs: a deeper model with a higher one ->
-  "optimization failure"; a deeper model with a lower one -> "model bias". Without a comparison -> "high training loss" (undecided; the advice
-  says which model to train to decide).
+  "optimization failure"; a deeper model with a lower one -> "model bias". Without a
+  comparison -> "high training loss" (undecided; the advice says which model to train to
+  decide).
 - `variance > t` -> "overfitting".
 - `test_gap = test - val > t` -> "mismatch".
 - else -> "fine".
@@ -37,8 +38,9 @@ epoch's training loss stands in for it).
 Values are taken at the last epoch (`epoch="last"`), or at the epoch with the best
 validation value (`epoch="best"`, the weights `EarlyStopping(restore_best_weights=True)`
 keeps), or at a given one. A run of the engine is diagnosed at the epoch whose weights it
-holds, the one its test split measured (`recipes.engine.Result.diagnose`). Keras records the training loss as the mean over the epoch's batches with
-dropout on, the validation loss after the epoch in inference mode.
+holds, the one its test split measured (`recipes.engine.Result.diagnose`). Keras records
+the training loss as the mean over the epoch's batches with dropout on, the validation
+loss after the epoch in inference mode.
 
 Saved runs are diagnosed by `recipes.engine.diagnose_run`, which reads them with
 `recipes.engine.Result.load`.
