@@ -11,7 +11,9 @@ the details of that kind, in a plain dict (a *rule*):
 - `{"kind": "number", "style": "plain"}`: numbers; `"thousands_comma"` reads `12,345.6`,
   `"decimal_comma"` reads `12.345,6` and `12 345,6`: the style that reads the most values
   of the column, and where two read them all (`1,234`), the decimal comma in a file
-  separated by `;`, else the thousands comma;
+  separated by `;`, else the thousands comma; `"missing": ["?", ...]`, the words without a
+  digit that the column's training values hold beside its numbers (`?`, `-`, `unknown`),
+  read as missing there and at serving;
 - `{"kind": "boolean"}`: `True`/`False` in any case (or a boolean column), read as 1 and 0;
 - `{"kind": "date", "format": ..., "origin": ...}`: dates and times, read as days since
   `origin`, year, month, day of the week (0 is Monday) and, where the training dates have a
@@ -304,32 +306,32 @@ def decide(column, sep=","):
             where it is not `,`. Defaults to `","`.
     """
     if pd.api.types.is_bool_dtype(column):
-        return _read({"kind": "boolean"}, column)
+        return read_as({"kind": "boolean"}, column)
     if pd.api.types.is_datetime64_any_dtype(column):
-        return _read({"kind": "date", "format": "ISO8601", "origin": None}, column)
+        return read_as({"kind": "date", "format": "ISO8601", "origin": None}, column)
     rule, values, bad = number_or_text(column, sep)
     if rule["kind"] == "number":
         return rule, values, bad
     text, missing = _text(column)
     filled = text[~missing]
     if len(filled) and filled.str.lower().isin(("true", "false")).mean() >= MOSTLY:
-        return _read({"kind": "boolean"}, column)
+        return read_as({"kind": "boolean"}, column)
     date = _date_format(filled)
     if date is not None:
-        rule, values, bad = _read({"kind": "date", "format": date, "origin": None}, column)
+        rule, values, bad = read_as({"kind": "date", "format": date, "origin": None}, column)
         if bad.sum() <= (1 - MOSTLY) * len(filled):
             return rule, values, bad
-    return _read({"kind": "text"}, column)
+    return read_as({"kind": "text"}, column)
 
 
 def number_or_text(column, sep=","):
     """`decide` for a target: numbers (in the style that reads the most of them) or text
     (booleans among it: `True`, `False`)."""
     if pd.api.types.is_bool_dtype(column):
-        return _read({"kind": "text"}, column)
+        return read_as({"kind": "text"}, column)
     if pd.api.types.is_numeric_dtype(column):
         style = "decimal_comma" if sep == ";" else "plain"  # as pandas read them
-        return _read({"kind": "number", "style": style}, column)
+        return read_as({"kind": "number", "style": style}, column)
     text, missing = _text(column)
     filled = ~missing
     if filled.any():
@@ -344,13 +346,19 @@ def number_or_text(column, sep=","):
             if best is None or read > best[0]:
                 best = (read, rule)
         if best[0] >= 0.5:
-            rule, values, bad = _read(best[1], column)
+            rule, values, bad = read_as(best[1], column)
             if np.isfinite(values[filled]).mean() >= MOSTLY:
-                return rule, values, bad
-    return _read({"kind": "text"}, column)
+                # Words among the numbers mark a missing value (`?`, `-`); a value
+                # with a digit that is no number stays a typo, reported by line.
+                words = text[bad]
+                words = sorted(set(words[~words.str.contains(r"\d")]))
+                return read_as(dict(rule, missing=words), column) if words else (rule, values, bad)
+    return read_as({"kind": "text"}, column)
 
 
-def _read(rule, column):
+def read_as(rule, column):
+    """`(rule, values, bad)` of `column` read by `rule`, a date's rule completed with its
+    origin (the earliest date) and whether it has hours."""
     values, bad = read_column(column, rule)
     if rule["kind"] == "date" and rule["origin"] is None:
         known = values[~np.isnat(values)]
@@ -384,6 +392,7 @@ def read_column(column, rule):
         missing = np.isnan(values)
     else:
         text, missing = _text(column)
+        missing = missing | text.isin(rule.get("missing", ())).to_numpy()
         text = text.where(~missing)
         if kind == "boolean":
             lower = text.str.lower()
@@ -463,9 +472,9 @@ def problems(column, bad, rule, name=None, at_most=10):
             len(where))
 
 
-def report(source, found, where, count=None):
+def report(source, found, where, count=None, advice="Fix or drop these rows."):
     """Raises one `ValueError` listing the values that cannot be read (`found`:
-    `[(line, column, why)]`, the first few of `count`), if any."""
+    `[(line, column, why)]`, the first few of `count`), if any, then `advice`."""
     if not found:
         return
     found = sorted(found, key=lambda p: (p[0], str(p[1])))
@@ -473,7 +482,7 @@ def report(source, found, where, count=None):
     listed = "; ".join(f"{where} {line}, column {name!r}: {why}" for line, name, why in found[:10])
     more = f"; and {count - 10} more" if count > 10 else ""
     raise ValueError(f"{source} has values that cannot be read ({count}): {listed}{more}. "
-                     "Fix or drop these rows.")
+                     + advice)
 
 
 # -- dates --------------------------------------------------------------------------------

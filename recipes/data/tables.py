@@ -216,6 +216,7 @@ def load_table(
     task=None,
     features=None,
     keep=(),
+    text=(),
     validation_split=0.15,
     test_split=0.15,
     seed=42,
@@ -246,6 +247,8 @@ def load_table(
             those left out).
         keep: columns to use as inputs even when they look like row identifiers,
             constant or nearly empty. Defaults to `()`.
+        text: columns to read as text whatever they hold (codes such as `136A` among
+            numbers, ZIP codes). Defaults to `()`.
         validation_split: fraction of the rows left after the test split, for
             validation. Defaults to `0.15`.
         test_split: fraction of the rows for the final test. Defaults to `0.15`.
@@ -271,17 +274,22 @@ def load_table(
         raise ValueError(f"task must be one of {TASKS}. Received: task={task!r}")
     source, where, table, form, notes = _read_table(csv, frame, limit, encoding, sep)
     keep = [keep] if isinstance(keep, str) else list(keep)
+    text = [text] if isinstance(text, str) else list(text)
     given = features is not None
     features = [c for c in table.columns if c != target] if features is None else list(features)
-    _check_columns(source, table, target, features + [c for c in keep if c not in features],
-                   form.get("sep"))
+    _check_columns(source, table, target,
+                   features + [c for c in keep + text if c not in features], form.get("sep"))
 
     separator = form.get("sep", ",")
     y, task, class_names, (problems, count) = read_target(table[target], task, separator)
     known, more = _rows_with_a_target(source, table[target], y, task, class_names, problems)
     notes += more
-    rules, values, left_out, (found, n) = _features(table, features, keep, given, separator)
-    reading.report(source, problems + found, where, count + n)
+    rules, values, left_out, (found, n) = _features(table, features, keep, text, given,
+                                                    separator)
+    columns = sorted({c for _, c, _ in found if c != target}, key=features.index)
+    reading.report(source, problems + found, where, count + n, advice="Fix or drop these rows" + (
+        ", or read a column of codes as text: --text " + " ".join(map(shlex.quote, columns))
+        + f" (text={columns!r})." if columns else "."))
     notes += [f"left out column {column!r}: {reason}; to use it: "
               f"--keep {shlex.quote(column)} (keep=[{column!r}])"
               for column, reason in left_out.items()]
@@ -368,14 +376,15 @@ def _rows_with_a_target(source, column, y, task, class_names, problems):
     return known, notes
 
 
-def _features(table, features, keep, given, sep):
+def _features(table, features, keep, text, given, sep):
     """`(rules, values, left_out, (problems, count))` of the feature columns: how each
-    input column is read (`recipes.data.reading.decide`) and its values, the reason for
-    each column left out (none when `features` were given or the column is in `keep`),
-    and the values that cannot be read."""
+    input column is read (`recipes.data.reading.decide`, text for those in `text`) and
+    its values, the reason for each column left out (none when `features` were given or
+    the column is in `keep`), and the values that cannot be read."""
     rules, values, left_out, problems, count = {}, {}, {}, [], 0
     for column in features:
-        rule, column_values, bad = reading.decide(table[column], sep)
+        rule, column_values, bad = (reading.decide(table[column], sep) if column not in text
+                                    else reading.read_as({"kind": "text"}, table[column]))
         listed, n = reading.problems(table[column], bad, rule, column)
         problems, count = problems + listed, count + n
         reason = (None if (given or column in keep)
@@ -416,6 +425,9 @@ def _inputs(rules, values, sep=","):
             named[column] = dict(rule, input=next(names))
             if rule.get("style") in _STYLE_WORDS and (sep, rule["style"]) != (";", "decimal_comma"):
                 notes.append(f"read column {column!r} as numbers {_STYLE_WORDS[rule['style']]}")
+            if rule.get("missing"):
+                words = ", ".join(map(repr, rule["missing"]))
+                notes.append(f"read {words} in number column {column!r} as missing")
     inputs, kinds, sources = {}, {}, {}
     for column, rule in named.items():
         for name, array in reading.inputs_of(rule, values[column]).items():

@@ -155,6 +155,10 @@ class TableTask(Recipe):
             "columns to use even if they look like row ids, constant or nearly empty",
             nargs="+", metavar="COLUMN",
         ),
+        "text": DataOption(
+            "columns to read as text whatever they hold: codes such as 136A or a ZIP code",
+            nargs="+", metavar="COLUMN",
+        ),
         "encoding": DataOption(
             "the text encoding of --csv, e.g. utf-8 or cp1252 (default: detected)",
             metavar="NAME"),
@@ -175,7 +179,7 @@ class TableTask(Recipe):
         raise NotImplementedError(f"{type(self).__name__} has no demo table.")
 
     def load_data(self, data_dir=None, limit=None, seed=42, *, csv=None, frame=None,
-                  target=None, task=None, keep=(), encoding=None, sep=None):
+                  target=None, task=None, keep=(), text=(), encoding=None, sep=None):
         """Seeded, shuffled `TableSplits` of the table given (see
         `recipes.data.load_table`), or of the demo table."""
         if csv is None and frame is None:
@@ -187,7 +191,8 @@ class TableTask(Recipe):
                 "(CLI: --target COLUMN)."
             )
         return recipe_data.load_table(
-            csv=csv, frame=frame, target=target, task=task, keep=keep or (), limit=limit,
+            csv=csv, frame=frame, target=target, task=task, keep=keep or (), text=text or (),
+            limit=limit,
             seed=seed, encoding=encoding, sep=sep,
             validation_split=self.defaults["validation_split"],
         )

@@ -191,6 +191,57 @@ def test_missing_words_are_the_same_for_training_and_serving(tmp_path):
     np.testing.assert_array_equal(served["x"], x["x"])
 
 
+def test_words_among_numbers_are_missing_for_training_and_serving(tmp_path):
+    # UCI's files mark a missing number with `?`; others write `-` or a word.
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"nuclei": rng.integers(1, 11, 300).astype(str),
+                          "x": rng.normal(size=300).round(3).astype(str),
+                          "y": rng.normal(size=300).round(3).astype(str)})
+    frame.loc[::25, "nuclei"] = "?"
+    frame.loc[7, "nuclei"] = "unknown"
+    frame.loc[[4, 9], "y"] = "?"  # a target: its rows are left out
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    splits = load_all(csv=tmp_path / "t.csv", target="y")
+    assert splits.reading["columns"]["nuclei"] == {
+        "kind": "number", "style": "plain", "missing": ["?", "unknown"], "input": "nuclei"}
+    assert "read '?', 'unknown' in number column 'nuclei' as missing" in splits.notes
+    assert "left out 2 of 300 rows without a target 'y'" in splits.notes
+    x, y = rows_in_order(splits)
+    kept = frame.drop(index=[4, 9])
+    expected = pd.to_numeric(kept.nuclei, errors="coerce").to_numpy("float32")
+    np.testing.assert_array_equal(x["nuclei"], expected)
+    assert np.isnan(expected).sum() == 13
+    np.testing.assert_allclose(y, kept.y.astype(float), rtol=1e-6)
+    # Serving reads the same words as missing; a word training did not see is an error.
+    rows = reading.read_file(tmp_path / "t.csv", text=True)[0]
+    served = reading.read_inputs(splits.reading, rows)
+    np.testing.assert_array_equal(served["nuclei"],
+                                  pd.to_numeric(frame.nuclei, errors="coerce").astype("float32"))
+    rows.loc[3, "nuclei"] = "none"
+    with pytest.raises(ValueError, match=r"row 3, column 'nuclei': non-numeric value 'none'"):
+        reading.read_inputs(splits.reading, rows)
+
+
+def test_codes_among_numbers_stop_training_until_read_as_text(tmp_path):
+    # GaltonFamilies: family 1 to 205, and 136A. A value with a digit is no missing mark.
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"family": rng.integers(1, 200, 300).astype(str),
+                          "x": rng.normal(size=300).round(3), "y": rng.normal(size=300)})
+    frame.loc[[10, 11], "family"] = "136A"
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    message = (r"line 12, column 'family': non-numeric value '136A'; line 13, column 'family': "
+               r"non-numeric value '136A'\. Fix or drop these rows, or read a column of codes "
+               r"as text: --text family \(text=\['family'\]\)\.$")
+    with pytest.raises(ValueError, match=message):
+        data.load_table(csv=tmp_path / "t.csv", target="y")
+    splits = load_all(csv=tmp_path / "t.csv", target="y", text=["family"])
+    assert splits.columns["family"] == "text"
+    x, _ = rows_in_order(splits)
+    assert [v.decode() for v in x["family"]] == list(frame.family)
+    served = reading.read_inputs(splits.reading, reading.read_file(tmp_path / "t.csv", text=True)[0])
+    assert list(served["family"]) == list(frame.family)
+
+
 # -- one reader ------------------------------------------------------------------------
 
 
