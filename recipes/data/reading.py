@@ -479,7 +479,13 @@ def report(source, found, where, count=None, advice="Fix or drop these rows."):
         return
     found = sorted(found, key=lambda p: (p[0], str(p[1])))
     count = count or len(found)
-    listed = "; ".join(f"{where} {line}, column {name!r}: {why}" for line, name, why in found[:10])
+    same = {}  # one entry for a value repeated in a column, with its lines
+    for line, name, why in found[:10]:
+        same.setdefault((name, why), []).append(line)
+    listed = "; ".join(
+        f"{where} {lines[0]}, column {name!r}: {why}" if len(lines) == 1 else
+        f"{where}s {', '.join(map(str, lines))}, column {name!r}: {why}"
+        for (name, why), lines in same.items())
     more = f"; and {count - 10} more" if count > 10 else ""
     raise ValueError(f"{source} has values that cannot be read ({count}): {listed}{more}. "
                      + advice)

@@ -229,9 +229,10 @@ def test_codes_among_numbers_stop_training_until_read_as_text(tmp_path):
                           "x": rng.normal(size=300).round(3), "y": rng.normal(size=300)})
     frame.loc[[10, 11], "family"] = "136A"
     frame.to_csv(tmp_path / "t.csv", index=False)
-    message = (r"line 12, column 'family': non-numeric value '136A'; line 13, column 'family': "
-               r"non-numeric value '136A'\. Fix or drop these rows, or read a column of codes "
-               r"as text: --text family \(text=\['family'\]\)\.$")
+    # One entry for the value, with its lines.
+    message = (r"\(2\): lines 12, 13, column 'family': non-numeric value '136A'\. Fix or drop "
+               r"these rows, or read a column of codes as text: --text family "
+               r"\(text=\['family'\]\)\.$")
     with pytest.raises(ValueError, match=message):
         data.load_table(csv=tmp_path / "t.csv", target="y")
     splits = load_all(csv=tmp_path / "t.csv", target="y", text=["family"])
