@@ -43,7 +43,8 @@ the same seeded split, in an order that alternates seed by seed:
   wall clock; the changes of the steps it kept are printed and kept in `--out`);
 - `gbm`: scikit-learn's `HistGradientBoostingClassifier/Regressor` with its defaults,
   which take NaN as it is; text as a pandas category over the recipe's own training
-  vocabulary (the rest one "other" value), `categorical_features="from_dtype"`;
+  vocabulary, at most its 254 most frequent values (the rest one "other" value: its limit
+  is 255 categories), `categorical_features="from_dtype"`;
 - `linear`: `LogisticRegression` / `Ridge` on one-hot text and standardised numbers,
   missing numbers median-filled beside an indicator (`SimpleImputer(add_indicator=True)`).
 
@@ -255,8 +256,8 @@ def gbm(splits, parts, seed):
     def prepare(x):
         x = x.copy()
         for name, kind in splits.columns.items():
-            if kind == "text":
-                vocabulary = splits.stats[name]["vocabulary"]
+            if kind == "text":  # at most 254 values and "other": its limit
+                vocabulary = splits.stats[name]["vocabulary"][:254]
                 known = x[name].where(x[name].isin(vocabulary), "other")
                 x[name] = pd.Categorical(known, categories=list(dict.fromkeys(vocabulary + ["other"])))
         return x

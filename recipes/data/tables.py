@@ -56,9 +56,9 @@ TASKS = ("classification", "regression")
 MAX_CLASSES = 20
 # Integer feature columns with at most this many distinct values are categories.
 MAX_INT_CATEGORIES = 10
-# Text feature columns keep at most this many values (the most frequent); the others
-# share one "other" category.
-MAX_TEXT_CATEGORIES = 100
+# Text feature columns keep at most this many values (the most frequent; of a column with
+# more, those seen at least twice); the others share one "other" category.
+MAX_TEXT_CATEGORIES = 1000
 # A column missing in more than this fraction of the rows is left out.
 MAX_MISSING = 0.95
 # Columns that only identify rows are looked for in tables with more rows than this.
