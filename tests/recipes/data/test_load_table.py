@@ -129,3 +129,22 @@ def test_a_word_in_a_number_column_names_its_line(tmp_path):
     (tmp_path / "t.csv").write_text("a,b,y\n" + rows + "1O,1,3.5\n,2,4.5\n")
     with pytest.raises(ValueError, match=r"line 31, column 'a': non-numeric value '1O'"):
         data.load_table(csv=tmp_path / "t.csv", target="y")
+
+
+def test_text_keeps_up_to_a_thousand_values_seen_twice():
+    # 1,000 values seen three times, 500 twice and 400 once.
+    rng = np.random.default_rng(4)
+    counts = np.r_[np.full(1000, 3), np.full(500, 2), np.ones(400, int)]
+    values = np.repeat([f"v{i}" for i in range(len(counts))], counts)
+    frame = pd.DataFrame({"code": rng.permutation(values), "x": rng.normal(size=len(values))})
+    frame["y"] = rng.normal(size=len(values))
+    splits = data.load_table(frame=frame, target="y", validation_split=0.0, test_split=0.0)
+    vocabulary = splits.stats["code"]["vocabulary"]
+    seen = pd.Series(values).value_counts()
+    assert len(vocabulary) == 1000 == data.tables.MAX_TEXT_CATEGORIES
+    assert set(vocabulary) == set(seen[seen == 3].index)
+    # A column of fewer values keeps them all, even those seen once.
+    few = frame.assign(code=rng.choice([f"w{i}" for i in range(300)], len(frame)))
+    few.loc[0, "code"] = "once"
+    splits = data.load_table(frame=few, target="y", validation_split=0.0, test_split=0.0)
+    assert set(splits.stats["code"]["vocabulary"]) == set(few.code)
