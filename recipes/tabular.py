@@ -326,12 +326,14 @@ class Tabular(TableTask):
             model.target_loss = StandardizedSquaredError(std, log)
         return model
 
-    linear_rows = 100_000  # the most training rows `set_linear` fits on
+    linear_rows = 100_000  # the most training rows `set_linear` fits on,
+    linear_cells = 50_000_000  # and the most values of their encoded columns (float64)
 
     def set_linear(self, model, data, hp):
         """Sets `model`'s output heads so that it is a linear model of the encoded
-        columns, fitted by scikit-learn on the training rows (a seeded sample of
-        `linear_rows` of a larger split, to bound its time and memory): for regression
+        columns, fitted by scikit-learn on the training rows (a seeded sample of a larger
+        split, to bound its time and memory: at most `linear_rows` rows and
+        `linear_cells` values of the encoded columns): for regression
         a ridge (alpha 1) on the standardized (log) target, for classification a logistic
         regression (C 1). The deep path's weights in the heads become 0, every member's
         wide path gets the same fit (times the sign of its adapter's factors, which
@@ -342,9 +344,10 @@ class Tabular(TableTask):
         # Called eagerly, batch by batch: `predict` would trace a function per model.
         y = train_targets(data)
         chosen = np.ones(len(y), bool)
-        if len(y) > self.linear_rows:  # a seeded sample: the split keeps the file's order
+        most = max(1, min(self.linear_rows, self.linear_cells // encode.output.shape[-1]))
+        if len(y) > most:  # a seeded sample: the split keeps the file's order
             chosen[:] = False
-            chosen[np.random.default_rng(0).choice(len(y), self.linear_rows, False)] = True
+            chosen[np.random.default_rng(0).choice(len(y), most, False)] = True
         x, start = [], 0
         for batch, _ in data.train.batch(4096):
             part = ops.convert_to_numpy(encode(batch, training=False))

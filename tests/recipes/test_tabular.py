@@ -380,7 +380,8 @@ def test_scaled_adds_each_numbers_robust_scale_beside_its_bins():
 
 @pytest.mark.parametrize("kind, members, rows", [
     ("regression", 4, None), ("two classes", 4, None), ("three classes", 4, None),
-    ("three classes", 1, None), ("regression", 4, 100)])  # 100: a seeded sample of rows
+    ("three classes", 1, None), ("regression", 4, 100),  # 100: a seeded sample of rows
+    ("two classes", 4, "cells")])  # as many rows as 90 of its encoded rows hold values
 def test_set_linear_makes_the_model_a_linear_model_of_its_encoded_training_rows(
         monkeypatch, kind, members, rows):
     from sklearn.linear_model import LogisticRegression, Ridge
@@ -393,7 +394,11 @@ def test_set_linear_makes_the_model_a_linear_model_of_its_encoded_training_rows(
     hp = recipes.engine.hyperparameters({"members": members})
     model = tabular.recipe.build_model(hp, data=splits)
     before = model(raw(frame), training=False).numpy()
-    if rows:
+    if rows == "cells":
+        rows = 90
+        width = model.get_layer("encoded").output.shape[-1]
+        monkeypatch.setattr(tabular.recipe, "linear_cells", width * rows + width - 1)
+    elif rows:
         monkeypatch.setattr(tabular.recipe, "linear_rows", rows)
     tabular.recipe.set_linear(model, splits, hp)
     encode = keras.Model(model.inputs, model.get_layer("encoded").output)
