@@ -349,9 +349,11 @@ def number_or_text(column, sep=","):
             rule, values, bad = read_as(best[1], column)
             if np.isfinite(values[filled]).mean() >= MOSTLY:
                 # Words among the numbers mark a missing value (`?`, `-`); a value
-                # with a digit that is no number stays a typo, reported by line.
+                # with a digit that is no number stays a typo, and an infinity an
+                # error, reported by line.
                 words = text[bad]
-                words = sorted(set(words[~words.str.contains(r"\d")]))
+                infinite = words.str.lower().str.lstrip("+-").isin(("inf", "infinity", "nan"))
+                words = sorted(set(words[~words.str.contains(r"\d") & ~infinite]))
                 return read_as(dict(rule, missing=words), column) if words else (rule, values, bad)
     return read_as({"kind": "text"}, column)
 

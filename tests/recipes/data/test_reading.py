@@ -220,6 +220,11 @@ def test_words_among_numbers_are_missing_for_training_and_serving(tmp_path):
     rows.loc[3, "nuclei"] = "none"
     with pytest.raises(ValueError, match=r"row 3, column 'nuclei': non-numeric value 'none'"):
         reading.read_inputs(splits.reading, rows)
+    # An infinity written as a word is no gap: an error, as in a column pandas typed.
+    frame.loc[11, "nuclei"] = "-Infinity"
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(ValueError, match=r"line 13, column 'nuclei': infinite value"):
+        load_all(csv=tmp_path / "t.csv", target="y")
 
 
 def test_codes_among_numbers_stop_training_until_read_as_text(tmp_path):
