@@ -231,7 +231,7 @@ def load(name):
 
             frame = getattr(sm.datasets, package).load_pandas().data
         return frame.drop(columns=list(drop)), target
-    package, item, target, drop = drawn(2 * DRAWN if name in fresh() else DRAWN)[name]
+    package, item, target, drop = (drawn() if name in drawn() else drawn(2 * DRAWN))[name]
     return _rdata(package, item).drop(columns=list(drop)), target
 
 
@@ -394,13 +394,12 @@ def report(runs, split="test", out=None):
         f"{who:<32}" for who in MODELS) + " vs best  vs gbm  recipe s/10k rows")
     counts = {f"{v}_{who}": 0 for who in ("best", "gbm") for v in ("win", "tie", "loss")}
     behind, per_10k = [], []
-    unread = [name for name, r in runs.items() if "unread" in r]
+    every, runs = runs, {name: r for name, r in runs.items() if "unread" not in r}
+    unread = [name for name in every if name not in runs]
     for name in unread:
-        print(f"{name:<26} {runs[name]['rows']:>6} the recipe cannot read it as it comes: "
-              f"{runs[name]['unread'][:160]}")
+        print(f"{name:<26} {every[name]['rows']:>6} the recipe cannot read it as it comes: "
+              f"{every[name]['unread'][:160]}")
     for name, r in runs.items():
-        if name in unread:
-            continue
         task = r["task"]
         classify = task == "classification"
         scale = 100 if classify else 1
@@ -416,7 +415,6 @@ def report(runs, split="test", out=None):
         print(f"{name:<26} {r['rows']:>6} {'acc' if classify else 'MAE':<6} " + " ".join(
             f"{spread([scale * v for v in r[f'{who}_{split}']], '{:.4g}'):<32}"
             for who in MODELS) + f" {against['best']:<8} {against['gbm']:<6} {seconds:>8.1f}")
-    every, runs = runs, {name: r for name, r in runs.items() if name not in unread}
     chosen = {name: r["recipe_target_scale"] for name, r in runs.items()
               if "recipe_val_mae_log" in r}
     if chosen:
@@ -490,7 +488,8 @@ def main():
     parser.add_argument("--start", type=int, default=0, help="the first seed (default 0)")
     parser.add_argument("--add", metavar="FILE",
                         help="runs of other seeds (an --out file of the same settings) to add")
-    parser.add_argument("--tables", nargs="+", default=names(), choices=names() + fresh())
+    parser.add_argument("--tables", nargs="+", default=names(), metavar="NAME",
+                        help="tables of the suite or of --fresh (default: the suite)")
     parser.add_argument("--fresh", action="store_true",
                         help="the next 12 tables the rule draws instead of the suite: tables "
                              "no default was chosen on")
@@ -507,6 +506,10 @@ def main():
     args = parser.parse_args()
     if args.fresh:
         args.tables = fresh()
+    unknown = set(args.tables) - set(names())  # the next draw only when asked for
+    if unknown - set(fresh() if unknown else ()):
+        parser.error(f"unknown tables {sorted(unknown - set(fresh()))}; the suite's: "
+                     f"{', '.join(names())}; --fresh's: {', '.join(fresh())}")
     if args.report:
         report(merge(json.loads(Path(f).read_text())["runs"] for f in args.report),
                "validation" if args.validation else "test", args.out)

@@ -286,10 +286,11 @@ def load_table(
     notes += more
     rules, values, left_out, (found, n) = _features(table, features, keep, text, given,
                                                     separator)
-    columns = sorted({c for _, c, _ in found if c != target}, key=features.index)
-    reading.report(source, problems + found, where, count + n, advice="Fix or drop these rows" + (
-        ", or read a column of codes as text: --text " + " ".join(map(shlex.quote, columns))
-        + f" (text={columns!r})." if columns else "."))
+    codes = sorted({c for _, c, _ in found if c != target}, key=features.index)
+    advice = {} if not codes else {"advice": (  # a column of codes among numbers is text
+        f"Fix or drop these rows, or read a column of codes as text: --text "
+        f"{' '.join(map(shlex.quote, codes))} (text={codes!r}).")}
+    reading.report(source, problems + found, where, count + n, **advice)
     notes += [f"left out column {column!r}: {reason}; to use it: "
               f"--keep {shlex.quote(column)} (keep=[{column!r}])"
               for column, reason in left_out.items()]
@@ -360,7 +361,7 @@ def _read_table(csv, frame, limit, encoding=None, sep=None):
 def _rows_with_a_target(source, column, y, task, class_names, problems):
     """`(known, notes)`: the mask of rows with a target, and a note on those without;
     an error when no row has one or the target has a single value."""
-    known = _known_targets(y, task)
+    known = known_targets(y, task)
     notes = []
     if not known.all():
         if not known.any():
@@ -572,7 +573,8 @@ def _stats(kind, values):
     return stats
 
 
-def _known_targets(y, task):
+def known_targets(y, task):
+    """Where the targets `read_target` gives are known (not -1, not NaN)."""
     return y >= 0 if task == "classification" else np.isfinite(y)
 
 

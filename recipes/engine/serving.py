@@ -35,7 +35,7 @@ import tensorflow as tf
 
 from recipes.data import reading
 from recipes.data.images import IMAGE_EXTENSIONS, decode_files
-from recipes.data.tables import read_target
+from recipes.data.tables import known_targets, read_target
 from recipes.engine.export import ABOUT
 
 BATCH = 4096
@@ -192,7 +192,7 @@ class Served:
             sep = sep or self.reading.get("file", {}).get("sep", ",")
             y, _, names, _ = read_target(scored[target].reset_index(drop=True),
                                          about["task"], sep)
-            known = y >= 0 if about["task"] == "classification" else np.isfinite(y)
+            known = known_targets(y, about["task"])
             truth = np.asarray(names, object)[np.maximum(y, 0)] if len(names) else y
         if not known.any():
             return None
