@@ -4,8 +4,9 @@
 stopping on the recipe's monitor (with warm-up, and a stop on a non-finite loss), the
 wall time of each epoch, output that reads well where it goes (Keras's progress bar on a
 terminal, one line per epoch, `callbacks.EpochLog`, in a log file or a CI console), and,
-when given a backup directory, resumption after an interruption
-(`keras.callbacks.BackupAndRestore`) that keeps the whole history: each finished epoch's
+when given a backup directory, resumption after an interruption (`Backup`: Keras's
+`BackupAndRestore`, saving at an epoch's end when enough time has passed since the last
+save for the save to cost little) that keeps the whole history: each finished epoch's
 metrics and seconds are written beside the backup, and a resumed run starts its history
 with them and says where it resumes; a model with a pretrained backbone trains in the
 two phases its schedule says (`callbacks.FineTune`). The pipelines shuffle, so `fit`
@@ -60,6 +61,39 @@ class EpochTimer(keras.callbacks.Callback):
             partial = Path(f"{self.path}.partial")
             partial.write_text(json.dumps(record))
             partial.replace(self.path)
+
+
+# A backup is a save of the model and its optimizer: tenths of a second for a table's
+# model of many small layers, more than a small table's whole epoch. `Backup` saves at an
+# epoch's end when the time since the last save is at least `BACKUP_RATIO` times what
+# that save took (the first epoch's end always): backups then take at most
+# 1 / (1 + BACKUP_RATIO) of a training, and an interruption loses the epochs since the
+# last save, at most about `BACKUP_RATIO` saves' time and one epoch. 0 saves every epoch.
+BACKUP_RATIO = 20
+
+
+class Backup(keras.callbacks.BackupAndRestore):
+    """`keras.callbacks.BackupAndRestore` (a backup at epochs' ends), saving only when
+    the time since the last save is at least `ratio` times what that save took
+    (`BACKUP_RATIO` unless given; the first epoch's end always saves)."""
+
+    def __init__(self, backup_dir, ratio=None):
+        super().__init__(backup_dir)
+        self.ratio = ratio
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.saved_at, self.save_seconds, self.saved_epochs = None, 0.0, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch, self._last_batch_seen = epoch + 1, 0
+        ratio = BACKUP_RATIO if self.ratio is None else self.ratio
+        now = clock()
+        if self.saved_at is None or now - self.saved_at >= ratio * self.save_seconds:
+            self._save_model()
+            self.saved_at = clock()
+            self.save_seconds = self.saved_at - now
+            self.saved_epochs.append(epoch)
 
 
 def keras_verbose(verbose):
@@ -156,7 +190,7 @@ def fit(
         restore_tolerance: end with the latest epoch whose monitored value is within
             this fraction of the best instead (`callbacks.EarlyStopping`). Defaults
             to 0 (the best epoch).
-        backup_dir: where `keras.callbacks.BackupAndRestore` keeps the state that an
+        backup_dir: where `Backup` keeps the state that an
             interrupted run resumes from. Defaults to `None` (no backup).
         callbacks: further Keras callbacks. Defaults to none.
         verbose: `keras.Model.fit` verbosity, or `"auto"`: the progress bar on a
@@ -183,7 +217,7 @@ def fit(
     timer = EpochTimer(Path(backup_dir) / "history.json" if backup_dir else None, earlier)
     cbs = [timer]
     if backup_dir:
-        cbs.append(keras.callbacks.BackupAndRestore(str(backup_dir)))
+        cbs.append(Backup(str(backup_dir)))
     keras_level, log_lines = keras_verbose(verbose)
     # FineTune unfreezes a pretrained backbone where a FineTuneCosine schedule says.
     cbs += [keras.callbacks.TerminateOnNaN(), stopper, recipe_callbacks.FineTune(), *callbacks]

@@ -34,6 +34,7 @@ EVALUATION_JSON, EVALUATION_NPZ = "evaluation.json", "evaluation.npz"
 TOP = 12  # examples of highest loss shown
 IMPORTANCE_REPEATS = 5
 IMPORTANCE_ROWS = 5000  # validation rows the importance is measured on, at most
+IMPORTANCE_BATCH_ROWS = 50_000  # rows of shuffled copies predicted in one call, at most
 
 
 def _predict(model, x):
@@ -71,13 +72,21 @@ def permutation_importance(model, x, y, classification, repeats=IMPORTANCE_REPEA
     shuffled across rows: `{column: (median, low, high)}` over `repeats` shuffles."""
     rng = np.random.default_rng(seed)
     base = _score(y, _predict(model, x), classification)
+    # The shuffled copies are predicted together, up to `IMPORTANCE_BATCH_ROWS` rows a
+    # call: one `predict` per copy costs more than its rows on a small table.
+    copies = [(name, x[name][rng.permutation(len(y))]) for name in x for _ in range(repeats)]
+    per_call = max(1, IMPORTANCE_BATCH_ROWS // max(len(y), 1))
+    scores = []
+    for start in range(0, len(copies), per_call):
+        part = copies[start:start + per_call]
+        rows = {k: np.concatenate([column if k == name else x[k] for name, column in part])
+                for k in x}
+        output = _predict(model, rows)
+        scores += [_score(y, chunk, classification) for chunk in np.split(output, len(part))]
     out = {}
-    for name in x:
-        worse = []
-        for _ in range(repeats):
-            shuffled = dict(x, **{name: x[name][rng.permutation(len(y))]})
-            score = _score(y, _predict(model, shuffled), classification)
-            worse.append(base - score if classification else score - base)
+    for i, name in enumerate(x):
+        worse = [base - s if classification else s - base
+                 for s in scores[i * repeats:(i + 1) * repeats]]
         out[name] = (float(np.median(worse)), float(min(worse)), float(max(worse)))
     return out
 

@@ -208,3 +208,33 @@ def test_the_report_command_writes_the_page_again(image_run, capsys):
     assert "Test images of highest loss" in (folder / "report.html").read_text()
     assert main(["report", str(folder / "report")]) == 2
     assert "neither a run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("batch_rows", [50_000, 70])  # one call; copies split over calls
+def test_permutation_importance_equals_one_shuffle_at_a_time(monkeypatch, batch_rows):
+    import keras
+
+    from recipes.engine import report
+
+    monkeypatch.setattr(report, "IMPORTANCE_BATCH_ROWS", batch_rows)
+    rng = np.random.default_rng(1)
+    x = {"a": rng.normal(size=40).astype("float32"), "b": rng.normal(size=40).astype("float32")}
+    y = 3 * x["a"] + 0.1 * x["b"]
+    inputs = {k: keras.Input((1,), name=k) for k in x}
+    out = keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant([[3.0], [0.1]]))(
+        keras.layers.Concatenate()(list(inputs.values())))
+    model = keras.Model(inputs, out)
+    got = report.permutation_importance(model, x, y, classification=False, repeats=3, seed=0)
+
+    def mae(columns):  # the model is y itself: its prediction is exact in numpy
+        return np.mean(np.abs(3 * columns["a"] + 0.1 * columns["b"] - y))
+
+    reference, shuffles = {}, np.random.default_rng(0)
+    for name in x:
+        worse = [mae(dict(x, **{name: x[name][shuffles.permutation(40)]})) - mae(x)
+                 for _ in range(3)]
+        reference[name] = (np.median(worse), min(worse), max(worse))
+    assert got.keys() == reference.keys()
+    for name in x:
+        np.testing.assert_allclose(got[name], reference[name], rtol=1e-4, atol=1e-5)
+    assert got["a"][0] > 10 * got["b"][0] > 0

@@ -1,5 +1,6 @@
 """The engine on real MNIST (small subsets): train, evaluate, export, save, resume, errors."""
 
+import importlib
 import json
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import tensorflow as tf
 from helpers import load_in_fresh_process
 from recipes import cnn_mnist, mlp_mnist
 from recipes.engine import Result, get_strategy
+
+fit_module = importlib.import_module("recipes.engine.fit")  # the package exports `fit`
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +104,9 @@ class Interrupt(keras.callbacks.Callback):
 
 
 @pytest.mark.slow
-def test_an_interrupted_run_resumes_from_its_last_epoch(mnist_small, tmp_path, capsys):
+def test_an_interrupted_run_resumes_from_its_last_epoch(mnist_small, tmp_path, capsys,
+                                                        monkeypatch):
+    monkeypatch.setattr(fit_module, "BACKUP_RATIO", 0)  # a backup at every epoch's end
     kwargs = dict(data=mnist_small, run_dir=tmp_path, verbose=0, diagnose=False, hp={"filters": 16})
     with pytest.raises(KeyboardInterrupt):
         cnn_mnist.train(epochs=4, callbacks=[Interrupt(2)], **kwargs)
@@ -124,6 +129,58 @@ def test_an_interrupted_run_resumes_from_its_last_epoch(mnist_small, tmp_path, c
     saved = json.loads((tmp_path / "history.json").read_text())
     assert saved["loss"] == result.history["loss"]
     assert not (tmp_path / "backup").exists()  # a finished run leaves no backup
+
+
+@pytest.mark.slow
+def test_backups_are_spaced_by_what_they_cost_and_a_run_resumes_from_the_last(
+        tmp_path, monkeypatch, capsys):
+    # A fake clock: each epoch takes 4 s, each save 1 s; with BACKUP_RATIO 20 a save
+    # waits for 20 s of training since the last one, so epochs 0 and 5 are saved.
+    now = [0.0]
+    monkeypatch.setattr(fit_module, "clock", lambda: now[0])
+    monkeypatch.setattr(fit_module, "BACKUP_RATIO", 20)
+    save = fit_module.Backup._save_model
+
+    def slow_save(self):
+        now[0] += 1.0
+        save(self)
+
+    monkeypatch.setattr(fit_module.Backup, "_save_model", slow_save)
+    seen = []
+
+    class Epochs(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            now[0] += 4.0
+            seen.append(epoch)
+            if epoch == stop_at:
+                raise KeyboardInterrupt(f"killed at epoch {epoch}")
+
+    x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+
+    def model():
+        keras.utils.set_random_seed(0)
+        m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(1)])
+        m.compile("adam", "mse")
+        return m
+
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    backup = tmp_path / "backup"
+    stop_at = 7
+    with pytest.raises(KeyboardInterrupt):
+        fit_module.fit(model(), data, data, epochs=8, backup_dir=backup, verbose=0,
+                       callbacks=[Epochs()])
+    meta = json.loads((backup / "training_metadata.json").read_text())
+    assert meta["epoch"] == 6  # the last save, at epoch 5's end
+    assert len(json.loads((backup / "history.json").read_text())["history"]["loss"]) == 7
+    seen.clear()
+    stop_at = None
+    capsys.readouterr()
+    fitted = fit_module.fit(model(), data, data, epochs=8, backup_dir=backup, verbose=0,
+                            callbacks=[Epochs()])
+    assert seen == [6, 7]  # epochs 0-5 were not trained again; epoch 6 was lost
+    assert f"Resuming at epoch 7 of 8 from {backup}" in capsys.readouterr().out
+    assert len(fitted.history["loss"]) == 8 and not backup.exists()
 
 
 def test_unknown_hyperparameter_is_named(mnist_small, tmp_path):
