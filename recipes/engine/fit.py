@@ -83,7 +83,7 @@ class Backup(keras.callbacks.BackupAndRestore):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        self.saved_at, self.save_seconds, self.saved_epochs = None, 0.0, []
+        self.saved_at, self.save_seconds = None, 0.0
 
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch, self._last_batch_seen = epoch + 1, 0
@@ -93,7 +93,6 @@ class Backup(keras.callbacks.BackupAndRestore):
             self._save_model()
             self.saved_at = clock()
             self.save_seconds = self.saved_at - now
-            self.saved_epochs.append(epoch)
 
 
 def keras_verbose(verbose):
@@ -190,8 +189,8 @@ def fit(
         restore_tolerance: end with the latest epoch whose monitored value is within
             this fraction of the best instead (`callbacks.EarlyStopping`). Defaults
             to 0 (the best epoch).
-        backup_dir: where `Backup` keeps the state that an
-            interrupted run resumes from. Defaults to `None` (no backup).
+        backup_dir: where `Backup` keeps the state that an interrupted run resumes
+            from. Defaults to `None` (no backup).
         callbacks: further Keras callbacks. Defaults to none.
         verbose: `keras.Model.fit` verbosity, or `"auto"`: the progress bar on a
             terminal, one line per epoch (`callbacks.EpochLog`) otherwise.
