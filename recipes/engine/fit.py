@@ -74,12 +74,8 @@ BACKUP_RATIO = 20
 
 class Backup(keras.callbacks.BackupAndRestore):
     """`keras.callbacks.BackupAndRestore` (a backup at epochs' ends), saving only when
-    the time since the last save is at least `ratio` times what that save took
-    (`BACKUP_RATIO` unless given; the first epoch's end always saves)."""
-
-    def __init__(self, backup_dir, ratio=None):
-        super().__init__(backup_dir)
-        self.ratio = ratio
+    the time since the last save is at least `BACKUP_RATIO` times what that save took
+    (the first epoch's end always saves)."""
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -87,9 +83,8 @@ class Backup(keras.callbacks.BackupAndRestore):
 
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch, self._last_batch_seen = epoch + 1, 0
-        ratio = BACKUP_RATIO if self.ratio is None else self.ratio
         now = clock()
-        if self.saved_at is None or now - self.saved_at >= ratio * self.save_seconds:
+        if self.saved_at is None or now - self.saved_at >= BACKUP_RATIO * self.save_seconds:
             self._save_model()
             self.saved_at = clock()
             self.save_seconds = self.saved_at - now
