@@ -7,6 +7,10 @@ below its bin, 1 above it and a straight line inside it. A dense layer over the 
 is then any piecewise-linear curve of `x` with knots at the edges: the course's curve made
 of pieces, placed where the data is. The first bin extends its line below `b_0` and the
 last above `b_T`, so values outside the training range extrapolate linearly.
+Where one value holds a bin's share of the rows or more (a number that is often exactly
+0, or a round figure), quantile edges coincide and the encoding cannot tell that value
+from its neighbours; `atoms` adds a 0/1 component for each such value, so that a model
+can split on it as a tree does.
 
 `FillMissing` replaces NaN by a value fixed in training (the training median) and can
 return a 0/1 indicator beside it, as fastai's `FillMissing` does, so that a model serving
@@ -28,14 +32,18 @@ class PiecewiseLinearEncoding(keras.layers.Layer):
     """Encodes one number as `len(edges) - 1` piecewise-linear components.
 
     For bins `[b_{t-1}, b_t]`, component `t` is `(x - b_{t-1}) / (b_t - b_{t-1})`, clipped
-    to at least 0 (except in the first bin) and at most 1 (except in the last).
+    to at least 0 (except in the first bin) and at most 1 (except in the last). Then,
+    for each of `atoms`, a component that is 1 where `x` equals it, else 0.
 
     Args:
         edges: increasing bin edges, at least two (e.g. quantiles of the training
             values).
+        atoms: values that get their own 0/1 component (e.g. values that hold a
+            bin's share of the training rows). Defaults to none.
         **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
 
-    Input shape: `(batch,)` or `(batch, 1)`. Output shape: `(batch, len(edges) - 1)`.
+    Input shape: `(batch,)` or `(batch, 1)`. Output shape:
+    `(batch, len(edges) - 1 + len(atoms))`.
 
     Example:
 
@@ -46,7 +54,7 @@ class PiecewiseLinearEncoding(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, edges, **kwargs):
+    def __init__(self, edges, atoms=(), **kwargs):
         super().__init__(**kwargs)
         edges = [float(e) for e in edges]
         if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
@@ -54,6 +62,7 @@ class PiecewiseLinearEncoding(keras.layers.Layer):
                 f"edges must be at least two strictly increasing numbers. Received: edges={edges}"
             )
         self.edges = edges
+        self.atoms = [float(a) for a in atoms]
 
     def call(self, inputs):
         x = ops.cast(_column(inputs), self.compute_dtype)
@@ -66,14 +75,19 @@ class PiecewiseLinearEncoding(keras.layers.Layer):
         inf = float("inf")
         low = ops.convert_to_tensor([-inf] + [0.0] * (bins - 1), self.compute_dtype)
         high = ops.convert_to_tensor([1.0] * (bins - 1) + [inf], self.compute_dtype)
-        return ops.minimum(ops.maximum(ratio, low), high)
+        encoded = ops.minimum(ops.maximum(ratio, low), high)
+        if not self.atoms:
+            return encoded
+        atoms = ops.convert_to_tensor(self.atoms, self.compute_dtype)
+        flags = ops.cast(ops.equal(x, atoms), self.compute_dtype)
+        return ops.concatenate([encoded, flags], axis=-1)
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], len(self.edges) - 1)
+        return (input_shape[0], len(self.edges) - 1 + len(self.atoms))
 
     def get_config(self):
         config = super().get_config()
-        config.update({"edges": list(self.edges)})
+        config.update({"edges": list(self.edges), "atoms": list(self.atoms)})
         return config
 
 

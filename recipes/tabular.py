@@ -288,7 +288,10 @@ class Tabular(TableTask):
         # Beside the bins, each number robustly scaled with a smooth clip (RealMLP); off
         # by default: not kept on the development suite (benchmarks/README.md).
         scaled = hp.Boolean("scaled", default=False)
-        inputs, encoded = self.encoded_inputs(data, bins, scaled)
+        # A 0/1 flag for each value that holds a bin's share of a number's rows (a
+        # number often exactly 0), which the bins cannot tell from its neighbours.
+        atoms = hp.Boolean("atoms", default=True)
+        inputs, encoded = self.encoded_inputs(data, bins, scaled, atoms)
         # Named for `set_linear`, which reads it; float32 like the encoding.
         encoded = keras.layers.Identity(name="encoded", dtype="float32")(encoded)
         regression = data.task != "classification"

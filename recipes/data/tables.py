@@ -107,13 +107,28 @@ class TableSplits(Splits):
         if "values" in stats:
             edges = np.asarray(stats["values"], "float64")
         else:
-            q = np.asarray(stats["quantiles"], "float64")
-            edges = np.unique(q[np.round(np.linspace(0, len(q) - 1, bins + 1)).astype(int)])
+            edges = np.unique(self._quantiles(name, bins))
         edges = edges[np.isfinite(edges)]
         if len(edges) < 2:
             low = edges[0] if len(edges) else 0.0
             edges = np.array([low, low + 1.0])
         return edges.tolist()
+
+    def atoms(self, name, bins):
+        """The values of the number input `name` on which two or more of the quantiles
+        that `edges(name, bins)` merges fall: each holds at least one bin's share of the
+        training values (a number that is often exactly 0), and one that holds well over
+        two bins' share always is. None for an integer category, whose edges are its
+        values."""
+        if "values" in self.stats[name]:
+            return []
+        values, counts = np.unique(self._quantiles(name, bins), return_counts=True)
+        return values[(counts > 1) & np.isfinite(values)].tolist()
+
+    def _quantiles(self, name, bins):
+        """`bins + 1` of the training quantiles of `name`, evenly spaced, repeats kept."""
+        q = np.asarray(self.stats[name]["quantiles"], "float64")
+        return q[np.round(np.linspace(0, len(q) - 1, bins + 1)).astype(int)]
 
     def robust_scale(self, name):
         """`(center, scale)` of the number input `name` from its training quantiles:

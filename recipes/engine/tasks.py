@@ -250,13 +250,15 @@ class TableTask(Recipe):
             return None
         return float(train_targets(data).var())
 
-    def encoded_inputs(self, data, bins=16, scaled=False):
+    def encoded_inputs(self, data, bins=16, scaled=False, atoms=True):
         """`(inputs, encoded)`: a dict of `keras.Input`s, one per raw column (float32
         numbers, NaN where missing, or strings), and their encoding as one tensor.
 
         Numbers are filled where missing (`layers.FillMissing`, with an indicator where
         the training split had gaps) and piecewise-linear encoded over `bins` quantile
-        bins (`layers.PiecewiseLinearEncoding`), with `scaled` also robustly scaled
+        bins (`layers.PiecewiseLinearEncoding`), with `atoms` a 0/1 flag for each value
+        that holds a bin's share of the rows (`TableSplits.atoms`: a number often exactly
+        0), with `scaled` also robustly scaled
         and smoothly clipped (`layers.RobustScale`, `TableSplits.robust_scale`), so
         that one weight reads the number's trend; integer categories the same way over
         their own values, which a dense layer then reads as one-hot; text one-hot over
@@ -281,8 +283,9 @@ class TableTask(Recipe):
             if stats["missing"]:
                 filled, flag = filled
                 parts.append(flag)
-            parts.append(layers.PiecewiseLinearEncoding(data.edges(name, bins),
-                                                        dtype="float32")(filled))
+            parts.append(layers.PiecewiseLinearEncoding(
+                data.edges(name, bins), data.atoms(name, bins) if atoms else (),
+                dtype="float32")(filled))
             if scaled and kind == "number":
                 center, scale = data.robust_scale(name)
                 parts.append(layers.RobustScale(center, scale, dtype="float32")(filled))

@@ -38,8 +38,20 @@ def test_components_follow_the_formula_inside_and_outside_the_edges():
                                curve[4], rtol=1e-6)
 
 
+def test_atoms_add_a_flag_where_the_value_equals_each():
+    edges, atoms = [0.0, 3.0, 10.0], [0.0, 3.0]
+    x = np.array([0.0, 1e-3, 0.5, 3.0, 3.001, 10.0, -0.0], "float32")
+    got = keras.ops.convert_to_numpy(layers.PiecewiseLinearEncoding(edges, atoms)(x))
+    np.testing.assert_allclose(got[:, :2], reference(x, edges), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(got[:, 2:], x[:, None] == np.array(atoms, "float32"))
+    # Without it, 0 and 0.001 differ by 1/3000 of one component: as good as the same.
+    assert got[0, 2] == 1 and got[1, 2] == 0 and got[6, 2] == 1
+
+
 def test_round_trips_and_shapes(tmp_path):
     check_layer(layers.PiecewiseLinearEncoding, {"edges": [-1.0, 0.0, 2.0]}, (5, 1), (5, 2), tmp_path)
+    check_layer(layers.PiecewiseLinearEncoding, {"edges": [-1.0, 0.0, 2.0], "atoms": [0.0]},
+                (5, 1), (5, 3), tmp_path)
     check_layer(layers.FillMissing, {"value": 1.5}, (5, 1), (5, 1), tmp_path)
     check_layer(layers.RobustScale, {"center": 1.0, "scale": 2.0, "clip": 4.0}, (5, 1), (5, 1),
                 tmp_path)

@@ -93,6 +93,29 @@ def test_edges_are_quantiles_of_the_training_split():
     assert len(edges) == 9 and edges[0] == values.min() and edges[-1] == values.max()
     np.testing.assert_allclose(edges, np.quantile(values, np.linspace(0, 1, 9)), atol=0.02)
     assert splits.edges("Rooms", 8) == [1.0, 2.0, 3.0, 4.0]  # the integers themselves
+    assert splits.atoms("od280_od315_of_wines", 8) == [] and splits.atoms("Rooms", 8) == []
+
+
+def test_atoms_are_the_values_that_hold_a_bins_share_of_the_training_rows():
+    frame = table(n=400)
+    # 0 on 60% of the rows, 5 on 15%, 7 on 5%, the rest spread out: numbers.
+    frame["hours"] = np.select([np.arange(400) % 20 < 12, np.arange(400) % 20 < 15,
+                                np.arange(400) % 20 < 16], [0.0, 5.0, 7.0],
+                               100.0 + np.arange(400))
+    splits = data.load_table(frame=frame, target="y")
+    x, _ = splits.train.batch(1000).get_single_element()
+    values = x["hours"].numpy().astype("float64")
+    for bins in (4, 8, 16):  # at least 1/bins of the rows, by the quantiles' own count
+        share = {v: np.mean(values == v) for v in (0.0, 5.0, 7.0)}
+        q = np.quantile(values, np.linspace(0, 1, bins + 1))
+        expected = sorted(v for v in share if np.sum(q == v) > 1)
+        assert splits.atoms("hours", bins) == expected
+        np.testing.assert_allclose(splits.edges("hours", bins), np.unique(q))
+        # Two edges on one value: it holds at least a bin's share; well over two, always.
+        assert all(share[v] >= 1 / bins for v in expected)
+        assert {v for v in share if share[v] > 2.1 / bins} <= set(expected)
+    assert splits.atoms("hours", 16) == [0.0, 5.0]  # 7 holds 5%, under one bin's 6.25%
+    assert splits.atoms("hours", 4) == [0.0]  # 5 holds 15%, under one bin's 25%
 
 
 def test_robust_scale_is_the_median_and_the_interquartile_range_of_the_training_split():
