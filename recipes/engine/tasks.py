@@ -250,7 +250,7 @@ class TableTask(Recipe):
             return None
         return float(train_targets(data).var())
 
-    def encoded_inputs(self, data, bins=16, scaled=False, atoms=True):
+    def encoded_inputs(self, data, bins=16, scaled=False, atoms=False):
         """`(inputs, encoded)`: a dict of `keras.Input`s, one per raw column (float32
         numbers, NaN where missing, or strings), and their encoding as one tensor.
 

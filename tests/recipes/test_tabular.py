@@ -399,10 +399,10 @@ def test_atoms_flag_a_number_that_is_often_exactly_zero_and_a_linear_model_split
             "not") * (hours == 0)
         return encodings, predicted != expected
 
-    encodings, wrong = linear_errors({"members": 1})
+    encodings, wrong = linear_errors({"members": 1, "atoms": True})
     assert sorted(la.atoms for la in encodings.values()) == [[], [0.0]]
     assert not wrong.any()
-    plain_encodings, wrong = linear_errors({"members": 1, "atoms": False})
+    plain_encodings, wrong = linear_errors({"members": 1})  # off by default
     assert all(la.atoms == [] for la in plain_encodings.values())
     # Without the flag, a few hours are a small part of the first bin's component, as good
     # as 0 to a regularised fit: the rows it gets wrong are those.
