@@ -15,10 +15,9 @@ piecewise-linear encoded over `bins` quantile bins (the tunable; 1 is plain scal
 by default, 8 for a table of fewer than 2,000 rows: `Tabular.default_bins`), with the
 tunable `scaled` (off by default) also robustly scaled and smoothly clipped beside them,
 with the tunable `atoms` (off by default) a 0/1 flag for each value that holds a bin's
-share of the rows,
-small sets of integers over their own values, and text one-hot encoded (`TableTask.
-encoded_inputs`). Rows are shuffled into a seeded split: 15% for the test, 15% of the
-rest for validation. Without a table it trains on the Grunfeld investment data shipped
+share of the rows, small sets of integers over their own values, and text one-hot
+encoded (`TableTask.encoded_inputs`). Rows are shuffled into a seeded split: 15% for
+the test, 15% of the rest for validation. Without a table it trains on the Grunfeld investment data shipped
 with statsmodels (220 rows, a text column `firm`), predicting `invest`.
 
 The model, after TabM (Gorishniy et al., 2025) and RealMLP (Holzmueller et al., 2024):

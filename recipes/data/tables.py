@@ -118,7 +118,7 @@ class TableSplits(Splits):
         """The values of the number input `name` on which two or more of the quantiles
         that `edges(name, bins)` merges fall: each holds at least one bin's share of the
         training values (a number that is often exactly 0), and one that holds well over
-        two bins' share always is. None for an integer category, whose edges are its
+        two bins' share always is. Empty for an integer category, whose edges are its
         values."""
         if "values" in self.stats[name]:
             return []

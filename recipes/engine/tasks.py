@@ -258,11 +258,11 @@ class TableTask(Recipe):
         the training split had gaps) and piecewise-linear encoded over `bins` quantile
         bins (`layers.PiecewiseLinearEncoding`), with `atoms` a 0/1 flag for each value
         that holds a bin's share of the rows (`TableSplits.atoms`: a number often exactly
-        0), with `scaled` also robustly scaled
-        and smoothly clipped (`layers.RobustScale`, `TableSplits.robust_scale`), so
-        that one weight reads the number's trend; integer categories the same way over
-        their own values, which a dense layer then reads as one-hot; text one-hot over
-        its vocabulary, with one slot for values not seen in training. Every statistic
+        0), with `scaled` also robustly scaled and smoothly clipped (`layers.RobustScale`,
+        `TableSplits.robust_scale`), so that one weight reads the number's trend;
+        integer categories the same way over their own values, which a dense layer then
+        reads as one-hot; text one-hot over its vocabulary, with one slot for values not
+        seen in training. Every statistic
         comes from the training split (`TableSplits.stats`), read once by pandas, so no
         adapt pass runs over the rows.
         """

@@ -378,7 +378,6 @@ def test_scaled_adds_each_numbers_robust_scale_beside_its_bins():
                 if isinstance(la, layers.RobustScale)]
 
 
-
 def test_atoms_flag_a_number_that_is_often_exactly_zero_and_a_linear_model_splits_on_it():
     # Hours worked: 0 on half the rows, else from 0.01 up; the class is whether one works.
     rng = np.random.default_rng(0)
@@ -390,25 +389,26 @@ def test_atoms_flag_a_number_that_is_often_exactly_zero_and_a_linear_model_split
 
     def linear_errors(hp):
         model = tabular.recipe.build_model(hp, data=splits)
-        encodings = {la.name: la for la in model.layers
-                     if isinstance(la, layers.PiecewiseLinearEncoding)}
+        encodings = [la for la in model.layers
+                     if isinstance(la, layers.PiecewiseLinearEncoding)]
         tabular.recipe.set_linear(model, splits, recipes.engine.hyperparameters(hp))
         x = {k: tf.constant(frame[k].to_numpy("float32")) for k in ("hours", "age")}
         predicted = model(x, training=False).numpy().argmax(-1)
-        expected = splits.class_names.index("works") * (hours > 0) + splits.class_names.index(
-            "not") * (hours == 0)
+        names = splits.class_names
+        expected = np.where(hours > 0, names.index("works"), names.index("not"))
         return encodings, predicted != expected
 
     encodings, wrong = linear_errors({"members": 1, "atoms": True})
-    assert sorted(la.atoms for la in encodings.values()) == [[], [0.0]]
+    assert sorted(la.atoms for la in encodings) == [[], [0.0]]
     assert not wrong.any()
     plain_encodings, wrong = linear_errors({"members": 1})  # off by default
-    assert all(la.atoms == [] for la in plain_encodings.values())
+    assert all(la.atoms == [] for la in plain_encodings)
     # Without the flag, a few hours are a small part of the first bin's component, as good
     # as 0 to a regularised fit: the rows it gets wrong are those.
     smallest = np.sort(hours[hours > 0])[:wrong.sum()]
     assert wrong.sum() >= 5 and np.array_equal(np.sort(hours[wrong]), smallest)
     assert smallest[-1] < splits.edges("hours", 8)[1] / 2
+
 
 @pytest.mark.parametrize("kind, members, rows", [
     ("regression", 4, None), ("two classes", 4, None), ("three classes", 4, None),

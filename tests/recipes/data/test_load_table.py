@@ -105,8 +105,8 @@ def test_atoms_are_the_values_that_hold_a_bins_share_of_the_training_rows():
     splits = data.load_table(frame=frame, target="y")
     x, _ = splits.train.batch(1000).get_single_element()
     values = x["hours"].numpy().astype("float64")
+    share = {v: np.mean(values == v) for v in (0.0, 5.0, 7.0)}
     for bins in (4, 8, 16):  # at least 1/bins of the rows, by the quantiles' own count
-        share = {v: np.mean(values == v) for v in (0.0, 5.0, 7.0)}
         q = np.quantile(values, np.linspace(0, 1, bins + 1))
         expected = sorted(v for v in share if np.sum(q == v) > 1)
         assert splits.atoms("hours", bins) == expected
